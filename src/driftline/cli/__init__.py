@@ -1,0 +1,87 @@
+"""The ``driftline`` command line.
+
+Command groups live in :mod:`driftline.cli.commands`, one module each, and each module has
+``register(app)``. Every failure ends in one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import pkgutil
+import sys
+from importlib import import_module
+
+import typer
+
+from driftline import __version__
+from driftline.errors import DriftlineError
+
+app = typer.Typer(
+    name="driftline",
+    help=(
+        "driftline: self-hosted product analytics. Collect events (Mixpanel and Snowplow "
+        "compatible), import warehouse tables, export to buckets and warehouses, and ask "
+        "segmentation, funnel and retention questions.\n\n"
+        "Start with `driftline init`, then `driftline serve --demo`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"driftline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """driftline command line."""
+
+
+def _register_commands() -> None:
+    import driftline.cli.commands as commands
+
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        import_module(f"{commands.__name__}.{module.name}").register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point: run the app and turn every error into one line and exit status 1."""
+    try:
+        app(standalone_mode=False)
+    except DriftlineError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("DRIFTLINE_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.echo(
+            f"error: unexpected {type(exc).__name__}: {first} (set DRIFTLINE_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(1)

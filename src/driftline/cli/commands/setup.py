@@ -1,0 +1,212 @@
+"""`driftline init`, `driftline serve` and `driftline demo`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated, Any
+
+import typer
+
+from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, FormatOption, OutputFormat
+from driftline.cli.render import render_rows, stderr, stdout
+from driftline.cli.runtime import Runtime
+from driftline.config import DEFAULT_PORT
+from driftline.errors import TerminalError
+
+
+def init(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    timezone: Annotated[
+        str, typer.Option("--timezone", "-z", help="Timezone of the default project.")
+    ] = "UTC",
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Create the data directory and project 1 "default"; print its token and secret."""
+    runtime = Runtime(data_dir, require_init=False)
+    with runtime.session() as session:
+        project, created = _ensure_default(session, timezone)
+    if fmt is not OutputFormat.table:
+        render_rows([project], fmt)
+        return
+    verb = "initialised" if created else "already initialised"
+    stdout.print(f"{verb} {runtime.data_dir.path} · project {project['id']} ({project['name']})")
+    stdout.print(f"  token:  {project['token']}")
+    stdout.print(f"  secret: {project['secret']}")
+    stdout.print("next: `driftline serve` (add --demo for sample data)")
+
+
+def _ensure_default(session: Any, timezone: str = "UTC") -> tuple[dict[str, Any], bool]:
+    projects = session.op("project.list", show_secrets=True)
+    if projects:
+        return projects[0], False
+    return session.op("project.create", name="default", timezone=timezone), True
+
+
+def demo(
+    events: Annotated[
+        int,
+        typer.Option("--events", "-n", min=1, max=100_000_000, help="How many events to generate."),
+    ] = 200_000,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Random seed; the same seed and end date give the same data."),
+    ] = 42,
+    end_date: Annotated[
+        str | None,
+        typer.Option("--end-date", help="Last day of the data, YYYY-MM-DD (default: today, UTC)."),
+    ] = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    project: Annotated[
+        str | None,
+        typer.Option("--project", "-p", help="Project id or name (default: the first project)."),
+    ] = None,
+) -> None:
+    """Load a realistic SaaS dataset: sign-ups, logins, feature use, invites, upgrades and
+    purchases; user profiles, company group profiles and a SKU lookup table."""
+    end = _parse_end(end_date)
+    runtime = Runtime(data_dir, require_init=False)
+    with runtime.session() as session:
+        _ensure_default(session)
+        target = session.project(project)
+        with stderr.status(
+            f"generating {events:,} demo events into project {target.id} ({target.name})"
+        ):
+            summary = session.op(
+                "demo.load",
+                project_id=target.id,
+                events=events,
+                seed=seed,
+                end_date=end.isoformat(),
+            )
+    stderr.print(_demo_line(summary))
+
+
+def _parse_end(value: str | None) -> dt.date:
+    if value is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise TerminalError(f"--end-date {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _demo_line(summary: dict[str, Any]) -> str:
+    return (
+        f"demo data: {summary['events']:,} events, {summary['users']:,} user profiles, "
+        f"{summary['companies']:,} companies, {summary['skus']:,} SKUs "
+        f"({summary['first_day']} to {summary['last_day']})"
+    )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", help=f"Port to listen on (default {DEFAULT_PORT}; 0 picks a free one)."
+        ),
+    ] = None,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo dataset first if the store has no events.")
+    ] = False,
+    demo_events: Annotated[int, typer.Option("--demo-events", help="Events for --demo.")] = 200_000,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """Run the server: ingestion, collector, query and admin APIs, the web UI and /metrics.
+
+    Other driftline commands on the same data directory go through it while it runs.
+    """
+    import uvicorn
+
+    from driftline.server import create_app
+
+    runtime = Runtime(data_dir, require_init=False, host=host, port=port)
+    settings = runtime.settings
+    if runtime.data_dir.running_server() is not None:
+        raise TerminalError(f"a driftline server already serves {settings.data_dir}")
+    store = runtime.data_dir.open_store(settings)
+    try:
+        from driftline.server import ops
+        from driftline.store import GroupCommitWriter
+
+        writer = GroupCommitWriter(store)
+        try:
+            ctx = ops.Context(store, writer)
+            from driftline.cli.runtime import LocalSession
+
+            project, _ = _ensure_default(LocalSession(ctx))
+            if with_demo and store.count_events(project["id"]) == 0:
+                with stderr.status(f"loading {demo_events:,} demo events"):
+                    summary = ops.run(
+                        "demo.load",
+                        ctx,
+                        {
+                            "project_id": project["id"],
+                            "events": demo_events,
+                            "seed": 42,
+                            "end_date": dt.datetime.now(dt.UTC).date().isoformat(),
+                        },
+                    )
+                stderr.print(_demo_line(summary))
+        finally:
+            writer.close()
+        app = create_app(settings, store=store)
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=30,
+        )
+        server = _Server(config, runtime, project, store)
+        server.run()
+    finally:
+        runtime.data_dir.clear_server_info()
+        store.close()
+
+
+class _Server:
+    """uvicorn's server, recording its address in the data directory once it listens and
+    closing the store (checkpointed) when it stops."""
+
+    def __new__(cls, config: Any, runtime: Runtime, project: dict[str, Any], store: Any) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: Any = None) -> None:
+                await super().startup(sockets)
+                if self.should_exit or not self.servers:
+                    return
+                sock = self.servers[0].sockets[0]
+                bound_host, bound_port = sock.getsockname()[:2]
+                shown = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
+                url = f"http://{shown}:{bound_port}"
+                runtime.data_dir.write_server_info(url)
+                stderr.print(f"driftline is serving {url}  ·  data {runtime.data_dir.path}")
+                stderr.print(
+                    f"  project {project['id']} ({project['name']}) token {project['token']}"
+                )
+                stderr.print(
+                    "  health: /healthz · metrics: /metrics · API docs: /api/docs · stop: Ctrl-C"
+                )
+
+            async def shutdown(self, sockets: Any = None) -> None:
+                # uvicorn re-raises SIGTERM/SIGINT after this returns: release everything here.
+                await super().shutdown(sockets)
+                runtime.data_dir.clear_server_info()
+                store.close()
+
+        return Server(config)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("serve")(serve)
+    app.command("demo")(demo)

@@ -1,0 +1,167 @@
+"""`driftline import events` and `driftline export events`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, ProjectOption
+from driftline.cli.render import stderr
+from driftline.cli.runtime import Runtime
+from driftline.errors import TerminalError
+from driftline.ingest.files import FORMATS
+from driftline.ingest.importer import ImportChunk, import_event_files
+from driftline.query.export import parse_date
+
+import_app = typer.Typer(help="Load data into driftline from files.", no_args_is_help=True)
+export_app = typer.Typer(help="Write data out of driftline.", no_args_is_help=True)
+
+
+@import_app.command("events")
+def import_events(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="NDJSON, JSON-array or CSV files, plain or .gz.", show_default=False),
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help=f"One of {', '.join(FORMATS)}; guessed from the file name when left out.",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Validate everything first and store nothing if any record is invalid."
+        ),
+    ] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    project: ProjectOption = None,
+) -> None:
+    """Import events in Mixpanel's shape: `{"event": ..., "properties": {"time", "distinct_id", "$insert_id", ...}}`.
+
+    `time` may be seconds or milliseconds since the epoch (or an ISO-8601 timestamp). CSV files
+    need an `event` column; every other column becomes a property. Every valid record is
+    stored and every invalid one reported by line (exit status 1); with `--strict` nothing is
+    stored unless all records are valid. Importing the same file again never doubles events.
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise TerminalError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    runtime = Runtime(data_dir)
+    total_bytes = (
+        sum(p.stat().st_size for p in files if p.is_file() and not p.name.endswith(".gz")) or None
+    )
+    with runtime.session() as session:
+        target = session.project(project)
+        progress = _progress(total_bytes)
+        task = progress.add_task("importing", total=total_bytes)
+        stored = 0
+
+        def on_commit(chunk: ImportChunk, result: object) -> None:
+            nonlocal stored
+            stored += chunk.events.num_rows
+            if progress.live.is_started:
+                progress.update(
+                    task, advance=chunk.nbytes, description=f"importing · {stored:,} stored"
+                )
+            else:  # not a terminal: one line per committed chunk
+                print(
+                    f"stored {chunk.events.num_rows} events from {chunk.path} lines "
+                    f"{chunk.first_line}-{chunk.last_line} (total {stored})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        with progress:
+            report = import_event_files(
+                files,
+                project_id=target.id,
+                sink=session.write_events,
+                fmt=fmt,
+                strict=strict,
+                chunk_rows=runtime.settings.import_batch_rows,
+                on_commit=on_commit,
+            )
+    rate = report.stored / report.seconds if report.seconds else 0
+    stderr.print(
+        f"{report.stored:,} of {report.records:,} records stored into project {target.id} ({target.name}) "
+        f"in {report.seconds:.1f}s ({rate:,.0f} events/s)"
+    )
+    if report.invalid:
+        for err in report.errors:
+            stderr.print(f"  {err}", markup=False, highlight=False)
+        more = report.invalid - len(report.errors)
+        if more > 0:
+            stderr.print(f"  ... and {more:,} more invalid records")
+        verdict = (
+            "nothing was stored (--strict)"
+            if report.stored_nothing
+            else "the valid records were stored"
+        )
+        raise TerminalError(f"{report.invalid:,} invalid records; {verdict}")
+
+
+def _progress(total: int | None) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total is None else TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=False,
+        disable=not stderr.is_terminal,
+    )
+
+
+@export_app.command("events")
+def export_events(
+    from_date: Annotated[
+        str, typer.Option("--from", help="First day, YYYY-MM-DD, in the project's timezone.")
+    ],
+    to_date: Annotated[str, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    time_in_ms: Annotated[
+        bool, typer.Option("--time-in-ms", help="Times in milliseconds instead of seconds.")
+    ] = False,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    project: ProjectOption = None,
+) -> None:
+    """Export events as Mixpanel raw-export NDJSON (one event per line), deduplicated."""
+    parse_date(from_date, "from_date")
+    parse_date(to_date, "to_date")
+    params = {
+        "from_date": from_date,
+        "to_date": to_date,
+        "time_in_ms": "true" if time_in_ms else "false",
+    }
+    with Runtime(data_dir).session() as session:
+        target = session.project(project)
+        out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+        try:
+            for chunk in session.export(target, params):
+                out.write(chunk)
+        finally:
+            if output:
+                out.close()
+            else:
+                out.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(import_app, name="import")
+    app.add_typer(export_app, name="export")

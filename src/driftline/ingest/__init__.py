@@ -1,0 +1,1 @@
+"""Ingestion: Mixpanel-shaped events from files and HTTP into validated Arrow batches."""

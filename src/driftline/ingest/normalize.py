@@ -1,0 +1,210 @@
+"""Turn raw Mixpanel-shaped event records into validated store rows, a batch at a time.
+
+Input is an Arrow table with ``idx`` (the record's position, reported back in errors) and
+``rec`` (the record's JSON text: ``{"event": ..., "properties": {...}}``). Validation and
+the identity rules run as one vectorized DuckDB query over the whole batch (DuckDB is used
+here as an in-memory compute engine, never as the store). The result splits into rows ready
+for :class:`~driftline.store.ops.AppendEvents` and a list of per-record errors worded as
+Mixpanel words them.
+
+Rules (from Mixpanel's ingestion API):
+
+* ``event`` is a non-empty string; ``properties`` an object with fewer than 255 keys; the
+  whole record at most 1 MB.
+* ``properties.time`` is required: a number of seconds or milliseconds since the epoch (at or
+  above 1e11 it is milliseconds), a numeric string, or an ISO-8601 timestamp. Before
+  1971-01-01 is rejected; more than 1 hour in the future is rejected; less is clamped to now.
+* ``distinct_id`` follows simplified ID merge: ``$user_id`` if set, else
+  ``$device:<$device_id>``, else ``distinct_id`` as sent (``$device:``-prefixed values are a
+  device, others a user). Values such as ``null``, ``undefined`` or ``0`` are refused.
+* ``properties`` is kept as sent; the reserved keys (``time``, ``distinct_id``,
+  ``$insert_id``, ``token``, ``$device_id``, ``$user_id``) are authoritative in their own
+  columns, and every reader and export takes them from there.
+* ``$insert_id`` is at most 36 characters of ``[A-Za-z0-9-]``. When it is missing, the
+  ``insert_id`` policy decides: ``require`` (an error), ``stable`` (a hash of the record,
+  so re-importing the same file never doubles it) or ``random`` (a fresh id).
+"""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+from dataclasses import dataclass
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+from driftline.model import (
+    EVENT_SCHEMA,
+    INVALID_IDS,
+    MAX_FUTURE_MS,
+    MIN_EVENT_TIME_MS,
+    MS_THRESHOLD,
+)
+
+InsertIdPolicy = Literal["require", "stable", "random"]
+
+MAX_EVENT_BYTES = 1_000_000
+MAX_PROPERTIES = 255
+
+_local = threading.local()
+
+
+def _conn() -> duckdb.DuckDBPyConnection:
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = duckdb.connect(config={"threads": "2", "autoinstall_known_extensions": "false"})
+        conn.execute("SET TimeZone = 'UTC'")
+        _local.conn = conn
+    return conn
+
+
+@dataclass(frozen=True)
+class RecordError:
+    index: int
+    field: str
+    message: str
+    insert_id: str | None = None
+
+
+@dataclass
+class Normalized:
+    events: pa.Table  # EVENT_SCHEMA
+    errors: list[RecordError]
+    #: indexes (``idx``) of the records in ``events``, in the same order
+    indexes: pa.Array
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+_PATHS = [
+    "$.event",
+    "$.properties",
+    "$.properties.time",
+    "$.properties.distinct_id",
+    '$.properties."$insert_id"',
+    '$.properties."$device_id"',
+    '$.properties."$user_id"',
+]
+_NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
+
+# One parse of each record per json_* call; t[i] / s[i] are the types / values of _PATHS[i].
+_SQL = f"""
+WITH r AS (
+  SELECT idx, rec, strlen(rec) AS size, json_valid(rec) AS ok FROM raw
+), v AS (
+  SELECT idx, rec, size, ok,
+         CASE WHEN ok THEN json_type(rec, {_PATHS!r}) END AS t,
+         CASE WHEN ok THEN json_extract_string(rec, {_PATHS!r}) END AS s
+  FROM r
+), tm AS (
+  SELECT idx, rec, size, ok, t, s,
+    s[1] AS event,
+    CASE WHEN t[2] = 'OBJECT' THEN len(json_keys(rec, '$.properties')) END AS nkeys,
+    CASE WHEN t[3] IN {_NUMERIC} OR t[3] = 'VARCHAR' THEN try_cast(s[3] AS DOUBLE) END AS tnum,
+    CASE WHEN t[3] = 'VARCHAR' AND try_cast(s[3] AS DOUBLE) IS NULL
+         THEN epoch_ms(try_cast(s[3] AS TIMESTAMPTZ)) END AS tiso_ms,
+    nullif(s[6], '') AS dev_raw,
+    nullif(s[7], '') AS uid_raw,
+    CASE WHEN t[4] = 'VARCHAR' OR t[4] IN {_NUMERIC} THEN s[4] END AS did_raw,
+    s[5] AS iid_raw, t[5] AS iid_type
+  FROM v
+), ids AS (
+  SELECT *,
+    CAST(coalesce(
+      CASE WHEN tnum IS NULL THEN NULL
+           WHEN abs(tnum) >= {MS_THRESHOLD} THEN round(tnum)
+           ELSE round(tnum * 1000) END,
+      tiso_ms) AS BIGINT) AS time_ms,
+    coalesce(dev_raw, CASE WHEN starts_with(did_raw, '$device:') THEN substr(did_raw, 9) END) AS device_id,
+    coalesce(uid_raw,
+      CASE WHEN did_raw <> '' AND NOT starts_with(did_raw, '$device:')
+                AND did_raw IS DISTINCT FROM dev_raw THEN did_raw END) AS user_id
+  FROM tm
+), fin AS (
+  SELECT *,
+    CASE WHEN user_id IS NOT NULL THEN user_id
+         WHEN device_id IS NOT NULL THEN '$device:' || device_id
+         ELSE did_raw END AS distinct_id,
+    CASE
+      WHEN NOT ok THEN 'record|is not valid JSON'
+      WHEN size > {MAX_EVENT_BYTES} THEN 'record|event is larger than 1 MB of uncompressed JSON'
+      WHEN t[1] IS NULL OR t[1] = 'NULL' THEN 'event|''event'' is required'
+      WHEN t[1] <> 'VARCHAR' OR event = '' THEN 'event|''event'' must be a non-empty string'
+      WHEN t[2] IS NULL OR t[2] = 'NULL' THEN 'properties|''properties'' is required'
+      WHEN t[2] <> 'OBJECT' THEN 'properties|''properties'' must be an object'
+      WHEN nkeys >= {MAX_PROPERTIES} THEN 'properties|''properties'' must have fewer than 255 keys'
+      WHEN t[3] IS NULL OR t[3] = 'NULL' THEN 'properties.time|''properties.time'' is required'
+      WHEN time_ms IS NULL THEN 'properties.time|''properties.time'' is invalid: must be specified as seconds since epoch'
+      WHEN time_ms < {MIN_EVENT_TIME_MS} THEN 'properties.time|''properties.time'' is invalid: must be after 1971-01-01'
+      WHEN time_ms > $now_ms + {MAX_FUTURE_MS} THEN 'properties.time|''properties.time'' is invalid: must not be more than 1 hour in the future'
+      WHEN t[4] IS NOT NULL AND t[4] <> 'NULL' AND did_raw IS NULL THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: must be a string'
+      WHEN did_raw IS NULL AND device_id IS NULL AND user_id IS NULL THEN 'properties.distinct_id|''properties.distinct_id'' is required'
+      WHEN lower(coalesce(user_id, device_id, did_raw)) IN ({_sql_list(INVALID_IDS)}) THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: ' || coalesce(user_id, device_id, did_raw) || ' is not a valid identifier'
+      WHEN iid_type IS NOT NULL AND iid_type <> 'NULL' AND (iid_type <> 'VARCHAR' OR NOT regexp_full_match(iid_raw, '[A-Za-z0-9-]{{1,36}}')) THEN 'properties.$insert_id|''$insert_id'' is invalid: must only contain alphanumeric or hyphen ''-'' characters and be at most 36 long'
+      WHEN iid_type = 'VARCHAR' AND lower(iid_raw) IN ({_sql_list(INVALID_IDS)}) THEN 'properties.$insert_id|''$insert_id'' is invalid: ' || iid_raw || ' is not a valid identifier'
+      WHEN $insert_policy = 'require' AND (iid_type IS NULL OR iid_type = 'NULL') THEN 'properties.$insert_id|''properties.$insert_id'' is required'
+    END AS err
+  FROM ids
+)
+SELECT idx, err, iid_raw,
+       CAST($project_id AS INTEGER) AS project_id,
+       event,
+       epoch_ms(least(time_ms, $now_ms)) AS time,
+       distinct_id, device_id, user_id,
+       CASE WHEN iid_type = 'VARCHAR' THEN iid_raw
+            WHEN $insert_policy = 'stable' THEN md5(rec)
+            ELSE replace(CAST(uuid() AS VARCHAR), '-', '') END AS insert_id,
+       CASE WHEN err IS NULL THEN CAST(json_extract(rec, '$.properties') AS VARCHAR) END AS properties,
+       CAST($origin AS VARCHAR) AS origin,
+       CAST(NULL AS VARCHAR) AS origin_key
+FROM fin
+"""
+
+
+def normalize_records(
+    raw: pa.Table,
+    *,
+    project_id: int,
+    origin: str,
+    insert_id: InsertIdPolicy = "require",
+    now_ms: int | None = None,
+) -> Normalized:
+    """Validate ``raw`` (``idx``, ``rec``) and split it into store rows and errors."""
+    if now_ms is None:
+        now_ms = int(_time.time() * 1000)
+    conn = _conn()
+    conn.register("raw", raw)
+    try:
+        out = conn.sql(
+            _SQL,
+            params={
+                "now_ms": now_ms,
+                "project_id": project_id,
+                "origin": origin,
+                "insert_policy": insert_id,
+            },
+        ).to_arrow_table()
+    finally:
+        conn.unregister("raw")
+    return _split(out)
+
+
+def _split(out: pa.Table) -> Normalized:
+    import pyarrow.compute as pc
+
+    err = out.column("err")
+    bad_mask = pc.is_valid(err)
+    errors: list[RecordError] = []
+    if pc.any(bad_mask).as_py():
+        bad = out.filter(bad_mask).select(["idx", "err", "iid_raw"]).sort_by("idx").to_pylist()
+        for row in bad:
+            field, _, message = row["err"].partition("|")
+            errors.append(RecordError(row["idx"], field, message, row["iid_raw"]))
+        out = out.filter(pc.invert(bad_mask))
+    indexes = out.column("idx").combine_chunks()
+    events = out.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+    return Normalized(events, errors, indexes)

@@ -1,0 +1,1 @@
+"""Reads for people: raw export today; segmentation, funnels and retention build here."""

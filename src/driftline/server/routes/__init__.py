@@ -1,0 +1,1 @@
+"""Route modules; each exposes ``router``. Every module here is mounted by the app factory."""

@@ -1,0 +1,197 @@
+"""The single writer: group commit for every write that reaches the store.
+
+Callers :meth:`~GroupCommitWriter.submit` a write op and get a future that resolves only
+after the transaction holding it has committed. The writer thread takes everything that is
+waiting (up to ``max_batch_rows``), merges mergeable ops, applies them in one transaction and
+resolves every future at once: many concurrent requests, one commit.
+
+If a group fails, each op in it is retried in a transaction of its own so that one bad op
+fails alone and the others are still stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftline.errors import Backpressure, TerminalError
+from driftline.store.duckdb_store import DuckDBStore
+from driftline.store.ops import WriteOp
+
+log = logging.getLogger("driftline.writer")
+
+
+@dataclass
+class _Pending:
+    op: WriteOp
+    future: Future[Any] = field(default_factory=Future)
+
+
+@dataclass
+class WriterStats:
+    commits: int = 0
+    rows_committed: int = 0
+    events_stored: int = 0
+    failures: int = 0
+
+
+class GroupCommitWriter:
+    """One thread that owns all writes to a :class:`DuckDBStore`."""
+
+    def __init__(
+        self,
+        store: DuckDBStore,
+        *,
+        max_pending_rows: int = 400_000,
+        max_batch_rows: int = 200_000,
+        on_commit: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.max_pending_rows = max_pending_rows
+        self.max_batch_rows = max_batch_rows
+        self.stats = WriterStats()
+        self._on_commit = on_commit
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._pending_rows = 0
+        self._pending_lock = threading.Lock()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="driftline-writer", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ API
+    @property
+    def pending_rows(self) -> int:
+        return self._pending_rows
+
+    def submit(self, op: WriteOp, *, wait_for_room: bool = False) -> Future[Any]:
+        """Queue ``op``; the future resolves after its commit.
+
+        When the queue holds more than ``max_pending_rows`` rows, raise :class:`Backpressure`
+        (the HTTP layer turns it into 429 with ``Retry-After``), or with ``wait_for_room``
+        block until there is room (bulk imports).
+        """
+        if self._closing:
+            raise TerminalError("the store is shutting down")
+        while True:
+            with self._pending_lock:
+                if self._pending_rows == 0 or self._pending_rows + op.rows <= self.max_pending_rows:
+                    self._pending_rows += op.rows
+                    break
+            if not wait_for_room:
+                raise Backpressure(
+                    "the writer is behind; retry the request with exponential backoff",
+                    retry_after=1,
+                )
+            time.sleep(0.01)
+        pending = _Pending(op)
+        self._queue.put(pending)
+        return pending.future
+
+    def write(self, op: WriteOp) -> Any:
+        """Submit and wait for the commit (waits for room instead of failing)."""
+        return self.submit(op, wait_for_room=True).result()
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Commit everything queued, then stop the thread."""
+        if self._closing:
+            return
+        self._closing = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ thread
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            rows = first.op.rows
+            while rows < self.max_batch_rows:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+                rows += nxt.op.rows
+            self._commit(group)
+
+    def _commit(self, group: list[_Pending]) -> None:
+        rows = sum(p.op.rows for p in group)
+        try:
+            results = self._apply_group(group)
+        except Exception:
+            self.stats.failures += 1
+            if len(group) == 1:
+                self._fail(group[0], rows)
+                return
+            log.warning("group commit of %d ops failed; retrying them one by one", len(group))
+            for pending in group:
+                self._commit([pending])
+            return
+        with self._pending_lock:
+            self._pending_rows -= rows
+        self.stats.commits += 1
+        self.stats.rows_committed += rows
+        if self._on_commit is not None:
+            self._on_commit(len(group), rows)
+        for pending, result in zip(group, results, strict=True):
+            pending.future.set_result(result)
+
+    def _fail(self, pending: _Pending, rows: int) -> None:
+        with self._pending_lock:
+            self._pending_rows -= rows
+        try:
+            self.store.apply([pending.op])
+        except Exception as exc:  # the op's own error reaches its caller
+            pending.future.set_exception(exc)
+        else:  # pragma: no cover - a transient failure that cleared on retry
+            pending.future.set_result(None)
+
+    def _apply_group(self, group: list[_Pending]) -> list[Any]:
+        """Merge mergeable ops of the same kind, apply all in one transaction."""
+        merged: list[WriteOp] = []
+        owners: list[list[int]] = []
+        by_kind: dict[type, int] = {}
+        for index, pending in enumerate(group):
+            kind = type(pending.op)
+            if getattr(kind, "mergeable", False) and kind in by_kind:
+                owners[by_kind[kind]].append(index)
+                continue
+            if getattr(kind, "mergeable", False):
+                by_kind[kind] = len(merged)
+            merged.append(pending.op)
+            owners.append([index])
+        ops: list[WriteOp] = []
+        for op, members in zip(merged, owners, strict=True):
+            if len(members) > 1:
+                ops.append(type(op).merge([group[i].op for i in members]))  # type: ignore[attr-defined]
+            else:
+                ops.append(op)
+        applied = self.store.apply(ops)
+        results: list[Any] = [None] * len(group)
+        for result, members in zip(applied, owners, strict=True):
+            for i in members:
+                results[i] = _share(result, group[i].op) if len(members) > 1 else result
+        return results
+
+
+def _share(result: Any, op: WriteOp) -> Any:
+    """The part of a merged op's result that belongs to one member."""
+    from dataclasses import replace
+
+    from driftline.model import WriteResult
+
+    if isinstance(result, WriteResult):
+        return replace(result, rows=op.rows, stored=op.rows, replaced=0)
+    return result
