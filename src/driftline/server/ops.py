@@ -45,8 +45,14 @@ def run(name: str, ctx: Context, args: dict[str, Any]) -> Any:
 
 
 def _load() -> None:
-    # operations defined next to the engines they call
-    import driftline.demo  # noqa: F401
+    """Import every module of ``driftline.server.operations``: each registers its ops."""
+    import pkgutil
+    from importlib import import_module
+
+    import driftline.server.operations as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        import_module(f"{package.__name__}.{module.name}")
 
 
 @operation("project.create")

@@ -1,0 +1,197 @@
+"""The store's promises: deduplication, identity, durability, migrations, projects."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from driftline.errors import AlreadyExists, InvalidInput, NotFound, StoreBusy
+from driftline.model import EVENT_SCHEMA
+from driftline.store import AppendEvents, DuckDBStore, GroupCommitWriter
+from driftline.store.schema import LATEST_VERSION
+
+
+def events(rows: list[dict[str, object]]) -> pa.Table:
+    base = {
+        "project_id": 1,
+        "device_id": None,
+        "user_id": None,
+        "properties": "{}",
+        "origin": "import",
+        "origin_key": None,
+    }
+    full = [{**base, **r} for r in rows]
+    for r in full:
+        r["time"] = dt.datetime(2025, 1, 1) + dt.timedelta(seconds=int(r["time"]))  # type: ignore[call-overload]
+    return pa.Table.from_pylist(full, schema=EVENT_SCHEMA)
+
+
+def test_duplicates_count_once_and_last_ingested_wins(
+    store: DuckDBStore, writer: GroupCommitWriter
+) -> None:
+    first = events(
+        [{"event": "a", "time": 1, "distinct_id": "u", "insert_id": "x", "properties": '{"v": 1}'}]
+    )
+    second = events(
+        [
+            {
+                "event": "a",
+                "time": 1,
+                "distinct_id": "u",
+                "insert_id": "x",
+                "properties": '{"v": 2}',
+            },
+            {
+                "event": "a",
+                "time": 1,
+                "distinct_id": "u",
+                "insert_id": "x",
+                "properties": '{"v": 3}',
+            },
+            {
+                "event": "a",
+                "time": 2,
+                "distinct_id": "u",
+                "insert_id": "x",
+            },  # other time: another event
+        ]
+    )
+    writer.write(AppendEvents(first))
+    result = writer.write(AppendEvents(second))
+    assert result.replaced == 1
+    rows = store.query_rows("SELECT time, properties->>'v' FROM events ORDER BY time")
+    assert [r[1] for r in rows] == ["3", None]
+
+
+def test_device_events_resolve_to_user_retroactively(
+    store: DuckDBStore, writer: GroupCommitWriter
+) -> None:
+    writer.write(
+        AppendEvents(
+            events(
+                [
+                    {
+                        "event": "view",
+                        "time": 1,
+                        "distinct_id": "$device:d1",
+                        "device_id": "d1",
+                        "insert_id": "a",
+                    }
+                ]
+            )
+        )
+    )
+    before = store.query_rows("SELECT resolved_distinct_id FROM events_resolved")
+    assert before == [("$device:d1",)]
+    writer.write(
+        AppendEvents(
+            events(
+                [
+                    {
+                        "event": "login",
+                        "time": 5,
+                        "distinct_id": "alice",
+                        "device_id": "d1",
+                        "user_id": "alice",
+                        "insert_id": "b",
+                    }
+                ]
+            )
+        )
+    )
+    # a later user cannot take the device over (two users are never merged)
+    writer.write(
+        AppendEvents(
+            events(
+                [
+                    {
+                        "event": "login",
+                        "time": 9,
+                        "distinct_id": "bob",
+                        "device_id": "d1",
+                        "user_id": "bob",
+                        "insert_id": "c",
+                    }
+                ]
+            )
+        )
+    )
+    rows = store.query_rows("SELECT event, resolved_distinct_id FROM events_resolved ORDER BY time")
+    assert rows == [("view", "alice"), ("login", "alice"), ("login", "bob")]
+
+
+def test_group_commit_merges_concurrent_writes(store: DuckDBStore) -> None:
+    writer = GroupCommitWriter(store)
+    futures = [
+        writer.submit(
+            AppendEvents(
+                events([{"event": "e", "time": i, "distinct_id": "u", "insert_id": f"i{i}"}])
+            )
+        )
+        for i in range(200)
+    ]
+    results = [f.result() for f in futures]
+    writer.close()
+    assert all(r.committed_at is not None for r in results)
+    assert store.count_events(1) == 200
+    assert writer.stats.commits < 200  # many requests, fewer commits
+
+
+def test_a_failing_write_fails_alone(store: DuckDBStore) -> None:
+    writer = GroupCommitWriter(store)
+    bad = events([{"event": None, "time": 1, "distinct_id": "u", "insert_id": "x"}])
+    good = [
+        writer.submit(
+            AppendEvents(
+                events([{"event": "e", "time": i, "distinct_id": "u", "insert_id": f"g{i}"}])
+            )
+        )
+        for i in range(5)
+    ]
+    failing = writer.submit(AppendEvents(bad))
+    for f in good:
+        f.result()
+    with pytest.raises(Exception, match="NOT NULL"):
+        failing.result()
+    writer.close()
+    assert store.count_events(1) == 5
+
+
+def test_stored_means_committed_across_reopen(
+    data_dir, store: DuckDBStore, writer: GroupCommitWriter
+) -> None:
+    writer.write(
+        AppendEvents(events([{"event": "e", "time": 1, "distinct_id": "u", "insert_id": "x"}]))
+    )
+    writer.close()
+    store.close()
+    with DuckDBStore(data_dir) as again:
+        assert again.count_events(1) == 1
+        assert again.schema_version() == LATEST_VERSION
+
+
+def test_second_process_gets_a_clear_busy_error(data_dir, store: DuckDBStore) -> None:
+    import subprocess
+    import sys
+
+    code = f"from driftline.store import DuckDBStore\nDuckDBStore({str(data_dir)!r})"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "StoreBusy" in proc.stderr and "in use by process" in proc.stderr
+    assert StoreBusy.status == 503
+
+
+def test_projects(store: DuckDBStore) -> None:
+    other = store.create_project("web", "Europe/Berlin")
+    assert other.id == 2 and len(other.token) == 32 and other.token != other.secret
+    assert store.get_project("web") == other == store.get_project(2)
+    assert store.project_by_credential(other.secret, kind="secret") == other
+    assert store.project_by_credential(other.secret, kind="token") is None
+    with pytest.raises(AlreadyExists):
+        store.create_project("web")
+    with pytest.raises(InvalidInput, match="timezone"):
+        store.create_project("x", "Mars/Olympus")
+    with pytest.raises(NotFound, match="projects are"):
+        store.get_project("nope")
