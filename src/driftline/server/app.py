@@ -23,6 +23,7 @@ from driftline.config import Settings
 from driftline.datadir import DataDir
 from driftline.errors import Backpressure, DriftlineError
 from driftline.server.metrics import Metrics, MetricsMiddleware
+from driftline.server.services import create_services
 from driftline.server.state import ServerState
 from driftline.store import DuckDBStore, GroupCommitWriter
 
@@ -54,10 +55,21 @@ def create_app(settings: Settings, *, store: DuckDBStore | None = None) -> FastA
             on_commit=metrics.on_commit,
         )
         metrics.bind(lambda: writer.pending_rows, lambda: _count_all_events(opened))
-        app.state.driftline = ServerState(settings, opened, writer, metrics, data_dir.admin_token())
+        state = ServerState(settings, opened, writer, metrics, data_dir.admin_token())
+        app.state.driftline = state
+        services = create_services(state)
+        started = []
         try:
+            for service in services:
+                await service.start()
+                started.append(service)
             yield
         finally:
+            for service in reversed(started):
+                try:
+                    await service.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(service).__name__)
             writer.close()
             if own_store:
                 opened.close()

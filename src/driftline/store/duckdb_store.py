@@ -166,6 +166,17 @@ class DuckDBStore:
         """``ingested_at`` of the newest commit made by this process."""
         return self._last_commit
 
+    def ingest_horizon(self) -> dt.datetime:
+        """A time before which every commit is complete and visible.
+
+        ``ingested_at`` is taken inside the write lock and only grows, so no commit still in
+        flight, or made later, can have an ``ingested_at`` below the value returned. Exports
+        that select by ``ingested_at`` use it as the end of what they may read.
+        """
+        with self._write_lock:
+            now = _utcnow()
+            return max(now, self._last_commit + dt.timedelta(microseconds=1))
+
     # ---------------------------------------------------------------- projects
     def create_project(
         self,
