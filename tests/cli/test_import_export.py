@@ -211,7 +211,7 @@ def test_export_round_trip_reimports_to_the_same_counts(initialised: Path, tmp_p
     assert summary(first) == summary(second)
     # identity merge: anonymous events are exported under the user their device later became
     exported = [json.loads(line) for line in first.read_text().splitlines()]
-    anon = [r for r in exported if r["properties"]["$insert_id"] == "r0"][0]
+    anon = next(r for r in exported if r["properties"]["$insert_id"] == "r0")
     assert anon["properties"]["distinct_id"] == "user0"
 
 

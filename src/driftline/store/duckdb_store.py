@@ -248,7 +248,7 @@ def _check_timezone(timezone: str) -> None:
 
 
 def _connect(path: Path, *, threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "threads": str(threads),
         "memory_limit": memory_limit,
         "preserve_insertion_order": "false",
