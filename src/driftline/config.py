@@ -78,7 +78,11 @@ class Settings(BaseSettings):
         200_000, description="Most rows the writer commits in one group commit."
     )
     import_batch_rows: int = Field(
-        250_000, description="Rows per committed batch for `driftline import`."
+        1_000_000,
+        description="Rows per commit for `driftline import` (larger commits write faster).",
+    )
+    import_chunk_rows: int = Field(
+        250_000, description="Rows read and validated at a time by `driftline import`."
     )
     duckdb_threads: int = Field(2, description="Threads the embedded DuckDB store may use.")
     duckdb_memory_limit: str = Field(

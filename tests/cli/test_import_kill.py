@@ -26,7 +26,7 @@ def test_kill_mid_import_then_rerun(tmp_path: Path) -> None:
     make_events_file(str(source), EVENTS)
     run_cli("init", data_dir=data_dir)
 
-    env = dict(os.environ, DRIFTLINE_IMPORT_BATCH_ROWS="40000")
+    env = dict(os.environ, DRIFTLINE_IMPORT_BATCH_ROWS="40000", DRIFTLINE_IMPORT_CHUNK_ROWS="40000")
     proc = subprocess.Popen(
         [*DRIFTLINE, "import", "events", str(source), "--data-dir", str(data_dir)],
         stderr=subprocess.PIPE,

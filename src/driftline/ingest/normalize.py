@@ -90,6 +90,8 @@ _PATHS = [
     '$.properties."$user_id"',
 ]
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
+#: A record of fewer bytes cannot hold 255 properties; only longer ones have their keys counted.
+_MIN_BYTES_FOR_KEY_LIMIT = 6 * MAX_PROPERTIES
 
 # One parse of each record per json_* call; t[i] / s[i] are the types / values of _PATHS[i].
 _SQL = f"""
@@ -103,7 +105,8 @@ WITH r AS (
 ), tm AS (
   SELECT idx, rec, size, ok, t, s,
     s[1] AS event,
-    CASE WHEN t[2] = 'OBJECT' THEN len(json_keys(rec, '$.properties')) END AS nkeys,
+    CASE WHEN t[2] = 'OBJECT' AND size >= {_MIN_BYTES_FOR_KEY_LIMIT}
+         THEN len(json_keys(rec, '$.properties')) ELSE 0 END AS nkeys,
     CASE WHEN t[3] IN {_NUMERIC} OR t[3] = 'VARCHAR' THEN try_cast(s[3] AS DOUBLE) END AS tnum,
     CASE WHEN t[3] = 'VARCHAR' AND try_cast(s[3] AS DOUBLE) IS NULL
          THEN epoch_ms(try_cast(s[3] AS TIMESTAMPTZ)) END AS tiso_ms,

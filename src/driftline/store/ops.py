@@ -75,7 +75,10 @@ class AppendEvents:
                 f"CREATE OR REPLACE TEMP VIEW {view}_d AS SELECT * EXCLUDE (_seq) FROM {view}"
             )
         self._materialized = bool(dup and dup[0])
-        bounds = conn.execute(f"SELECT min(time), max(time) FROM {view}_d").fetchone() or (None, None)
+        bounds = conn.execute(f"SELECT min(time), max(time) FROM {view}_d").fetchone() or (
+            None,
+            None,
+        )
         replaced_row = conn.execute(
             f"""DELETE FROM events e USING {view}_d n
                 WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP

@@ -69,14 +69,15 @@ def import_events(
         task = progress.add_task("importing", total=total_bytes)
         stored = 0
 
+        def on_read(chunk: ImportChunk) -> None:
+            progress.update(task, advance=chunk.nbytes)
+
         def on_commit(chunk: ImportChunk, result: object) -> None:
             nonlocal stored
             stored += chunk.events.num_rows
             if progress.live.is_started:
-                progress.update(
-                    task, advance=chunk.nbytes, description=f"importing · {stored:,} stored"
-                )
-            else:  # not a terminal: one line per committed chunk
+                progress.update(task, description=f"importing · {stored:,} stored")
+            else:  # not a terminal: one line per commit
                 print(
                     f"stored {chunk.events.num_rows} events from {chunk.path} lines "
                     f"{chunk.first_line}-{chunk.last_line} (total {stored})",
@@ -91,8 +92,10 @@ def import_events(
                 sink=session.write_events,
                 fmt=fmt,
                 strict=strict,
-                chunk_rows=runtime.settings.import_batch_rows,
+                chunk_rows=runtime.settings.import_chunk_rows,
+                commit_rows=runtime.settings.import_batch_rows,
                 on_commit=on_commit,
+                on_read=on_read,
             )
     rate = report.stored / report.seconds if report.seconds else 0
     stderr.print(
