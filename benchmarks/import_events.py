@@ -25,7 +25,7 @@ import duckdb
 
 from benchmarks.make_events_file import make_events_file
 from driftline.ingest.importer import import_event_files
-from driftline.store import AppendEvents, DuckDBStore, GroupCommitWriter
+from driftline.store import AppendEventStream, DuckDBStore, GroupCommitWriter
 
 
 def run_driftline(path: Path, workdir: Path) -> float:
@@ -36,7 +36,7 @@ def run_driftline(path: Path, workdir: Path) -> float:
     project = store.create_project("bench")
     writer = GroupCommitWriter(store)
     report = import_event_files(
-        [path], project_id=project.id, sink=lambda t: writer.write(AppendEvents(t))
+        [path], project_id=project.id, sink=lambda tables: writer.write(AppendEventStream(tables))
     )
     writer.close()
     store.close()

@@ -33,7 +33,7 @@ from driftline.errors import (
 )
 from driftline.model import Project, WriteResult
 from driftline.server import ops
-from driftline.store import AppendEvents, GroupCommitWriter
+from driftline.store import AppendEvents, AppendEventStream, GroupCommitWriter
 
 
 class Session(Protocol):
@@ -42,6 +42,7 @@ class Session(Protocol):
     def op(self, op_name: str, /, **args: Any) -> Any: ...
     def project(self, ref: str | None) -> Project: ...
     def write_events(self, table: pa.Table) -> WriteResult: ...
+    def write_event_stream(self, tables: Iterator[pa.Table]) -> WriteResult: ...
     def export(self, project: Project, params: dict[str, str]) -> Iterator[bytes]: ...
 
 
@@ -59,6 +60,11 @@ class LocalSession:
 
     def write_events(self, table: pa.Table) -> WriteResult:
         result: WriteResult = self.ctx.writer.write(AppendEvents(table))
+        return result
+
+    def write_event_stream(self, tables: Iterator[pa.Table]) -> WriteResult:
+        """All of ``tables`` in one commit, written while the next ones are being read."""
+        result: WriteResult = self.ctx.writer.write(AppendEventStream(tables))
         return result
 
     def export(self, project: Project, params: dict[str, str]) -> Iterator[bytes]:
@@ -136,6 +142,16 @@ class RemoteSession:
             headers={"Content-Type": "application/vnd.apache.arrow.stream"},
         ).json()
         return WriteResult(rows=body["rows"], stored=body["stored"], replaced=body["replaced"])
+
+    def write_event_stream(self, tables: Iterator[pa.Table]) -> WriteResult:
+        """One request (and commit) per table: the server's writer is shared."""
+        total = WriteResult()
+        for table in tables:
+            result = self.write_events(table)
+            total.rows += result.rows
+            total.stored += result.stored
+            total.replaced += result.replaced
+        return total
 
     def export(self, project: Project, params: dict[str, str]) -> Iterator[bytes]:
         query = dict(params, project_id=str(project.id))

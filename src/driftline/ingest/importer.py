@@ -1,8 +1,9 @@
 """`driftline import events`: files → validated Arrow batches → the store.
 
-Reading and validating the next chunk overlaps with committing the previous one. Each
-committed chunk is reported to ``on_commit`` only after its commit, so a progress line that
-says "stored" is true even if the process is killed right after.
+Reading and validating the next chunk overlaps with writing the previous one. Chunks are
+committed in batches of about ``commit_rows`` events; each batch is reported to
+``on_commit`` only after its commit, so a progress line that says "stored" is true even if
+the process is killed right after.
 
 What happens to invalid records:
 
@@ -78,7 +79,9 @@ class ImportChunk:
     nbytes: int
 
 
-Sink = Callable[[pa.Table], WriteResult]
+#: Commits every table of the iterator (in one transaction or several) and returns after
+#: the last commit.
+Sink = Callable[[Iterator[pa.Table]], WriteResult]
 
 
 def import_event_files(
@@ -134,12 +137,33 @@ def import_event_files(
             _count(report, chunk)
             yield chunk
 
-    for batch in _batched(read(), commit_rows):
-        if batch.events.num_rows:
-            result = sink(batch.events)
-            report.stored += batch.events.num_rows
-            if on_commit is not None:
-                on_commit(batch, result)
+    stream = read()
+    upcoming = next(stream, None)
+    while upcoming is not None:
+        batch: list[ImportChunk] = []
+
+        def tables(batch: list[ImportChunk] = batch) -> Iterator[pa.Table]:
+            # one commit: consecutive chunks of one file, up to commit_rows events
+            nonlocal upcoming
+            rows = 0
+            chunk = upcoming
+            while chunk is not None:
+                batch.append(chunk)
+                if chunk.events.num_rows:
+                    yield chunk.events
+                rows += chunk.events.num_rows
+                following = next(stream, None)
+                if following is None or rows >= commit_rows or following.path != chunk.path:
+                    upcoming = following
+                    return
+                chunk = following
+            upcoming = None
+
+        result = sink(tables())
+        merged = _merge(batch)
+        report.stored += merged.events.num_rows
+        if on_commit is not None:
+            on_commit(merged, result)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -152,35 +176,17 @@ def _count(report: ImportReport, chunk: ImportChunk) -> None:
         report.errors.append(FileError(chunk.path, err.index, err.field, err.message))
 
 
-def _batched(chunks: Iterator[ImportChunk], rows: int) -> Iterator[ImportChunk]:
-    """Merge consecutive chunks of one file into commits of about ``rows`` events.
-
-    Fewer, larger commits let the store write whole row groups straight to its file.
-    """
-    pending: list[ImportChunk] = []
-
-    def merged() -> ImportChunk:
-        first, last = pending[0], pending[-1]
-        return ImportChunk(
-            first.path,
-            pa.concat_tables([c.events for c in pending]),
-            [e for c in pending for e in c.errors],
-            sum(c.records for c in pending),
-            first.first_line,
-            last.last_line,
-            sum(c.nbytes for c in pending),
-        )
-
-    for chunk in chunks:
-        if pending and pending[0].path != chunk.path:
-            yield merged()
-            pending = []
-        pending.append(chunk)
-        if sum(c.events.num_rows for c in pending) >= rows:
-            yield merged()
-            pending = []
-    if pending:
-        yield merged()
+def _merge(chunks: list[ImportChunk]) -> ImportChunk:
+    first, last = chunks[0], chunks[-1]
+    return ImportChunk(
+        first.path,
+        pa.concat_tables([c.events for c in chunks]),
+        [e for c in chunks for e in c.errors],
+        sum(c.records for c in chunks),
+        first.first_line,
+        last.last_line,
+        sum(c.nbytes for c in chunks),
+    )
 
 
 def _prefetch(items: Iterator[ImportChunk], depth: int = 2) -> Iterator[ImportChunk]:

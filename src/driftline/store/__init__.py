@@ -8,6 +8,7 @@ Nothing outside this package talks to the database file. Writers hand
 from driftline.store.duckdb_store import STORE_FILE, DuckDBStore
 from driftline.store.ops import (
     AppendEvents,
+    AppendEventStream,
     ReplaceLookupTable,
     UpsertGroups,
     UpsertProfiles,
@@ -17,6 +18,7 @@ from driftline.store.writer import GroupCommitWriter
 
 __all__ = [
     "STORE_FILE",
+    "AppendEventStream",
     "AppendEvents",
     "DuckDBStore",
     "GroupCommitWriter",

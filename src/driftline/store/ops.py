@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import duckdb
@@ -194,3 +195,36 @@ class ReplaceLookupTable(_ArrowOp):
             [self.project_id, self.table_id],
         )
         return WriteResult(rows=self.rows, stored=self.rows, committed_at=now)
+
+
+class AppendEventStream:
+    """Append a stream of event tables in one transaction (bulk imports).
+
+    The producer of ``tables`` keeps reading and validating the next table while the store
+    writes the current one, and a single commit at the end lets the store write whole row
+    groups straight to its file. Holds the writer until the stream ends: for bulk loads
+    that own the store, not for a server taking live traffic.
+    """
+
+    mergeable = False
+
+    def __init__(self, tables: Iterable[pa.Table], rows: int = 0) -> None:
+        self.tables = tables
+        self.rows = rows
+        self._applied: list[AppendEvents] = []
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        total = WriteResult(committed_at=now)
+        for table in self.tables:
+            op = AppendEvents(table)
+            self._applied.append(op)
+            result = op.apply(conn, now)
+            total.rows += result.rows
+            total.stored += result.stored
+            total.replaced += result.replaced
+        return total
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        for op in self._applied:
+            op.cleanup(conn)
+        self._applied.clear()

@@ -89,7 +89,7 @@ def import_events(
             report = import_event_files(
                 files,
                 project_id=target.id,
-                sink=session.write_events,
+                sink=session.write_event_stream,
                 fmt=fmt,
                 strict=strict,
                 chunk_rows=runtime.settings.import_chunk_rows,
