@@ -6,6 +6,8 @@ import json
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftline.ingest.normalize import normalize_records
 
@@ -142,3 +144,54 @@ def test_rows_carry_project_origin_and_properties() -> None:
     row = rows[0]
     assert row["project_id"] == 7 and row["origin"] == "import" and row["insert_id"] == "abc-1"
     assert json.loads(str(row["properties"]))["plan"] == "pro"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+reserved = st.fixed_dictionaries(
+    {},
+    optional={
+        "time": st.one_of(
+            st.integers(-(10**15), 10**15), st.floats(allow_nan=False), st.text(max_size=25)
+        ),
+        "distinct_id": json_values,
+        "$insert_id": json_values,
+        "$device_id": st.text(max_size=10),
+        "$user_id": st.text(max_size=10),
+    },
+)
+records = st.one_of(
+    st.builds(
+        lambda e, r, extra: json.dumps({"event": e, "properties": {**extra, **r}}),
+        json_values,
+        reserved,
+        st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+    ),
+    st.text(max_size=40),
+    json_values.map(json.dumps),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(records, min_size=1, max_size=12))
+def test_any_input_is_either_stored_or_reported_exactly_once(recs: list[str]) -> None:
+    raw = pa.table(
+        {"idx": pa.array(range(len(recs)), pa.int64()), "rec": pa.array(recs, pa.string())}
+    )
+    out = normalize_records(raw, project_id=1, origin="import", insert_id="stable", now_ms=NOW_MS)
+    good = out.indexes.to_pylist()
+    bad = [e.index for e in out.errors]
+    assert sorted(good + bad) == list(range(len(recs)))
+    for row in out.events.to_pylist():
+        assert row["event"] and row["insert_id"] and row["distinct_id"] is not None
+        assert isinstance(json.loads(row["properties"]), dict)
+    assert all(e.field and e.message for e in out.errors)

@@ -117,7 +117,7 @@ WITH r AS (
   FROM v
 ), ids AS (
   SELECT *,
-    CAST(coalesce(
+    try_cast(coalesce(
       CASE WHEN tnum IS NULL THEN NULL
            WHEN abs(tnum) >= {MS_THRESHOLD} THEN round(tnum)
            ELSE round(tnum * 1000) END,
@@ -156,7 +156,7 @@ WITH r AS (
 SELECT idx, err, iid_raw,
        CAST($project_id AS INTEGER) AS project_id,
        event,
-       epoch_ms(least(time_ms, $now_ms)) AS time,
+       CASE WHEN err IS NULL THEN epoch_ms(least(time_ms, $now_ms)) END AS time,
        distinct_id, device_id, user_id,
        CASE WHEN iid_type = 'VARCHAR' THEN iid_raw
             WHEN $insert_policy = 'stable' THEN md5(rec)
