@@ -7,6 +7,7 @@ JSON-able result, so both paths give the CLI the same answer.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +40,10 @@ def run(name: str, ctx: Context, args: dict[str, Any]) -> Any:
     if fn is None:
         raise NotFound(f"unknown operation {name!r}")
     try:
-        return fn(ctx, **args)
-    except TypeError as exc:
+        inspect.signature(fn).bind(ctx, **args)
+    except TypeError as exc:  # wrong or missing arguments: the caller's mistake
         raise InvalidInput(f"{name}: {exc}") from None
+    return fn(ctx, **args)
 
 
 def _load() -> None:

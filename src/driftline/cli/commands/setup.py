@@ -54,7 +54,7 @@ def demo(
     ] = 42,
     end_date: Annotated[
         str | None,
-        typer.Option("--end-date", help="Last day of the data, YYYY-MM-DD (default: today, UTC)."),
+        typer.Option("--end-date", help="Last day of the data, YYYY-MM-DD (default: yesterday, UTC)."),
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: Annotated[
@@ -83,8 +83,8 @@ def demo(
 
 
 def _parse_end(value: str | None) -> dt.date:
-    if value is None:
-        return dt.datetime.now(dt.UTC).date()
+    if value is None:  # whole days of data, none of it in the future
+        return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -145,7 +145,7 @@ def serve(
                             "project_id": project["id"],
                             "events": demo_events,
                             "seed": 42,
-                            "end_date": dt.datetime.now(dt.UTC).date().isoformat(),
+                            "end_date": _parse_end(None).isoformat(),
                         },
                     )
                 stderr.print(_demo_line(summary))
