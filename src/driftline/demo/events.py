@@ -1,0 +1,234 @@
+"""Sessions → events: an Arrow table (:data:`driftline.model.EVENT_SCHEMA`) per chunk of
+sessions, built column by column.
+
+Inside a session the events come in a fixed order: anonymous page views, "Sign Up" or
+"Log In", feature use, "Invite Sent", "Upgrade Plan", "Purchase"; a few seconds to a minute
+apart. Anonymous events carry only ``$device_id`` (distinct_id ``$device:<id>``); signed-in
+events carry the device and the user, so the sign-up links the device to the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from driftline.demo import catalog as cat
+from driftline.demo.population import People, Window, draw, draw_rows
+from driftline.demo.sessions import SIGNUP, Sessions, _segment_cumsum
+from driftline.demo.text import hex_ids, join, json_text, numbered, pick, uuid_ids
+from driftline.model import DEVICE_PREFIX, EVENT_SCHEMA
+
+EVENT_NAMES = (
+    "View Page",
+    "Sign Up",
+    "Log In",
+    *cat.FEATURES,
+    "Invite Sent",
+    "Upgrade Plan",
+    "Purchase",
+)
+VIEW_PAGE, SIGN_UP, LOG_IN = 0, 1, 2
+FEATURE_0 = 3
+INVITE_SENT = FEATURE_0 + len(cat.FEATURES)
+UPGRADE_PLAN = INVITE_SENT + 1
+PURCHASE = INVITE_SENT + 2
+ORIGIN = "demo"
+#: Seconds between two events of a session: a floor plus an exponential tail.
+GAP_MIN_MS, GAP_MEAN_MS = 2_000, 35_000
+
+
+class Fragments:
+    """JSON fragments of event properties, indexed by the codes the generator draws."""
+
+    def __init__(self) -> None:
+        details: list[str] = []
+        self.detail_offset: dict[int, int] = {}
+        self.detail_weights: dict[int, np.ndarray] = {}
+        for page in cat.PAGES:
+            details.append(f'"page":{json_text(page)},"$current_url":{json_text(cat.SITE + page)}')
+        for name, options in cat.DETAILS.items():
+            code = EVENT_NAMES.index(name)
+            self.detail_offset[code] = len(details)
+            self.detail_weights[code] = np.array([w for _, w in options])
+            details.extend(fragment for fragment, _ in options)
+        self.upgrade_offset = len(details)
+        for low, high in zip(cat.PLANS[:-1], cat.PLANS[1:], strict=True):
+            details.append(
+                f'"from_plan":"{low.name}","to_plan":"{high.name}","price":{high.monthly_price}'
+            )
+        self.purchase_offset = len(details)
+        for sku in cat.SKUS:
+            for quantity in range(1, len(cat.QUANTITY_WEIGHTS) + 1):
+                details.append(
+                    f'"sku":{json_text(sku.id)},"price":{sku.price},"quantity":{quantity},'
+                    f'"amount":{sku.price * quantity},"currency":"USD"'
+                )
+        self.details = details
+        self.plans = [f',"plan":{json_text(p.name)},"company_id":"' for p in cat.PLANS]
+        self.campaigns = [
+            _campaign(source, medium, name) for source, medium, name, _ in cat.CAMPAIGNS
+        ]
+        self.browsers = [
+            f',"$browser":{json_text(b)},"$os":{json_text(o)}' for b, o, _, _ in cat.BROWSERS
+        ]
+        self.cities = [
+            f',"$city":{json_text(city)},"$region":{json_text(region)},'
+            f'"mp_country_code":"{country.code}"'
+            for country in cat.COUNTRIES
+            for city, region in country.cities
+        ]
+
+
+def _campaign(source: str, medium: str, name: str) -> str:
+    parts = [
+        (k, v)
+        for k, v in (("utm_source", source), ("utm_medium", medium), ("utm_campaign", name))
+        if v
+    ]
+    return "".join(f",{json_text(k)}:{json_text(v)}" for k, v in parts)
+
+
+@dataclass
+class EventBuilder:
+    """Turns chunks of :class:`Sessions` into event tables for one project."""
+
+    people: People
+    window: Window
+    project_id: int
+    seed: int
+
+    @cached_property
+    def fragments(self) -> Fragments:
+        return Fragments()
+
+    @property
+    def user_id_width(self) -> int:
+        return max(6, len(str(self.people.n_users)))
+
+    def user_ids(self, users: np.ndarray) -> pa.Array:
+        return numbered("u", users + 1, self.user_id_width)
+
+    def company_ids(self, companies: np.ndarray, n_companies: int) -> pa.Array:
+        return numbered("c", companies + 1, max(5, len(str(n_companies))))
+
+    def device_ids(self, person: np.ndarray, slot: np.ndarray) -> pa.Array:
+        return uuid_ids(person.astype(np.int64) * 2 + slot, self.seed)
+
+    def build(self, rng: np.random.Generator, s: Sessions, n_companies: int) -> pa.Table:
+        counts = s.event_counts()
+        total = int(counts.sum())
+        session = np.repeat(np.arange(len(counts)), counts)
+        first = np.zeros(total, dtype=bool)
+        first[np.cumsum(counts)[:-1][counts[1:] > 0]] = True
+        if total:
+            first[0] = True
+        pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        code = self._codes(rng, s, session, pos)
+        anon = pos < s.n_anon[session]
+        time = self._times(rng, s, session, first)
+        return self._table(rng, s, session, pos, code, anon, time, n_companies)
+
+    def _codes(
+        self, rng: np.random.Generator, s: Sessions, session: np.ndarray, pos: np.ndarray
+    ) -> np.ndarray:
+        """Event code of each event from its position in the session."""
+        b_anon = s.n_anon[session].astype(np.int64)
+        b_ident = b_anon + s.signed_in[session]
+        b_feature = b_ident + s.n_feature[session]
+        b_invite = b_feature + s.n_invite[session]
+        b_upgrade = b_invite + s.upgrade[session]
+        ident = np.where(s.kind[session] == SIGNUP, SIGN_UP, LOG_IN)
+        feature = FEATURE_0 + _feature_choice(rng, s.plan[session])
+        return np.select(
+            [pos < b_anon, pos < b_ident, pos < b_feature, pos < b_invite, pos < b_upgrade],
+            [VIEW_PAGE, ident, feature, INVITE_SENT, UPGRADE_PLAN],
+            PURCHASE,
+        ).astype(np.int64)
+
+    def _times(
+        self, rng: np.random.Generator, s: Sessions, session: np.ndarray, first: np.ndarray
+    ) -> np.ndarray:
+        gap = GAP_MIN_MS + rng.exponential(GAP_MEAN_MS, len(session)).astype(np.int64)
+        gap[first] = 0
+        offset = _segment_cumsum(gap, first) if len(gap) else gap
+        return np.minimum(s.start_ms[session] + offset, self.window.end_ms - 1)
+
+    def _details(
+        self,
+        rng: np.random.Generator,
+        s: Sessions,
+        session: np.ndarray,
+        code: np.ndarray,
+        pos: np.ndarray,
+    ) -> np.ndarray:
+        f = self.fragments
+        detail = np.zeros(len(code), dtype=np.int64)
+        page = draw(rng, cat.PAGE_WEIGHTS, len(code))
+        last_anon = pos == s.n_anon[session].astype(np.int64) - 1
+        page = np.where(last_anon & (s.kind[session] == SIGNUP), cat.PAGES.index("/signup"), page)
+        page = np.where(last_anon & (s.kind[session] > SIGNUP), cat.LOGIN_PAGE, page)
+        detail = np.where(code == VIEW_PAGE, page, detail)
+        for event_code, offset in f.detail_offset.items():
+            mask = code == event_code
+            detail[mask] = offset + draw(rng, f.detail_weights[event_code], int(mask.sum()))
+        upgrade = code == UPGRADE_PLAN
+        detail[upgrade] = f.upgrade_offset + s.plan[session[upgrade]]
+        bought = code == PURCHASE
+        sku = s.sku[session[bought]].astype(np.int64)
+        detail[bought] = f.purchase_offset + sku * 3 + s.quantity[session[bought]] - 1
+        return detail
+
+    def _table(
+        self,
+        rng: np.random.Generator,
+        s: Sessions,
+        session: np.ndarray,
+        pos: np.ndarray,
+        code: np.ndarray,
+        anon: np.ndarray,
+        time: np.ndarray,
+        n_companies: int,
+    ) -> pa.Table:
+        people, f = self.people, self.fragments
+        n = len(code)
+        person = s.person[session]
+        slot = s.slot[session]
+        device = self.device_ids(person, slot)
+        user_index = np.minimum(person, people.n_users - 1)
+        user = self.user_ids(user_index)
+        anon_mask = pa.array(anon)
+        plan = s.plan[session] + ((code == UPGRADE_PLAN) | (code == PURCHASE)) * s.upgrade[session]
+        company = self.company_ids(people.company[user_index], n_companies)
+        signed_in = join(pick(f.plans, plan), company, '"')
+        utm = np.where(anon | (code == SIGN_UP), people.campaign[person], 0)
+        browser = np.where(slot == 1, people.mobile[user_index], people.browser[person])
+        properties = join(
+            "{",
+            pick(f.details, self._details(rng, s, session, code, pos)),
+            pc.if_else(anon_mask, "", signed_in),
+            pick(f.campaigns, utm),
+            pick(f.browsers, browser),
+            pick(f.cities, people.city[person]),
+            ',"mp_lib":"web"}',
+        )
+        columns = {
+            "project_id": pa.array(np.full(n, self.project_id, np.int32)),
+            "event": pick(EVENT_NAMES, code),
+            "time": pa.array(time, pa.int64()).cast(pa.timestamp("ms")),
+            "distinct_id": pc.if_else(anon_mask, join(DEVICE_PREFIX, device), user),
+            "device_id": device,
+            "user_id": pc.if_else(anon_mask, pa.scalar(None, pa.string()), user),
+            "insert_id": hex_ids(rng, n),
+            "properties": properties,
+            "origin": pick([ORIGIN], np.zeros(n, np.int64)),
+            "origin_key": pa.nulls(n, pa.string()),
+        }
+        return pa.Table.from_pydict(columns, schema=EVENT_SCHEMA)
+
+
+def _feature_choice(rng: np.random.Generator, plan: np.ndarray) -> np.ndarray:
+    return draw_rows(rng, cat.FEATURE_MIX, plan.astype(np.int64))
