@@ -178,7 +178,7 @@ def build_companies(rng: np.random.Generator, n_users: int) -> tuple[Companies, 
     small ones); larger companies start on higher plans. Companies are numbered in the
     order their first user signed up."""
     n = max(1, round(n_users / USERS_PER_COMPANY))
-    weights = (np.arange(n) + 1.0) ** -0.8
+    weights = (np.arange(n) + 1.0) ** -0.6
     company = draw(rng, rng.permutation(weights), n_users)
     _, first, company = np.unique(company, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
@@ -192,7 +192,7 @@ def build_companies(rng: np.random.Generator, n_users: int) -> tuple[Companies, 
     combos = len(cat.COMPANY_WORDS) * n_suffixes
     name = rng.permutation(combos)[np.arange(n) % combos]
     plan_mix = np.array(
-        [[p.signup_weight for p in cat.PLANS], [0.4, 0.32, 0.22, 0.06], [0.15, 0.3, 0.33, 0.22]]
+        [[p.signup_weight for p in cat.PLANS], [0.5, 0.3, 0.15, 0.05], [0.28, 0.32, 0.2, 0.2]]
     )
     companies = Companies(
         n=n,

@@ -1,0 +1,83 @@
+"""`driftline demo` and `driftline serve --demo` as a user runs them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from tests.conftest import run_cli, start_server
+
+from driftline.store import DuckDBStore
+
+END = "2026-03-31"
+
+
+def count_events(data_dir: Path) -> tuple[int, int]:
+    with DuckDBStore(data_dir) as store:
+        events = store.query_rows("SELECT count(*) FROM events")[0][0]
+        profiles = store.query_rows("SELECT count(*) FROM profiles")[0][0]
+    return events, profiles
+
+
+def export_lines(data_dir: Path, start: str, end: str) -> list[dict[str, object]]:
+    out = run_cli("export", "events", "--from", start, "--to", end, data_dir=data_dir)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.e2e
+def test_demo_loads_into_a_fresh_data_dir_and_a_rerun_does_not_double(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    args = ("demo", "--events", "4000", "--seed", "5", "--end-date", END)
+    out = run_cli(*args, data_dir=data_dir)
+    assert "demo data: 4,000 events" in out.stderr
+    assert "(2026-01-01 to 2026-03-31)" in out.stderr
+    events, profiles = count_events(data_dir)
+    assert events == 4000 and profiles > 50
+    run_cli(*args, data_dir=data_dir)
+    assert count_events(data_dir) == (events, profiles)
+
+
+@pytest.mark.e2e
+def test_demo_goes_through_a_running_server(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir)
+    try:
+        out = run_cli("demo", "--events", "3000", "--end-date", END, data_dir=data_dir)
+        assert "demo data: 3,000 events" in out.stderr
+        exported = export_lines(data_dir, "2026-01-01", END)
+        assert len(exported) == 3000
+        assert {e["event"] for e in exported} >= {"View Page", "Sign Up", "Log In"}
+    finally:
+        server.stop()
+    assert count_events(data_dir)[0] == 3000
+
+
+@pytest.mark.e2e
+def test_bad_demo_arguments_fail_with_one_line(tmp_path: Path) -> None:
+    out = run_cli("demo", "--end-date", "31/03/2026", data_dir=tmp_path / "d", check=False)
+    assert out.returncode != 0
+    assert "--end-date" in out.stderr and "Traceback" not in out.stderr
+    out = run_cli("demo", "--events", "10", "--seed", "-1", data_dir=tmp_path / "d", check=False)
+    assert out.returncode != 0
+    assert "seed" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.e2e
+def test_serve_demo_comes_up_with_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir, "--demo", "--demo-events", "2500", timeout=120)
+    try:
+        today = dt.datetime.now(dt.UTC).date()
+        exported = export_lines(
+            data_dir, (today - dt.timedelta(days=100)).isoformat(), today.isoformat()
+        )
+        assert len(exported) == 2500
+        assert "demo data: 2,500 events" in server.log.read_text()
+    finally:
+        server.stop()
+    # a restart with --demo does not load a second copy
+    server = start_server(data_dir, "--demo", "--demo-events", "2500", timeout=120)
+    server.stop()
+    assert count_events(data_dir)[0] == 2500
