@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from tests.conftest import run_cli, start_server
 
 from driftline.store import DuckDBStore
@@ -81,3 +82,38 @@ def test_serve_demo_comes_up_with_data(tmp_path: Path) -> None:
     server = start_server(data_dir, "--demo", "--demo-events", "2500", timeout=120)
     server.stop()
     assert count_events(data_dir)[0] == 2500
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ({"events": "many", "seed": 1, "end_date": END}, "events"),
+        ({"events": 10, "seed": 1.5, "end_date": END}, "seed"),
+        ({"events": 0, "seed": 1, "end_date": END}, "events"),
+        ({"events": 10, "seed": 1, "end_date": "yesterday"}, "end_date"),
+        ({"events": 10, "seed": 1, "end_date": None}, "end_date"),
+    ],
+)
+def test_demo_operation_rejects_bad_arguments_with_400(
+    client: TestClient, admin_headers: dict[str, str], args: dict[str, object], field: str
+) -> None:
+    response = client.post(
+        "/api/v1/_cli/ops/demo.load", json={"project_id": 1, **args}, headers=admin_headers
+    )
+    assert response.status_code == 400
+    assert field in response.text
+
+
+def test_demo_operation_loads_through_the_api(
+    client: TestClient, admin_headers: dict[str, str], store: DuckDBStore
+) -> None:
+    response = client.post(
+        "/api/v1/_cli/ops/demo.load",
+        json={"project_id": 1, "events": 1500, "seed": 3, "end_date": END},
+        headers=admin_headers,
+    )
+    assert response.status_code == 200
+    summary = response.json()
+    assert summary["events"] == 1500 == store.count_events(1)
+    assert summary["last_day"] == END
+    assert set(summary) >= {"events", "users", "companies", "skus", "first_day", "last_day"}

@@ -22,5 +22,8 @@ def load_demo_op(
         raise InvalidInput(
             f"end_date {end_date!r} is not a date; use YYYY-MM-DD", field="end_date"
         ) from None
-    spec = DemoSpec(events=int(events), seed=int(seed), last_day=last_day, project_id=project.id)
+    for name, value in (("events", events), ("seed", seed)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInput(f"{name} must be a whole number, not {value!r}", field=name)
+    spec = DemoSpec(events=events, seed=seed, last_day=last_day, project_id=project.id)
     return load_demo(ctx.writer, spec)
