@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from driftline.demo import catalog as cat
 from driftline.demo.population import People, Window, draw, draw_rows
-from driftline.demo.sessions import SIGNUP, Sessions, _segment_cumsum
+from driftline.demo.sessions import SIGNUP, Sessions, segment_cumsum
 from driftline.demo.text import hex_ids, join, json_text, numbered, pick, uuid_ids
 from driftline.model import DEVICE_PREFIX, EVENT_SCHEMA
 
@@ -93,6 +93,16 @@ def _campaign(source: str, medium: str, name: str) -> str:
 
 
 @dataclass
+class _Events:
+    """Events of a chunk of sessions: their session, position in it, code, anonymity."""
+
+    session: np.ndarray
+    pos: np.ndarray
+    code: np.ndarray
+    anon: np.ndarray
+
+
+@dataclass
 class EventBuilder:
     """Turns chunks of :class:`Sessions` into event tables for one project."""
 
@@ -120,17 +130,10 @@ class EventBuilder:
 
     def build(self, rng: np.random.Generator, s: Sessions, n_companies: int) -> pa.Table:
         counts = s.event_counts()
-        total = int(counts.sum())
         session = np.repeat(np.arange(len(counts)), counts)
-        first = np.zeros(total, dtype=bool)
-        first[np.cumsum(counts)[:-1][counts[1:] > 0]] = True
-        if total:
-            first[0] = True
-        pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        code = self._codes(rng, s, session, pos)
-        anon = pos < s.n_anon[session]
-        time = self._times(rng, s, session, first)
-        return self._table(rng, s, session, pos, code, anon, time, n_companies)
+        pos = np.arange(len(session)) - np.repeat(np.cumsum(counts) - counts, counts)
+        e = _Events(session, pos, self._codes(rng, s, session, pos), pos < s.n_anon[session])
+        return self._table(rng, s, e, n_companies)
 
     def _codes(
         self, rng: np.random.Generator, s: Sessions, session: np.ndarray, pos: np.ndarray
@@ -149,23 +152,16 @@ class EventBuilder:
             PURCHASE,
         ).astype(np.int64)
 
-    def _times(
-        self, rng: np.random.Generator, s: Sessions, session: np.ndarray, first: np.ndarray
-    ) -> np.ndarray:
-        gap = GAP_MIN_MS + rng.exponential(GAP_MEAN_MS, len(session)).astype(np.int64)
+    def _times(self, rng: np.random.Generator, s: Sessions, e: _Events) -> np.ndarray:
+        first = e.pos == 0
+        gap = GAP_MIN_MS + rng.exponential(GAP_MEAN_MS, len(first)).astype(np.int64)
         gap[first] = 0
-        offset = _segment_cumsum(gap, first) if len(gap) else gap
-        return np.minimum(s.start_ms[session] + offset, self.window.end_ms - 1)
+        offset = segment_cumsum(gap, first) if len(gap) else gap
+        return np.minimum(s.start_ms[e.session] + offset, self.window.end_ms - 1)
 
-    def _details(
-        self,
-        rng: np.random.Generator,
-        s: Sessions,
-        session: np.ndarray,
-        code: np.ndarray,
-        pos: np.ndarray,
-    ) -> np.ndarray:
-        f = self.fragments
+    def _details(self, rng: np.random.Generator, s: Sessions, e: _Events) -> np.ndarray:
+        """Index into ``Fragments.details`` of each event's own properties."""
+        f, session, code, pos = self.fragments, e.session, e.code, e.pos
         detail = np.zeros(len(code), dtype=np.int64)
         page = draw(rng, cat.PAGE_WEIGHTS, len(code))
         last_anon = pos == s.n_anon[session].astype(np.int64) - 1
@@ -183,18 +179,12 @@ class EventBuilder:
         return detail
 
     def _table(
-        self,
-        rng: np.random.Generator,
-        s: Sessions,
-        session: np.ndarray,
-        pos: np.ndarray,
-        code: np.ndarray,
-        anon: np.ndarray,
-        time: np.ndarray,
-        n_companies: int,
+        self, rng: np.random.Generator, s: Sessions, e: _Events, n_companies: int
     ) -> pa.Table:
         people, f = self.people, self.fragments
+        session, code, anon = e.session, e.code, e.anon
         n = len(code)
+        time = self._times(rng, s, e)
         person = s.person[session]
         slot = s.slot[session]
         device = self.device_ids(person, slot)
@@ -208,7 +198,7 @@ class EventBuilder:
         browser = np.where(slot == 1, people.mobile[user_index], people.browser[person])
         properties = join(
             "{",
-            pick(f.details, self._details(rng, s, session, code, pos)),
+            pick(f.details, self._details(rng, s, e)),
             pc.if_else(anon_mask, "", signed_in),
             pick(f.campaigns, utm),
             pick(f.browsers, browser),

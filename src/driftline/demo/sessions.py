@@ -74,7 +74,7 @@ class Sessions:
         return Sessions(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
 
 
-def _segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+def segment_cumsum(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     """Inclusive running sum of ``values`` restarting wherever ``first`` is true."""
     total = np.cumsum(values)
     starts = np.flatnonzero(first)
@@ -122,7 +122,7 @@ def _signed_in_sessions(rng: np.random.Generator, people: People, window: Window
     has_phone = people.mobile[user] >= 0
     slot = ((kind == RETURN) & has_phone & (rng.random(n) < MOBILE_SESSION_SHARE)).astype(np.int8)
     first_of_user = np.r_[True, user[1:] != user[:-1]]
-    first_on_phone = (slot == 1) & (_segment_cumsum(slot.astype(np.int64), first_of_user) == 1)
+    first_on_phone = (slot == 1) & (segment_cumsum(slot.astype(np.int64), first_of_user) == 1)
     n_anon = np.where(kind == SIGNUP, 1 + (rng.random(n) < 0.55) + (rng.random(n) < 0.2), 0)
     n_anon = n_anon + first_on_phone
     start = _session_starts(rng, people, window, user, days_in)
@@ -157,10 +157,10 @@ def _with_outcomes(
     invite_chance = _INVITE_RATE[plan0] * np.where(days_in <= INVITE_BOOST_DAYS, INVITE_BOOST, 1.0)
     invites = rng.random(n) < invite_chance
     n_invite = np.where(invites, 1 + np.minimum(rng.poisson(0.6, n), 4), 0).astype(np.int8)
-    invited = _segment_cumsum(invites.astype(np.int64), first_of_user) > 0
+    invited = segment_cumsum(invites.astype(np.int64), first_of_user) > 0
     upgrade_chance = _UPGRADE_RATE[plan0] * np.where(invited, INVITED_UPGRADE_BOOST, 1.0)
     wants = (rng.random(n) < upgrade_chance).astype(np.int64)
-    upgrades_so_far = _segment_cumsum(wants, first_of_user)
+    upgrades_so_far = segment_cumsum(wants, first_of_user)
     upgrade = (wants == 1) & (upgrades_so_far == 1)
     plan = (plan0 + ((upgrades_so_far - wants) >= 1)).astype(np.int8)
     plan_after = plan + upgrade
