@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import run_cli, start_server
+from tests.conftest import DRIFTLINE, run_cli, start_server
 
 from driftline.store import DuckDBStore
 
@@ -117,3 +120,47 @@ def test_demo_operation_loads_through_the_api(
     assert summary["events"] == 1500 == store.count_events(1)
     assert summary["last_day"] == END
     assert set(summary) >= {"events", "users", "companies", "skus", "first_day", "last_day"}
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_million_events_load_from_the_cli(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    out = run_cli("demo", "--events", "1000000", "--end-date", END, data_dir=data_dir)
+    assert "demo data: 1,000,000 events" in out.stderr
+    with DuckDBStore(data_dir) as store:
+        rows = store.query_rows(
+            "SELECT count(*), count(DISTINCT insert_id), count(DISTINCT time::DATE) FROM events"
+        )
+    assert rows == [(1_000_000, 1_000_000, 90)]
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_killed_demo_load_completes_on_rerun_without_doubles(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    args = ["demo", "--events", "600000", "--seed", "9", "--end-date", END]
+    run_cli("init", data_dir=data_dir)
+    proc = subprocess.Popen(
+        [*DRIFTLINE, *args, "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    files = [data_dir / "store.duckdb", data_dir / "store.duckdb.wal"]
+    before = sum(f.stat().st_size for f in files if f.exists())
+    deadline = time.monotonic() + 120
+    # kill once the store starts growing: in the middle of the first batches
+    while proc.poll() is None and time.monotonic() < deadline:
+        if sum(f.stat().st_size for f in files if f.exists()) > before + 5_000_000:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the load finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with DuckDBStore(data_dir) as store:
+        partial = store.count_events(1)
+    assert partial < 600_000
+    run_cli(*args, data_dir=data_dir)
+    with DuckDBStore(data_dir) as store:
+        rows = store.query_rows("SELECT count(*), count(DISTINCT insert_id) FROM events")
+    assert rows == [(600_000, 600_000)]
