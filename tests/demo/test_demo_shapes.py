@@ -200,3 +200,14 @@ def test_profiles_and_companies_agree_with_events(demo_store: DuckDBStore) -> No
     assert plans["free"] > plans["team"] > plans["enterprise"]
     company = json.loads(q("SELECT properties FROM groups LIMIT 1")[0][0])
     assert company["employees"] >= company["users"] >= 1
+
+
+def test_profile_created_is_the_sign_up_time(demo_store: DuckDBStore) -> None:
+    rows = demo_store.query_rows(
+        """SELECT count(*), count(*) FILTER (
+                  WHERE strftime(e.time, '%Y-%m-%dT%H:%M:%S') = p.properties->>'$."$created"')
+           FROM events e JOIN profiles p ON p.distinct_id = e.user_id
+           WHERE e.event = 'Sign Up'"""
+    )
+    total, same = rows[0]
+    assert total > 1000 and same == total

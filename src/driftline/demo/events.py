@@ -153,11 +153,21 @@ class EventBuilder:
         ).astype(np.int64)
 
     def _times(self, rng: np.random.Generator, s: Sessions, e: _Events) -> np.ndarray:
+        """Event times: a few seconds to a minute apart. A signed-in session is anchored
+        on its "Sign Up"/"Log In" (at the session's start time, so a profile's ``$created``
+        is its sign-up); anonymous views before it happen just before."""
+        if len(e.pos) == 0:
+            return np.zeros(0, np.int64)
         first = e.pos == 0
         gap = GAP_MIN_MS + rng.exponential(GAP_MEAN_MS, len(first)).astype(np.int64)
         gap[first] = 0
-        offset = segment_cumsum(gap, first) if len(gap) else gap
-        return np.minimum(s.start_ms[e.session] + offset, self.window.end_ms - 1)
+        offset = segment_cumsum(gap, first)
+        counts = np.bincount(e.session, minlength=len(s.start_ms))
+        anchor = np.cumsum(counts) - counts + np.where(s.signed_in, s.n_anon, 0)
+        anchor = np.minimum(anchor, len(offset) - 1)
+        offset = offset - offset[anchor][e.session]
+        time = s.start_ms[e.session] + offset
+        return np.clip(time, self.window.start_ms, self.window.end_ms - 1)
 
     def _details(self, rng: np.random.Generator, s: Sessions, e: _Events) -> np.ndarray:
         """Index into ``Fragments.details`` of each event's own properties."""
