@@ -188,32 +188,50 @@ class EventBuilder:
         detail[bought] = f.purchase_offset + sku * 3 + s.quantity[session[bought]] - 1
         return detail
 
+    def _session_text(self, s: Sessions, n_companies: int) -> dict[str, pa.Array]:
+        """Strings that are the same for every event of a session, once per session."""
+        people, f = self.people, self.fragments
+        user_index = np.minimum(s.person, people.n_users - 1)
+        company = self.company_ids(people.company[user_index], n_companies)
+        browser = np.where(s.slot == 1, people.mobile[user_index], people.browser[s.person])
+        return {
+            "device": self.device_ids(s.person, s.slot),
+            "user": self.user_ids(user_index),
+            # plan before, then after an upgrade in the session
+            "signed_in": pa.concat_arrays(
+                [
+                    join(pick(f.plans, s.plan), company, '"'),
+                    join(pick(f.plans, s.plan + s.upgrade), company, '"'),
+                ]
+            ),
+            "utm": pick(f.campaigns, people.campaign[s.person]),
+            "tail": join(
+                pick(f.browsers, browser),
+                pick(f.cities, people.city[s.person]),
+                ',"mp_lib":"web"}',
+            ),
+        }
+
     def _table(
         self, rng: np.random.Generator, s: Sessions, e: _Events, n_companies: int
     ) -> pa.Table:
-        people, f = self.people, self.fragments
         session, code, anon = e.session, e.code, e.anon
         n = len(code)
         time = self._times(rng, s, e)
-        person = s.person[session]
-        slot = s.slot[session]
-        device = self.device_ids(person, slot)
-        user_index = np.minimum(person, people.n_users - 1)
-        user = self.user_ids(user_index)
+        per_session = self._session_text(s, n_companies)
+        index = pa.array(session, pa.int64())
+        device = per_session["device"].take(index)
+        user = per_session["user"].take(index)
         anon_mask = pa.array(anon)
-        plan = s.plan[session] + ((code == UPGRADE_PLAN) | (code == PURCHASE)) * s.upgrade[session]
-        company = self.company_ids(people.company[user_index], n_companies)
-        signed_in = join(pick(f.plans, plan), company, '"')
-        utm = np.where(anon | (code == SIGN_UP), people.campaign[person], 0)
-        browser = np.where(slot == 1, people.mobile[user_index], people.browser[person])
+        upgraded = ((code == UPGRADE_PLAN) | (code == PURCHASE)) & s.upgrade[session]
+        signed_in = per_session["signed_in"].take(pa.array(session + upgraded * len(s.plan)))
+        utm = per_session["utm"].take(index)
         properties = join(
             "{",
-            pick(f.details, self._details(rng, s, e)),
+            pick(self.fragments.details, self._details(rng, s, e)),
             pc.if_else(anon_mask, "", signed_in),
-            pick(f.campaigns, utm),
-            pick(f.browsers, browser),
-            pick(f.cities, people.city[person]),
-            ',"mp_lib":"web"}',
+            pc.if_else(pa.array(anon | (code == SIGN_UP)), utm, ""),
+            per_session["tail"].take(index),
         )
         columns = {
             "project_id": pa.array(np.full(n, self.project_id, np.int32)),
