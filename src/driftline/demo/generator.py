@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
@@ -159,11 +159,7 @@ def _fit(spec: DemoSpec, window: Window) -> tuple[People, Companies, Sessions]:
     return people, companies, sessions
 
 
-def load_demo(
-    writer: Any,
-    spec: DemoSpec,
-    on_batch: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
+def load_demo(writer: Any, spec: DemoSpec) -> dict[str, Any]:
     """Generate the dataset and write it through ``writer`` (a ``GroupCommitWriter``):
     events in batches (the next batch is generated while the previous one commits), then
     profiles, company groups and the SKU lookup table. Returns the summary
@@ -180,8 +176,6 @@ def load_demo(
         events += table.num_rows
         while len(in_flight) > 1:
             in_flight.popleft().result()
-        if on_batch is not None:
-            on_batch(events)
     while in_flight:
         in_flight.popleft().result()
     profiles = data.profiles()
