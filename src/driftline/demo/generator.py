@@ -154,7 +154,7 @@ def _fit(spec: DemoSpec, window: Window) -> tuple[People, Companies, Sessions]:
         users = max(1, int(users * spec.events / structural * 0.9))
     allocate_features(spec.rng(_FEATURES), sessions, people, spec.events - structural)
     if structural > spec.events:
-        keep = np.searchsorted(np.cumsum(sessions.event_counts()), spec.events) + 1
+        keep = int(np.searchsorted(np.cumsum(sessions.event_counts()), spec.events)) + 1
         sessions = sessions.take(np.arange(min(keep, len(sessions.person))))
     return people, companies, sessions
 
