@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import DRIFTLINE, run_cli, start_server
 
 from driftline.store import DuckDBStore
+from tests.conftest import DRIFTLINE, run_cli, start_server
 
 END = "2026-03-31"
 
