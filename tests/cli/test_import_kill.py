@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from benchmarks.make_events_file import make_events_file
 
+from benchmarks.make_events_file import make_events_file
 from driftline.store import DuckDBStore
 from tests.conftest import DRIFTLINE, run_cli
 

@@ -54,7 +54,9 @@ def demo(
     ] = 42,
     end_date: Annotated[
         str | None,
-        typer.Option("--end-date", help="Last day of the data, YYYY-MM-DD (default: yesterday, UTC)."),
+        typer.Option(
+            "--end-date", help="Last day of the data, YYYY-MM-DD (default: yesterday, UTC)."
+        ),
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: Annotated[
