@@ -150,6 +150,8 @@ class _TrackReply:
         callback = params.get("callback")
         self.callback = callback if callback and _CALLBACK.fullmatch(callback) else None
         self.bad_callback = bool(callback) and self.callback is None
+        if self.bad_callback:
+            self.verbose = True  # no function to call: explain in JSON
 
     def __call__(
         self,
