@@ -188,6 +188,8 @@ def body_records(body: Body, *, limit: int) -> pa.Array:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError:
         return ndjson_records(text, limit=limit)  # several lines, or one invalid record
+    if not isinstance(doc, dict):
+        raise InvalidInput("the body must be a JSON array of events", field="body")
     return pa.array([_dumps(doc).decode()], pa.string())
 
 
