@@ -25,5 +25,3 @@ def geo_client(data_dir: Path, store: DuckDBStore, geo_db: Path) -> Iterator[Tes
     app = create_app(load_settings(data_dir=data_dir, geoip_database=geo_db), store=store)
     with TestClient(app, client=("203.0.113.7", 50000)) as c:
         yield c
-
-

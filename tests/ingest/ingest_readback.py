@@ -35,9 +35,17 @@ def build_geo_db(path: Path) -> Path:
     return path
 
 
-
 def stored_events(store: DuckDBStore, project_id: int = 1) -> list[dict[str, Any]]:
-    names = ("event", "time_ms", "distinct_id", "device_id", "user_id", "insert_id", "properties", "origin")
+    names = (
+        "event",
+        "time_ms",
+        "distinct_id",
+        "device_id",
+        "user_id",
+        "insert_id",
+        "properties",
+        "origin",
+    )
     rows = store.query_rows(
         "SELECT event, epoch_ms(time) AS time_ms, distinct_id, device_id, user_id, insert_id, "
         "CAST(properties AS VARCHAR) AS properties, origin FROM events WHERE project_id = ? "

@@ -21,12 +21,18 @@ from driftline.store import DuckDBStore
 
 
 def ev(name: str, i: int, **props: object) -> dict[str, object]:
-    base: dict[str, object] = {"time": 1_700_000_000 + i, "distinct_id": f"u{i}", "$insert_id": f"id-{i}"}
+    base: dict[str, object] = {
+        "time": 1_700_000_000 + i,
+        "distinct_id": f"u{i}",
+        "$insert_id": f"id-{i}",
+    }
     return event(name, None, **{**base, **props})
 
 
 def test_json_array_all_valid(client: TestClient, project: Project, store: DuckDBStore) -> None:
-    r = client.post("/import?strict=1", json=[ev("A", i) for i in range(3)], auth=(project.secret, ""))
+    r = client.post(
+        "/import?strict=1", json=[ev("A", i) for i in range(3)], auth=(project.secret, "")
+    )
     assert r.status_code == 200
     assert r.json() == {"code": 200, "num_records_imported": 3, "status": "OK"}
     rows = stored_events(store)
@@ -47,7 +53,10 @@ def test_ndjson_gzip_milliseconds_and_token_auth(
         auth=(project.token, ""),
     )
     assert r.json()["num_records_imported"] == 2
-    assert [e["time_ms"] for e in stored_events(store)] == [1_700_000_000_123, 1_700_001_001_500 - 1_000_000]
+    assert [e["time_ms"] for e in stored_events(store)] == [
+        1_700_000_000_123,
+        1_700_001_001_500 - 1_000_000,
+    ]
 
 
 def test_partial_success_reports_each_failed_record(
@@ -118,7 +127,9 @@ def test_credentials(client: TestClient, project: Project, store: DuckDBStore) -
     other = store.create_project("other")
     r = client.post(f"/import?project_id={other.id}", json=body, auth=("svc-user", project.secret))
     assert r.status_code == 401  # a secret opens its own project only
-    r = client.post(f"/import?project_id={project.id}", json=body, auth=("svc-user", project.secret))
+    r = client.post(
+        f"/import?project_id={project.id}", json=body, auth=("svc-user", project.secret)
+    )
     assert r.status_code == 200
     r = client.post(f"/import?project_id={other.id}", json=[ev("B", 1)], auth=(other.secret, ""))
     assert r.status_code == 200
@@ -126,33 +137,59 @@ def test_credentials(client: TestClient, project: Project, store: DuckDBStore) -
     assert [e["event"] for e in stored_events(store, project.id)] == ["A"]
 
 
-def test_python_sdk_form_with_verbose(client: TestClient, project: Project, store: DuckDBStore) -> None:
+def test_python_sdk_form_with_verbose(
+    client: TestClient, project: Project, store: DuckDBStore
+) -> None:
     data = json.dumps([ev("A", 0)], separators=(",", ":"))
-    r = client.post("/import", data={"data": data, "verbose": "1", "ip": "0", "api_key": "k"}, auth=(project.secret, ""))
+    r = client.post(
+        "/import",
+        data={"data": data, "verbose": "1", "ip": "0", "api_key": "k"},
+        auth=(project.secret, ""),
+    )
     assert r.json() == {"status": 1, "error": None}
-    r = client.post("/import", data={"data": json.dumps([ev("A", 0, time=5)]), "verbose": "1"}, auth=(project.secret, ""))
-    assert r.status_code == 400 and r.json()["status"] == 0 and "properties.time" in r.json()["error"]
+    r = client.post(
+        "/import",
+        data={"data": json.dumps([ev("A", 0, time=5)]), "verbose": "1"},
+        auth=(project.secret, ""),
+    )
+    assert (
+        r.status_code == 400 and r.json()["status"] == 0 and "properties.time" in r.json()["error"]
+    )
 
 
 def test_body_errors_are_400_with_a_field(client: TestClient, project: Project) -> None:
     auth = (project.secret, "")
     for content, needle in [(b"", "body"), (b"[", "body"), (b"[]", "data"), (b"42", "body")]:
-        r = client.post("/import", content=content, headers={"Content-Type": "application/json"}, auth=auth)
+        r = client.post(
+            "/import", content=content, headers={"Content-Type": "application/json"}, auth=auth
+        )
         assert r.status_code == 400, content
         assert r.json()["code"] == 400
         assert needle in r.json()["error"], (content, r.json())
-    r = client.post("/import", content=b"\x1f\x8bgarbage", headers={"Content-Encoding": "gzip"}, auth=auth)
+    r = client.post(
+        "/import", content=b"\x1f\x8bgarbage", headers={"Content-Encoding": "gzip"}, auth=auth
+    )
     assert r.status_code == 400 and "gzip" in r.json()["error"]
     r = client.post("/import", json=[ev("A", i) for i in range(2001)], auth=auth)
     assert r.status_code == 400 and "2000" in r.json()["error"]
 
 
-def test_request_size_limit_is_configurable(data_dir: Path, store: DuckDBStore, project: Project) -> None:
+def test_request_size_limit_is_configurable(
+    data_dir: Path, store: DuckDBStore, project: Project
+) -> None:
     app = create_app(load_settings(data_dir=data_dir, max_request_bytes=1000), store=store)
     with TestClient(app) as c:
-        r = c.post("/import", json=[ev("A", i, pad="x" * 200) for i in range(10)], auth=(project.secret, ""))
+        r = c.post(
+            "/import",
+            json=[ev("A", i, pad="x" * 200) for i in range(10)],
+            auth=(project.secret, ""),
+        )
     assert r.status_code == 413
-    assert r.json() == {"code": 413, "error": "request exceeds max limit of 1000 bytes", "status": "Request Entity Too Large"}
+    assert r.json() == {
+        "code": 413,
+        "error": "request exceeds max limit of 1000 bytes",
+        "status": "Request Entity Too Large",
+    }
 
 
 def test_backpressure_answers_429_with_retry_after(
@@ -164,7 +201,11 @@ def test_backpressure_answers_429_with_retry_after(
         # hold the store's commit lock: the first request's batch waits in the writer
         store._write_lock.acquire()
         first: dict[str, httpx.Response] = {}
-        t = threading.Thread(target=lambda: first.update(r=c.post("/import", json=[ev("A", i) for i in range(5)], auth=auth)))
+        t = threading.Thread(
+            target=lambda: first.update(
+                r=c.post("/import", json=[ev("A", i) for i in range(5)], auth=auth)
+            )
+        )
         t.start()
         deadline = time.monotonic() + 10
         while app.state.driftline.writer.pending_rows < 5 and time.monotonic() < deadline:

@@ -25,7 +25,13 @@ def test_form_base64_batch_as_the_browser_sdk_sends_it(
     now = time.time()
     batch = [
         event("Page View", project, distinct_id="$device:d1", time=now, **{"$insert_id": "i1"}),
-        event("Sign Up", project, distinct_id="u1", time=now + 0.001, **{"$device_id": "d1", "$user_id": "u1", "$insert_id": "i2"}),
+        event(
+            "Sign Up",
+            project,
+            distinct_id="u1",
+            time=now + 0.001,
+            **{"$device_id": "d1", "$user_id": "u1", "$insert_id": "i2"},
+        ),
     ]
     r = client.post("/track/?verbose=1&ip=1&_=123", data={"data": b64(batch)})
     assert r.status_code == 200
@@ -57,9 +63,13 @@ def test_form_json_single_object_plain_answer(
 
 
 def test_json_body_and_gzip(client: TestClient, project: Project, store: DuckDBStore) -> None:
-    body = gzip.compress(json.dumps([event("A", project, distinct_id="u", time=int(time.time()))]).encode())
+    body = gzip.compress(
+        json.dumps([event("A", project, distinct_id="u", time=int(time.time()))]).encode()
+    )
     r = client.post(
-        "/track", content=body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        "/track",
+        content=body,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
     )
     assert (r.status_code, r.text) == (200, "1")
     assert len(stored_events(store)) == 1
@@ -83,7 +93,10 @@ def test_events_older_than_five_days_are_dropped_silently(
     client: TestClient, project: Project, store: DuckDBStore
 ) -> None:
     old = time.time() - 6 * 86400
-    r = client.post("/track?verbose=1", data={"data": json.dumps([event("Old", project, distinct_id="u", time=old)])})
+    r = client.post(
+        "/track?verbose=1",
+        data={"data": json.dumps([event("Old", project, distinct_id="u", time=old)])},
+    )
     assert r.json() == {"status": 1, "error": None}
     assert stored_events(store) == []
 
@@ -110,7 +123,10 @@ def test_invalid_records_are_reported_and_valid_ones_kept(
 
 
 def test_nothing_valid_is_a_400_naming_the_field(client: TestClient, project: Project) -> None:
-    r = client.post("/track?verbose=1", data={"data": json.dumps([event("A", project, distinct_id="u", time=1)])})
+    r = client.post(
+        "/track?verbose=1",
+        data={"data": json.dumps([event("A", project, distinct_id="u", time=1)])},
+    )
     assert r.status_code == 400
     assert r.json()["status"] == 0
     assert "properties.time" in r.json()["error"]
@@ -134,20 +150,35 @@ def test_geolocation_from_request_ip_and_ip_property(
     geo_client: TestClient, project: Project, store: DuckDBStore
 ) -> None:
     now = time.time()
-    geo_client.post("/track?ip=1", data={"data": json.dumps(event("Here", project, distinct_id="u", time=now))})
+    geo_client.post(
+        "/track?ip=1", data={"data": json.dumps(event("Here", project, distinct_id="u", time=now))}
+    )
     geo_client.post(
         "/track?ip=0",
-        data={"data": json.dumps(event("There", project, distinct_id="u", time=now + 1, ip="198.51.100.4"))},
+        data={
+            "data": json.dumps(
+                event("There", project, distinct_id="u", time=now + 1, ip="198.51.100.4")
+            )
+        },
     )
     geo_client.post(
         "/track?ip=1",
-        data={"data": json.dumps(event("Mine", project, distinct_id="u", time=now + 2, **{"$city": "Oslo"}))},
+        data={
+            "data": json.dumps(
+                event("Mine", project, distinct_id="u", time=now + 2, **{"$city": "Oslo"})
+            )
+        },
     )
-    geo_client.post("/track?ip=0", data={"data": json.dumps(event("None", project, distinct_id="u", time=now + 3))})
+    geo_client.post(
+        "/track?ip=0",
+        data={"data": json.dumps(event("None", project, distinct_id="u", time=now + 3))},
+    )
     by_name = {e["event"]: e["properties"] for e in stored_events(store)}
-    assert (by_name["Here"]["$city"], by_name["Here"]["$region"], by_name["Here"]["mp_country_code"]) == (
-        "Berlin", "Land Berlin", "DE"
-    )
+    assert (
+        by_name["Here"]["$city"],
+        by_name["Here"]["$region"],
+        by_name["Here"]["mp_country_code"],
+    ) == ("Berlin", "Land Berlin", "DE")
     assert by_name["There"]["$city"] == "Lyon" and "ip" not in by_name["There"]
     assert by_name["Mine"]["$city"] == "Oslo"  # what the client sent wins
     assert by_name["Mine"]["mp_country_code"] == "DE"
@@ -157,7 +188,14 @@ def test_geolocation_from_request_ip_and_ip_property(
 def test_long_strings_are_cut_to_255_characters(
     client: TestClient, project: Project, store: DuckDBStore
 ) -> None:
-    client.post("/track", data={"data": json.dumps(event("A", project, distinct_id="u", note="é" * 300, nested={"s": "x" * 400}))})
+    client.post(
+        "/track",
+        data={
+            "data": json.dumps(
+                event("A", project, distinct_id="u", note="é" * 300, nested={"s": "x" * 400})
+            )
+        },
+    )
     (row,) = stored_events(store)
     assert row["properties"]["note"] == "é" * 255
     assert row["properties"]["nested"]["s"] == "x" * 255
@@ -170,20 +208,30 @@ def test_limits(client: TestClient, project: Project, store: DuckDBStore) -> Non
     assert "2000" in r.json()["error"]
     huge = json.dumps([event("A", project, distinct_id="u", blob="x" * 200)] * 1000).encode()
     big = gzip.compress(huge * 60)  # 13 MB uncompressed, small on the wire
-    r = client.post("/track", content=big, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    r = client.post(
+        "/track",
+        content=big,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
     assert r.status_code == 413
     assert stored_events(store) == []
 
 
 def test_cors_for_the_browser(client: TestClient, project: Project) -> None:
     r = client.post(
-        "/track/", data={"data": b64([event("A", project, distinct_id="u")])}, headers={"Origin": "http://app.example"}
+        "/track/",
+        data={"data": b64([event("A", project, distinct_id="u")])},
+        headers={"Origin": "http://app.example"},
     )
     assert r.headers["access-control-allow-origin"] == "http://app.example"
     assert r.headers["access-control-allow-credentials"] == "true"
     r = client.options(
         "/track/",
-        headers={"Origin": "http://app.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": "http://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert r.status_code == 204
     assert "POST" in r.headers["access-control-allow-methods"]
