@@ -41,7 +41,7 @@ def test_form_base64_batch_as_the_browser_sdk_sends_it(
         ("Page View", "$device:d1", "d1", None),
         ("Sign Up", "u1", "d1", "u1"),
     ]
-    assert rows[0]["time_ms"] == int(round(now * 1000))
+    assert rows[0]["time_ms"] == round(now * 1000)
     assert rows[0]["origin"] == "track"
     assert rows[0]["properties"]["$mp_api_endpoint"] == "testserver"
     # the device is resolved to the user retroactively
