@@ -149,12 +149,21 @@ class EventIngestor:
         requests = [r for r, _ in group]
         try:
             prepared = prepare_events(requests, self.store, self.geo)
-            committed: Future[object] | None = None
+        except Exception:
+            if len(group) > 1:  # one request's records must not fail the others
+                for item in group:
+                    self._process([item])
+                return
+            log.exception("preparing an ingestion request failed")
+            group[0][1].set_exception(
+                TerminalError("the server could not process these records; see its log")
+            )
+            return
+        committed: Future[object] | None = None
+        try:
             if prepared.events.num_rows:
                 committed = self.writer.submit(AppendEvents(prepared.events))
         except Exception as exc:
-            if not isinstance(exc, Backpressure):
-                log.exception("preparing %d ingestion requests failed", len(group))
             for _, future in group:
                 future.set_exception(exc)
             return

@@ -13,6 +13,7 @@ error lists the first 10 invalid rows (``index`` 1 is the first row after the he
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -96,12 +97,14 @@ def parse_lookup_csv(data: bytes) -> pa.Table:
 def _header(data: bytes) -> list[str]:
     import csv
 
-    first = data.split(b"\n", 1)[0].rstrip(b"\r")
+    first = re.split(rb"\r\n|\n|\r", data, maxsplit=1)[0]
     try:
         text = first.decode("utf-8-sig")
+        names = next(csv.reader([text]), [])
     except UnicodeDecodeError:
         raise InvalidInput("the CSV is not UTF-8 text", field="body") from None
-    names = next(csv.reader([text]), [])
+    except csv.Error as exc:
+        raise InvalidInput(f"the header row is not valid CSV: {exc}", field="header") from None
     if not names or any(not n.strip() for n in names):
         raise InvalidInput("the header row must name every column", field="header")
     seen: set[str] = set()

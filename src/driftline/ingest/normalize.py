@@ -127,8 +127,8 @@ WITH r AS (
   FROM v
 ), ids AS (
   SELECT *,
-    CAST(coalesce(
-      CASE WHEN tnum IS NULL THEN NULL
+    TRY_CAST(coalesce(
+      CASE WHEN tnum IS NULL OR NOT isfinite(tnum) THEN NULL
            WHEN abs(tnum) >= {MS_THRESHOLD} THEN round(tnum)
            ELSE round(tnum * 1000) END,
       tiso_ms,
@@ -170,7 +170,7 @@ SELECT idx, err, iid_raw,
        CASE WHEN t[9] = 'VARCHAR' THEN s[9] END AS ip,
        CAST($project_id AS INTEGER) AS project_id,
        event,
-       epoch_ms(least(time_ms, $now_ms)) AS time,
+       CASE WHEN err IS NULL THEN epoch_ms(least(time_ms, $now_ms)) END AS time,
        distinct_id, device_id, user_id,
        CASE WHEN iid_type = 'VARCHAR' THEN iid_raw
             WHEN policy = 'stable' THEN md5(rec)

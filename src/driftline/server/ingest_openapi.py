@@ -248,3 +248,15 @@ LOOKUP_DOC: dict[str, Any] = {
         },
     },
 }
+
+
+def get_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """The GET variant of a route's description: the payload travels in ``?data=``."""
+    extra = {k: v for k, v in doc["openapi_extra"].items() if k != "requestBody"}
+    params = list(extra.get("parameters", []))
+    if not any(p["name"] == "data" for p in params):
+        params.append(
+            {"name": "data", "in": "query", "required": False, "schema": {"type": "string"}}
+        )
+    extra["parameters"] = params
+    return {"summary": doc["summary"] + " (GET)", "openapi_extra": extra}

@@ -38,6 +38,7 @@ from driftline.server.ingest_openapi import (
     IMPORT_DOC,
     LOOKUP_DOC,
     TRACK_DOC,
+    get_doc,
 )
 from driftline.server.services.ingest import engine_of
 from driftline.store import ReplaceLookupTable
@@ -203,7 +204,8 @@ async def _run_events(request: Request, req: EventRequest) -> EventOutcome:
 
 
 # --------------------------------------------------------------------------- /track
-@router.api_route("/track", methods=["GET", "POST"], **TRACK_DOC)
+@router.get("/track", **get_doc(TRACK_DOC))
+@router.post("/track", **TRACK_DOC)
 @router.api_route("/track/", methods=["GET", "POST"], include_in_schema=False)
 async def track(request: Request) -> Response:
     """Track events (Mixpanel's ``/track``)."""
@@ -316,9 +318,10 @@ async def import_events(request: Request) -> Response:
         return _import_error(exc)
     if form:
         reply = _TrackReply(request, params)
+        extra = {"failed_records": _failed(outcome.errors)} if outcome.errors else None
         if outcome.accepted:
-            return reply(True, _message(outcome.errors) if outcome.errors else None)
-        return reply(False, _message(outcome.errors))
+            return reply(True, _message(outcome.errors) if outcome.errors else None, extra=extra)
+        return reply(False, _message(outcome.errors), extra=extra)
     if outcome.errors and strict:
         return _import_json(
             400,
@@ -391,14 +394,16 @@ async def _profile_updates(request: Request, kind: str) -> Response:
     return reply(False, message, extra={"failed_records": errors})
 
 
-@router.api_route("/engage", methods=["GET", "POST"], **ENGAGE_DOC)
+@router.get("/engage", **get_doc(ENGAGE_DOC))
+@router.post("/engage", **ENGAGE_DOC)
 @router.api_route("/engage/", methods=["GET", "POST"], include_in_schema=False)
 async def engage(request: Request) -> Response:
     """Update user profiles (Mixpanel's ``/engage``)."""
     return await _profile_updates(request, "user")
 
 
-@router.api_route("/groups", methods=["GET", "POST"], **GROUPS_DOC)
+@router.get("/groups", **get_doc(GROUPS_DOC))
+@router.post("/groups", **GROUPS_DOC)
 @router.api_route("/groups/", methods=["GET", "POST"], include_in_schema=False)
 async def groups(request: Request) -> Response:
     """Update group profiles (Mixpanel's ``/groups``)."""
