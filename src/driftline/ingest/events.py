@@ -206,6 +206,12 @@ def prepare_events(
             "default_time_ms": per_request(
                 [now_ms if r.time_optional else None for r in requests], pa.int64()
             ),
+            "properties_under": per_request(
+                [_geo_json(geo, r.geo_ip) for r in requests], pa.string()
+            ),
+            "properties_over": per_request(
+                [_server_properties(r, now_ms) for r in requests], pa.string()
+            ),
         }
     )
     normalized = normalize_records(
@@ -244,10 +250,13 @@ def prepare_events(
         events = events.set_column(
             0, events.schema.field("project_id"), pa.array(project.astype(np.int32))
         )
-        properties = _enrich(events, normalized.meta, rows_req, requests, geo, now_ms)
-        events = events.set_column(
-            events.column_names.index("properties"), events.schema.field("properties"), properties
-        )
+        if geo is not None:
+            properties = _locate_property_ips(events, normalized.meta, rows_req, requests, geo)
+            events = events.set_column(
+                events.column_names.index("properties"),
+                events.schema.field("properties"),
+                properties,
+            )
 
     accepted = np.bincount(rows_req, minlength=len(requests))
     dropped_req = req_of[normalized.dropped.to_numpy(zero_copy_only=False)]
@@ -275,71 +284,63 @@ def _token_projects(tokens: pa.ChunkedArray | pa.Array, store: DuckDBStore) -> n
     return ids[pos]
 
 
+def _server_properties(request: EventRequest, now_ms: int) -> str:
+    """What the server sets over each event's properties (``ip``: used, never stored)."""
+    doc: dict[str, object] = {
+        "$mp_api_endpoint": request.endpoint,
+        "$mp_api_timestamp_ms": request.received_ms,
+        "mp_processing_time_ms": now_ms,
+        "ip": None,
+    }
+    if request.is_import:
+        doc["$import"] = True
+    return orjson.dumps(doc).decode()
+
+
+def _geo_json(geo: GeoLocator | None, ip: str | None) -> str | None:
+    if geo is None or not ip or ip == "0":
+        return None
+    found = geo.lookup(ip)
+    if found is None:
+        return None
+    city, region, country = found
+    doc = {"$city": city, "$region": region, "mp_country_code": country}
+    return orjson.dumps({k: v for k, v in doc.items() if v is not None}).decode()
+
+
 _MERGE_SQL = """
-SELECT CAST(json_merge_patch(json_merge_patch(coalesce(geo, '{}'), properties), patch) AS VARCHAR)
-       AS properties
-FROM enrich
+SELECT CASE WHEN geo IS NULL THEN properties
+            ELSE CAST(json_merge_patch(geo, properties) AS VARCHAR) END AS properties
+FROM located
 """
 _local = threading.local()
 
 
-def _enrich(
+def _locate_property_ips(
     events: pa.Table,
     meta: pa.Table,
     rows_req: np.ndarray,
     requests: list[EventRequest],
-    geo: GeoLocator | None,
-    now_ms: int,
-) -> pa.Array:
-    """Properties with geolocation defaults under them and server properties over them."""
-    patches = [
-        orjson.dumps(
-            {
-                "$mp_api_endpoint": r.endpoint,
-                "$mp_api_timestamp_ms": r.received_ms,
-                "mp_processing_time_ms": now_ms,
-                "ip": None,
-                **({"$import": True} if r.is_import else {}),
-            }
-        ).decode()
-        for r in requests
-    ]
+    geo: GeoLocator,
+) -> pa.ChunkedArray | pa.Array:
+    """Geolocation from ``properties.ip`` for events whose request was not located."""
     req_idx = pa.array(rows_req)
-    patch = pa.array(patches, pa.string()).take(req_idx)
-    geo_json = pa.nulls(events.num_rows, pa.string())
-    if geo is not None:
-        geo_json = _geo_defaults(meta.column("ip"), req_idx, requests, geo)
-    table = pa.table({"properties": events.column("properties"), "geo": geo_json, "patch": patch})
+    use = pa.array(
+        [r.geo_ip is None and r.locate_property_ip for r in requests], pa.bool_()
+    ).take(req_idx)
+    ips = pc.if_else(use, meta.column("ip").combine_chunks(), pa.scalar(None, pa.string()))
+    if ips.null_count == len(ips):
+        return events.column("properties")
+    unique = pc.unique(ips).drop_null()
+    located = pa.array([_geo_json(geo, ip) for ip in unique.to_pylist()], pa.string())
+    geo_json = located.take(pc.index_in(ips, value_set=unique))
+    table = pa.table({"properties": events.column("properties"), "geo": geo_json})
     conn = getattr(_local, "conn", None)
     if conn is None:
         conn = _local.conn = duckdb.connect(config={"threads": "2"})
-    conn.register("enrich", table)
+    conn.register("located", table)
     try:
         out = conn.sql(_MERGE_SQL).to_arrow_table()
     finally:
-        conn.unregister("enrich")
+        conn.unregister("located")
     return out.column("properties").combine_chunks()
-
-
-def _geo_defaults(
-    prop_ip: pa.ChunkedArray,
-    req_idx: pa.Array,
-    requests: list[EventRequest],
-    geo: GeoLocator,
-) -> pa.Array:
-    request_ip = pa.array([r.geo_ip for r in requests], pa.string()).take(req_idx)
-    allow_prop = pa.array([r.locate_property_ip for r in requests], pa.bool_()).take(req_idx)
-    prop = pc.if_else(allow_prop, prop_ip.combine_chunks(), pa.scalar(None, pa.string()))
-    ips = pc.coalesce(request_ip, prop)
-    unique = pc.unique(ips).drop_null()
-    located: list[str | None] = []
-    for ip in unique.to_pylist():
-        found = geo.lookup(ip) if ip and ip != "0" else None
-        if found is None:
-            located.append(None)
-            continue
-        city, region, country = found
-        doc = {"$city": city, "$region": region, "mp_country_code": country}
-        located.append(orjson.dumps({k: v for k, v in doc.items() if v is not None}).decode())
-    pos = pc.index_in(ips, value_set=unique)
-    return pa.array(located, pa.string()).take(pos)

@@ -103,7 +103,8 @@ _SQL = f"""
 WITH r AS (
   SELECT idx, rec, strlen(rec) AS size, json_valid(rec) AS ok,
          coalesce(origin, $origin) AS origin_v, coalesce(policy, $insert_policy) AS policy,
-         drop_before_ms, fallback_distinct_id, default_time_ms
+         drop_before_ms, fallback_distinct_id, default_time_ms,
+         properties_under, properties_over
   FROM raw
 ), v AS (
   SELECT *,
@@ -175,7 +176,13 @@ SELECT idx, err, iid_raw,
        CASE WHEN iid_type = 'VARCHAR' THEN iid_raw
             WHEN policy = 'stable' THEN md5(rec)
             ELSE replace(CAST(uuid() AS VARCHAR), '-', '') END AS insert_id,
-       CASE WHEN err IS NULL THEN CAST(json_extract(rec, '$.properties') AS VARCHAR) END AS properties,
+       CASE WHEN err IS NOT NULL THEN NULL
+            WHEN properties_under IS NULL AND properties_over IS NULL
+              THEN CAST(json_extract(rec, '$.properties') AS VARCHAR)
+            ELSE CAST(json_merge_patch(coalesce(properties_under, '{{}}'),
+                                       json_extract(rec, '$.properties'),
+                                       coalesce(properties_over, '{{}}')) AS VARCHAR)
+       END AS properties,
        CAST(origin_v AS VARCHAR) AS origin,
        CAST(NULL AS VARCHAR) AS origin_key
 FROM fin
@@ -189,6 +196,10 @@ OPTION_COLUMNS: dict[str, pa.DataType] = {
     "drop_before_ms": pa.int64(),  # valid events older than this are dropped, not stored
     "fallback_distinct_id": pa.string(),  # used when the record names no identity at all
     "default_time_ms": pa.int64(),  # used when the record has no properties.time
+    # JSON objects merged under (the record's values win) and over (they win) properties;
+    # a null value in ``properties_over`` removes that property
+    "properties_under": pa.string(),
+    "properties_over": pa.string(),
 }
 
 MAX_STRING_CHARS = 255
