@@ -136,7 +136,7 @@ def driftline_server() -> Any:
         [sys.executable, "-m", "driftline", "serve", "--port", "0", "--data-dir", str(data_dir)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "DRIFTLINE_LOG_LEVEL": "warning"},
+        env={"DRIFTLINE_LOG_LEVEL": "warning", **os.environ},
     )
     try:
         info = data_dir / "server.json"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_http_load import driftline_server, http_request, load_average, run_load  # noqa: E402
+from ingest_http_load import driftline_server, http_request, load_average, run_load
 
 BATCH = 2000
 

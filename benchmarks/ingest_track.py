@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_http_load import driftline_server, http_request, load_average, run_load  # noqa: E402
+from ingest_http_load import driftline_server, http_request, load_average, run_load
 
 
 def bodies(token: str, count: int) -> list[bytes]:
@@ -54,9 +54,7 @@ def main() -> None:
         form = "application/x-www-form-urlencoded"
 
         def track(n: int) -> bytes:
-            return http_request(
-                "POST", "/track/?verbose=1&ip=1", payloads[n % len(payloads)], form
-            )
+            return http_request("POST", "/track/?verbose=1&ip=1", payloads[n % len(payloads)], form)
 
         def health(n: int) -> bytes:
             return http_request("GET", "/healthz", b"", "text/plain")

@@ -91,6 +91,7 @@ class EventIngestor:
         *,
         max_batch_rows: int = 40_000,
         max_queued_rows: int = 200_000,
+        workers: int = 2,
     ) -> None:
         self.store = store
         self.writer = writer
@@ -101,8 +102,14 @@ class EventIngestor:
         self._queued_rows = 0
         self._lock = threading.Lock()
         self._closing = False
-        self._thread = threading.Thread(target=self._run, name="driftline-ingest", daemon=True)
-        self._thread.start()
+        # Two workers: while one waits on its validation query, the other prepares the next
+        # micro-batch (DuckDB releases the GIL while it runs).
+        self._threads = [
+            threading.Thread(target=self._run, name=f"driftline-ingest-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, request: EventRequest) -> Future[EventOutcome]:
         """Queue a request; raises :class:`Backpressure` when too much is waiting."""
@@ -120,8 +127,10 @@ class EventIngestor:
         if self._closing:
             return
         self._closing = True
-        self._queue.put(None)
-        self._thread.join(timeout)
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
 
     def _run(self) -> None:
         stop = False
@@ -147,8 +156,15 @@ class EventIngestor:
 
     def _process(self, group: list[tuple[EventRequest, Future[EventOutcome]]]) -> None:
         requests = [r for r, _ in group]
+        started = time.perf_counter()
         try:
             prepared = prepare_events(requests, self.store, self.geo)
+            log.debug(
+                "prepared %d requests (%d events) in %.1f ms",
+                len(group),
+                prepared.events.num_rows,
+                (time.perf_counter() - started) * 1000,
+            )
         except Exception:
             if len(group) > 1:  # one request's records must not fail the others
                 for item in group:
@@ -206,9 +222,6 @@ def prepare_events(
             "default_time_ms": per_request(
                 [now_ms if r.time_optional else None for r in requests], pa.int64()
             ),
-            "properties_under": per_request(
-                [_geo_json(geo, r.geo_ip) for r in requests], pa.string()
-            ),
             "properties_over": per_request(
                 [_server_properties(r, now_ms) for r in requests], pa.string()
             ),
@@ -251,7 +264,7 @@ def prepare_events(
             0, events.schema.field("project_id"), pa.array(project.astype(np.int32))
         )
         if geo is not None:
-            properties = _locate_property_ips(events, normalized.meta, rows_req, requests, geo)
+            properties = _locate(events, normalized.meta, rows_req, requests, geo)
             events = events.set_column(
                 events.column_names.index("properties"),
                 events.schema.field("properties"),
@@ -297,50 +310,49 @@ def _server_properties(request: EventRequest, now_ms: int) -> str:
     return orjson.dumps(doc).decode()
 
 
-def _geo_json(geo: GeoLocator | None, ip: str | None) -> str | None:
-    if geo is None or not ip or ip == "0":
-        return None
-    found = geo.lookup(ip)
-    if found is None:
-        return None
-    city, region, country = found
-    doc = {"$city": city, "$region": region, "mp_country_code": country}
-    return orjson.dumps({k: v for k, v in doc.items() if v is not None}).decode()
-
-
-_MERGE_SQL = """
-SELECT CASE WHEN geo IS NULL THEN properties
-            ELSE CAST(json_merge_patch(geo, properties) AS VARCHAR) END AS properties
+_GEO_SQL = """
+SELECT CASE WHEN city IS NULL AND region IS NULL AND country IS NULL THEN properties
+  ELSE CAST(json_merge_patch(properties, json_merge_patch('{}', json_object(
+    '$city', CASE WHEN json_exists(properties, '$."$city"') THEN NULL ELSE city END,
+    '$region', CASE WHEN json_exists(properties, '$."$region"') THEN NULL ELSE region END,
+    'mp_country_code', CASE WHEN json_exists(properties, '$.mp_country_code') THEN NULL
+                            ELSE country END))) AS VARCHAR)
+  END AS properties
 FROM located
 """
 _local = threading.local()
 
 
-def _locate_property_ips(
+def _locate(
     events: pa.Table,
     meta: pa.Table,
     rows_req: np.ndarray,
     requests: list[EventRequest],
     geo: GeoLocator,
 ) -> pa.ChunkedArray | pa.Array:
-    """Geolocation from ``properties.ip`` for events whose request was not located."""
+    """``$city``, ``$region`` and ``mp_country_code`` from the request's IP (``ip=1``) or
+    the event's ``ip`` property; values the client sent are kept."""
     req_idx = pa.array(rows_req)
-    use = pa.array(
-        [r.geo_ip is None and r.locate_property_ip for r in requests], pa.bool_()
-    ).take(req_idx)
-    ips = pc.if_else(use, meta.column("ip").combine_chunks(), pa.scalar(None, pa.string()))
+    request_ip = pa.array([r.geo_ip for r in requests], pa.string()).take(req_idx)
+    allow = pa.array([r.locate_property_ip for r in requests], pa.bool_()).take(req_idx)
+    prop_ip = pc.if_else(allow, meta.column("ip").combine_chunks(), pa.scalar(None, pa.string()))
+    ips = pc.coalesce(request_ip, prop_ip)
     if ips.null_count == len(ips):
         return events.column("properties")
     unique = pc.unique(ips).drop_null()
-    located = pa.array([_geo_json(geo, ip) for ip in unique.to_pylist()], pa.string())
-    geo_json = located.take(pc.index_in(ips, value_set=unique))
-    table = pa.table({"properties": events.column("properties"), "geo": geo_json})
+    found = [geo.lookup(ip) if ip and ip != "0" else None for ip in unique.to_pylist()]
+    pos = pc.index_in(ips, value_set=unique)
+    columns = {
+        name: pa.array([f[i] if f else None for f in found], pa.string()).take(pos)
+        for i, name in enumerate(("city", "region", "country"))
+    }
+    table = pa.table({"properties": events.column("properties"), **columns})
     conn = getattr(_local, "conn", None)
     if conn is None:
         conn = _local.conn = duckdb.connect(config={"threads": "2"})
     conn.register("located", table)
     try:
-        out = conn.sql(_MERGE_SQL).to_arrow_table()
+        out = conn.sql(_GEO_SQL).to_arrow_table()
     finally:
         conn.unregister("located")
     return out.column("properties").combine_chunks()

@@ -35,6 +35,7 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
+from driftline.ingest.normalize_small import SMALL_BATCH, normalize_small
 from driftline.model import (
     EVENT_SCHEMA,
     INVALID_IDS,
@@ -103,8 +104,7 @@ _SQL = f"""
 WITH r AS (
   SELECT idx, rec, strlen(rec) AS size, json_valid(rec) AS ok,
          coalesce(origin, $origin) AS origin_v, coalesce(policy, $insert_policy) AS policy,
-         drop_before_ms, fallback_distinct_id, default_time_ms,
-         properties_under, properties_over
+         drop_before_ms, fallback_distinct_id, default_time_ms, properties_over
   FROM raw
 ), v AS (
   SELECT *,
@@ -177,11 +177,10 @@ SELECT idx, err, iid_raw,
             WHEN policy = 'stable' THEN md5(rec)
             ELSE replace(CAST(uuid() AS VARCHAR), '-', '') END AS insert_id,
        CASE WHEN err IS NOT NULL THEN NULL
-            WHEN properties_under IS NULL AND properties_over IS NULL
+            WHEN properties_over IS NULL
               THEN CAST(json_extract(rec, '$.properties') AS VARCHAR)
-            ELSE CAST(json_merge_patch(coalesce(properties_under, '{{}}'),
-                                       json_extract(rec, '$.properties'),
-                                       coalesce(properties_over, '{{}}')) AS VARCHAR)
+            ELSE CAST(json_merge_patch(json_extract(rec, '$.properties'), properties_over)
+                      AS VARCHAR)
        END AS properties,
        CAST(origin_v AS VARCHAR) AS origin,
        CAST(NULL AS VARCHAR) AS origin_key
@@ -196,9 +195,8 @@ OPTION_COLUMNS: dict[str, pa.DataType] = {
     "drop_before_ms": pa.int64(),  # valid events older than this are dropped, not stored
     "fallback_distinct_id": pa.string(),  # used when the record names no identity at all
     "default_time_ms": pa.int64(),  # used when the record has no properties.time
-    # JSON objects merged under (the record's values win) and over (they win) properties;
-    # a null value in ``properties_over`` removes that property
-    "properties_under": pa.string(),
+    # a JSON object of top-level properties set over the record's (a null value removes
+    # that property); the record's own nulls and nested values are kept as sent
     "properties_over": pa.string(),
 }
 
@@ -216,18 +214,27 @@ def normalize_records(
     insert_id: InsertIdPolicy = "require",
     now_ms: int | None = None,
     truncate_strings: bool = False,
+    small_batch: int = SMALL_BATCH,
 ) -> Normalized:
     """Validate ``raw`` (``idx``, ``rec`` and any of :data:`OPTION_COLUMNS`) and split it
     into store rows and errors.
 
     With ``truncate_strings``, string values (and the event name) longer than 255
-    characters are cut to 255, as Mixpanel's ingestion API does.
+    characters are cut to 255, as Mixpanel's ingestion API does. Batches of at most
+    ``small_batch`` records are tried in Python first (:mod:`normalize_small`).
     """
     if now_ms is None:
         now_ms = int(_time.time() * 1000)
     raw = _with_options(raw)
     if truncate_strings:
         raw = truncate_long_strings(raw)
+    if raw.num_rows <= small_batch:
+        small = normalize_small(
+            raw, project_id=project_id, origin=origin, insert_id=insert_id, now_ms=now_ms
+        )
+        if small is not None:
+            events, meta, indexes, dropped = small
+            return Normalized(events, [], indexes, meta, dropped)
     conn = _conn()
     conn.register("raw", raw)
     try:
@@ -263,10 +270,15 @@ def truncate_long_strings(raw: pa.Table) -> pa.Table:
     import pyarrow.compute as pc
 
     rec = raw.column("rec")
-    maybe = pc.fill_null(pc.match_substring_regex(rec, _LONG_STRING), False)
+    # no record shorter than a 256-character string can hold one: skip the regex for those
+    long_enough = pc.greater_equal(pc.utf8_length(rec), MAX_STRING_CHARS + 3)
+    if not pc.any(long_enough).as_py():
+        return raw
+    candidates = pc.indices_nonzero(long_enough)
+    maybe = pc.fill_null(pc.match_substring_regex(rec.take(candidates), _LONG_STRING), False)
     if not pc.any(maybe).as_py():
         return raw
-    positions = pc.indices_nonzero(maybe).to_pylist()
+    positions = candidates.filter(maybe).to_pylist()
     values = rec.to_pylist()
     for i in positions:
         try:
