@@ -235,3 +235,14 @@ def test_cors_for_the_browser(client: TestClient, project: Project) -> None:
     )
     assert r.status_code == 204
     assert "POST" in r.headers["access-control-allow-methods"]
+
+
+def test_beacon_form_sent_as_text_plain(
+    client: TestClient, project: Project, store: DuckDBStore
+) -> None:
+    body = "data=" + b64([event("Unload", project, distinct_id="u")])
+    r = client.post(
+        "/track/?ip=1", content=body.encode(), headers={"Content-Type": "text/plain;charset=UTF-8"}
+    )
+    assert (r.status_code, r.text) == (200, "1")
+    assert [e["event"] for e in stored_events(store)] == ["Unload"]

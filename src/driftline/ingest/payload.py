@@ -45,7 +45,10 @@ class Body:
 
     @property
     def is_form(self) -> bool:
-        return self.content_type == FORM_TYPE
+        """A form body; also one sent as text/plain (``navigator.sendBeacon`` with a string)."""
+        if self.content_type == FORM_TYPE:
+            return True
+        return self.content_type in ("", "text/plain") and self.data.lstrip()[:5] == b"data="
 
 
 async def read_body(
