@@ -144,8 +144,9 @@ def _failed(errors: list[Any]) -> list[dict[str, Any]]:
 class _TrackReply:
     """Answers in /track's styles: ``1``/``0``, verbose JSON, a GIF pixel or JSONP."""
 
-    def __init__(self, request: Request, params: _Params) -> None:
+    def __init__(self, request: Request, params: _Params, *, cors: bool = True) -> None:
         self.request = request
+        self.cors = cors
         self.verbose = params.flag("verbose")
         self.img = params.flag("img")
         callback = params.get("callback")
@@ -164,7 +165,7 @@ class _TrackReply:
         headers: dict[str, str] | None = None,
     ) -> Response:
         code = status if status is not None else (200 if ok else 400)
-        all_headers = {**_cors(self.request), **(headers or {})}
+        all_headers = {**(_cors(self.request) if self.cors else {}), **(headers or {})}
         if self.img:
             return Response(GIF, code, headers=all_headers, media_type="image/gif")
         if self.verbose:
@@ -314,10 +315,10 @@ async def import_events(request: Request) -> Response:
         outcome = await _run_events(request, req)
     except DriftlineError as exc:
         if form:
-            return _TrackReply(request, params).error(exc)
+            return _TrackReply(request, params, cors=False).error(exc)
         return _import_error(exc)
     if form:
-        reply = _TrackReply(request, params)
+        reply = _TrackReply(request, params, cors=False)
         extra = {"failed_records": _failed(outcome.errors)} if outcome.errors else None
         if outcome.accepted:
             return reply(True, _message(outcome.errors) if outcome.errors else None, extra=extra)
@@ -425,17 +426,9 @@ async def preflight(request: Request) -> Response:
     )
 
 
-for _path in (
-    "/track",
-    "/track/",
-    "/engage",
-    "/engage/",
-    "/groups",
-    "/groups/",
-    "/import",
-    "/import/",
-    "/lookup-tables/{table_id}",
-):
+# browsers call the token-authenticated routes only; /import and lookup tables take the
+# project secret, which never belongs in a web page
+for _path in ("/track", "/track/", "/engage", "/engage/", "/groups", "/groups/"):
     router.add_api_route(_path, preflight, methods=["OPTIONS"], include_in_schema=False)
 
 
