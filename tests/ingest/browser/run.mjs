@@ -24,7 +24,7 @@ try {
     });
   });
   await page.goto(`${pageUrl}&api=${encodeURIComponent(apiUrl)}`);
-  const deadline = Date.now() + 30000;
+  const deadline = Date.now() + 60000;
   const done = () => {
     const events = sent.filter((s) => s.url.includes('/track') && s.status === 200)
       .flatMap((s) => s.payload).map((e) => e.event);
