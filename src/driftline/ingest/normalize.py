@@ -35,6 +35,7 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
+from driftline.ingest.normalize_small import SMALL_BATCH, normalize_small
 from driftline.model import (
     EVENT_SCHEMA,
     INVALID_IDS,
@@ -74,6 +75,11 @@ class Normalized:
     errors: list[RecordError]
     #: indexes (``idx``) of the records in ``events``, in the same order
     indexes: pa.Array
+    #: ``idx``, ``token`` and ``ip`` (``properties.token`` / ``properties.ip`` when strings),
+    #: aligned with ``events``
+    meta: pa.Table | None = None
+    #: indexes of valid records dropped for their age (``drop_before_ms``)
+    dropped: pa.Array | None = None
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
@@ -88,6 +94,8 @@ _PATHS = [
     '$.properties."$insert_id"',
     '$.properties."$device_id"',
     '$.properties."$user_id"',
+    "$.properties.token",
+    "$.properties.ip",
 ]
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
 #: A record of fewer bytes cannot hold 255 properties; only longer ones have their keys counted.
@@ -96,14 +104,17 @@ _MIN_BYTES_FOR_KEY_LIMIT = 6 * MAX_PROPERTIES
 # One parse of each record per json_* call; t[i] / s[i] are the types / values of _PATHS[i].
 _SQL = f"""
 WITH r AS (
-  SELECT idx, rec, strlen(rec) AS size, json_valid(rec) AS ok FROM raw
+  SELECT idx, rec, strlen(rec) AS size, json_valid(rec) AS ok,
+         coalesce(origin, $origin) AS origin_v, coalesce(policy, $insert_policy) AS policy,
+         drop_before_ms, fallback_distinct_id, default_time_ms, properties_over
+  FROM raw
 ), v AS (
-  SELECT idx, rec, size, ok,
+  SELECT *,
          CASE WHEN ok THEN json_type(rec, {_PATHS!r}) END AS t,
          CASE WHEN ok THEN json_extract_string(rec, {_PATHS!r}) END AS s
   FROM r
 ), tm AS (
-  SELECT idx, rec, size, ok, t, s,
+  SELECT *,
     s[1] AS event,
     CASE WHEN t[2] = 'OBJECT' AND size >= {_MIN_BYTES_FOR_KEY_LIMIT}
          THEN len(json_keys(rec, '$.properties')) ELSE 0 END AS nkeys,
@@ -112,16 +123,20 @@ WITH r AS (
          THEN epoch_ms(try_cast(s[3] AS TIMESTAMPTZ)) END AS tiso_ms,
     nullif(s[6], '') AS dev_raw,
     nullif(s[7], '') AS uid_raw,
-    CASE WHEN t[4] = 'VARCHAR' OR t[4] IN {_NUMERIC} THEN s[4] END AS did_raw,
+    coalesce(
+      CASE WHEN t[4] = 'VARCHAR' OR t[4] IN {_NUMERIC} THEN s[4] END,
+      CASE WHEN (t[4] IS NULL OR t[4] = 'NULL') AND nullif(s[6], '') IS NULL
+                AND nullif(s[7], '') IS NULL THEN fallback_distinct_id END) AS did_raw,
     s[5] AS iid_raw, t[5] AS iid_type
   FROM v
 ), ids AS (
   SELECT *,
-    try_cast(coalesce(
-      CASE WHEN tnum IS NULL THEN NULL
+    TRY_CAST(coalesce(
+      CASE WHEN tnum IS NULL OR NOT isfinite(tnum) THEN NULL
            WHEN abs(tnum) >= {MS_THRESHOLD} THEN round(tnum)
            ELSE round(tnum * 1000) END,
-      tiso_ms) AS BIGINT) AS time_ms,
+      tiso_ms,
+      CASE WHEN t[3] IS NULL OR t[3] = 'NULL' THEN default_time_ms END) AS BIGINT) AS time_ms,
     coalesce(dev_raw, CASE WHEN starts_with(did_raw, '$device:') THEN substr(did_raw, 9) END) AS device_id,
     coalesce(uid_raw,
       CASE WHEN did_raw <> '' AND NOT starts_with(did_raw, '$device:')
@@ -140,7 +155,7 @@ WITH r AS (
       WHEN t[2] IS NULL OR t[2] = 'NULL' THEN 'properties|''properties'' is required'
       WHEN t[2] <> 'OBJECT' THEN 'properties|''properties'' must be an object'
       WHEN nkeys >= {MAX_PROPERTIES} THEN 'properties|''properties'' must have fewer than 255 keys'
-      WHEN t[3] IS NULL OR t[3] = 'NULL' THEN 'properties.time|''properties.time'' is required'
+      WHEN (t[3] IS NULL OR t[3] = 'NULL') AND default_time_ms IS NULL THEN 'properties.time|''properties.time'' is required'
       WHEN time_ms IS NULL THEN 'properties.time|''properties.time'' is invalid: must be specified as seconds since epoch'
       WHEN time_ms < {MIN_EVENT_TIME_MS} THEN 'properties.time|''properties.time'' is invalid: must be after 1971-01-01'
       WHEN time_ms > $now_ms + {MAX_FUTURE_MS} THEN 'properties.time|''properties.time'' is invalid: must not be more than 1 hour in the future'
@@ -149,23 +164,49 @@ WITH r AS (
       WHEN lower(coalesce(user_id, device_id, did_raw)) IN ({_sql_list(INVALID_IDS)}) THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: ' || coalesce(user_id, device_id, did_raw) || ' is not a valid identifier'
       WHEN iid_type IS NOT NULL AND iid_type <> 'NULL' AND (iid_type <> 'VARCHAR' OR NOT regexp_full_match(iid_raw, '[A-Za-z0-9-]{{1,36}}')) THEN 'properties.$insert_id|''$insert_id'' is invalid: must only contain alphanumeric or hyphen ''-'' characters and be at most 36 long'
       WHEN iid_type = 'VARCHAR' AND lower(iid_raw) IN ({_sql_list(INVALID_IDS)}) THEN 'properties.$insert_id|''$insert_id'' is invalid: ' || iid_raw || ' is not a valid identifier'
-      WHEN $insert_policy = 'require' AND (iid_type IS NULL OR iid_type = 'NULL') THEN 'properties.$insert_id|''properties.$insert_id'' is required'
+      WHEN policy = 'require' AND (iid_type IS NULL OR iid_type = 'NULL') THEN 'properties.$insert_id|''properties.$insert_id'' is required'
     END AS err
   FROM ids
 )
 SELECT idx, err, iid_raw,
+       err IS NULL AND time_ms < drop_before_ms AS dropped,
+       CASE WHEN t[8] = 'VARCHAR' THEN s[8] END AS token,
+       CASE WHEN t[9] = 'VARCHAR' THEN s[9] END AS ip,
        CAST($project_id AS INTEGER) AS project_id,
        event,
        CASE WHEN err IS NULL THEN epoch_ms(least(time_ms, $now_ms)) END AS time,
        distinct_id, device_id, user_id,
        CASE WHEN iid_type = 'VARCHAR' THEN iid_raw
-            WHEN $insert_policy = 'stable' THEN md5(rec)
+            WHEN policy = 'stable' THEN md5(rec)
             ELSE replace(CAST(uuid() AS VARCHAR), '-', '') END AS insert_id,
-       CASE WHEN err IS NULL THEN CAST(json_extract(rec, '$.properties') AS VARCHAR) END AS properties,
-       CAST($origin AS VARCHAR) AS origin,
+       CASE WHEN err IS NOT NULL THEN NULL
+            WHEN properties_over IS NULL
+              THEN CAST(json_extract(rec, '$.properties') AS VARCHAR)
+            ELSE CAST(json_merge_patch(json_extract(rec, '$.properties'), properties_over)
+                      AS VARCHAR)
+       END AS properties,
+       CAST(origin_v AS VARCHAR) AS origin,
        CAST(NULL AS VARCHAR) AS origin_key
 FROM fin
 """
+
+
+#: Per-record options a caller may add to ``raw`` as columns (NULL: the call's default).
+OPTION_COLUMNS: dict[str, pa.DataType] = {
+    "origin": pa.string(),
+    "policy": pa.string(),  # an InsertIdPolicy
+    "drop_before_ms": pa.int64(),  # valid events older than this are dropped, not stored
+    "fallback_distinct_id": pa.string(),  # used when the record names no identity at all
+    "default_time_ms": pa.int64(),  # used when the record has no properties.time
+    # a JSON object of top-level properties set over the record's (a null value removes
+    # that property); the record's own nulls and nested values are kept as sent
+    "properties_over": pa.string(),
+}
+
+MAX_STRING_CHARS = 255
+# A JSON string token of at least 256 characters or escapes: a cheap, conservative test for
+# "this record may hold a string longer than 255 characters" (checked exactly afterwards).
+_LONG_STRING = r'"(?:[^"\\]|\\.){256,}"'
 
 
 def normalize_records(
@@ -175,10 +216,28 @@ def normalize_records(
     origin: str,
     insert_id: InsertIdPolicy = "require",
     now_ms: int | None = None,
+    truncate_strings: bool = False,
+    small_batch: int = SMALL_BATCH,
 ) -> Normalized:
-    """Validate ``raw`` (``idx``, ``rec``) and split it into store rows and errors."""
+    """Validate ``raw`` (``idx``, ``rec`` and any of :data:`OPTION_COLUMNS`) and split it
+    into store rows and errors.
+
+    With ``truncate_strings``, string values (and the event name) longer than 255
+    characters are cut to 255, as Mixpanel's ingestion API does. Batches of at most
+    ``small_batch`` records are tried in Python first (:mod:`normalize_small`).
+    """
     if now_ms is None:
         now_ms = int(_time.time() * 1000)
+    raw = _with_options(raw)
+    if truncate_strings:
+        raw = truncate_long_strings(raw)
+    if raw.num_rows <= small_batch:
+        small = normalize_small(
+            raw, project_id=project_id, origin=origin, insert_id=insert_id, now_ms=now_ms
+        )
+        if small is not None:
+            events, meta, indexes, dropped = small
+            return Normalized(events, [], indexes, meta, dropped)
     conn = _conn()
     conn.register("raw", raw)
     try:
@@ -196,6 +255,53 @@ def normalize_records(
     return _split(out)
 
 
+def _with_options(raw: pa.Table) -> pa.Table:
+    raw = raw.select(["idx", "rec", *(c for c in OPTION_COLUMNS if c in raw.column_names)])
+    for name, dtype in OPTION_COLUMNS.items():
+        if name not in raw.column_names:
+            raw = raw.append_column(name, pa.nulls(raw.num_rows, dtype))
+    return raw
+
+
+def truncate_long_strings(raw: pa.Table) -> pa.Table:
+    """Cut string values longer than 255 characters in ``raw.rec`` down to 255.
+
+    A vectorized regular expression finds the (rare) records that may hold such a string;
+    only those are parsed and rewritten.
+    """
+    import orjson
+    import pyarrow.compute as pc
+
+    rec = raw.column("rec")
+    # no record shorter than a 256-character string can hold one: skip the regex for those
+    long_enough = pc.greater_equal(pc.utf8_length(rec), MAX_STRING_CHARS + 3)
+    if not pc.any(long_enough).as_py():
+        return raw
+    candidates = pc.indices_nonzero(long_enough)
+    maybe = pc.fill_null(pc.match_substring_regex(rec.take(candidates), _LONG_STRING), False)
+    if not pc.any(maybe).as_py():
+        return raw
+    positions = candidates.filter(maybe).to_pylist()
+    values = rec.to_pylist()
+    for i in positions:
+        try:
+            doc = orjson.loads(values[i])
+        except orjson.JSONDecodeError:
+            continue  # reported as invalid JSON by the validation query
+        values[i] = orjson.dumps(_truncate(doc)).decode()
+    return raw.set_column(raw.column_names.index("rec"), "rec", pa.array(values, pa.string()))
+
+
+def _truncate(value: object) -> object:
+    if isinstance(value, str):
+        return value[:MAX_STRING_CHARS]
+    if isinstance(value, dict):
+        return {k: _truncate(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_truncate(v) for v in value]
+    return value
+
+
 def _split(out: pa.Table) -> Normalized:
     import pyarrow.compute as pc
 
@@ -208,6 +314,12 @@ def _split(out: pa.Table) -> Normalized:
             field, _, message = row["err"].partition("|")
             errors.append(RecordError(row["idx"], field, message, row["iid_raw"]))
         out = out.filter(pc.invert(bad_mask))
+    dropped_mask = pc.fill_null(out.column("dropped"), False)
+    dropped = pc.indices_nonzero(dropped_mask)
+    dropped_idx = out.column("idx").take(dropped).combine_chunks()
+    if len(dropped):
+        out = out.filter(pc.invert(dropped_mask))
     indexes = out.column("idx").combine_chunks()
     events = out.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
-    return Normalized(events, errors, indexes)
+    meta = out.select(["idx", "token", "ip"])
+    return Normalized(events, errors, indexes, meta, dropped_idx)

@@ -1,0 +1,358 @@
+"""Events from HTTP requests into the store, validated a micro-batch at a time.
+
+Validation runs as one DuckDB query (:mod:`driftline.ingest.normalize`), whose fixed cost
+dwarfs the cost of one small event. So, as the writer does for commits, one thread takes
+every request that is waiting, validates all their records in one query, adds the
+properties the server sets, and hands the whole micro-batch to the writer as one
+:class:`~driftline.store.ops.AppendEvents`. Each request gets back its own errors and a
+future that resolves once its events are committed. When the server is idle a request is
+processed at once; under load, requests share queries and commits.
+
+Server-added properties (as Mixpanel adds them): ``$mp_api_endpoint`` (the host the request
+was sent to), ``$mp_api_timestamp_ms`` (receipt time), ``mp_processing_time_ms``
+(processing time, ms since the epoch), ``$import`` (``true`` on ``/import``), and, with a
+GeoIP database, ``$city``, ``$region`` and ``mp_country_code`` (values the client sent win).
+The ``ip`` property is used for geolocation and never stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from driftline.errors import Backpressure, TerminalError
+from driftline.ingest.geo import GeoLocator
+from driftline.ingest.normalize import InsertIdPolicy, RecordError, normalize_records
+from driftline.store import AppendEvents, DuckDBStore, GroupCommitWriter
+
+log = logging.getLogger("driftline.ingest")
+
+DAY_MS = 86_400_000
+#: /track keeps events of the last five days only, as Mixpanel's does.
+TRACK_MAX_AGE_MS = 5 * DAY_MS
+
+
+@dataclass
+class EventRequest:
+    """One request's records and how to treat them."""
+
+    records: pa.Array  # one JSON text per record
+    origin: str  # "track" or "import"
+    insert_id: InsertIdPolicy
+    endpoint: str  # value of $mp_api_endpoint
+    project_id: int | None = None  # None: each event names its project by properties.token
+    received_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    drop_before_ms: int | None = None  # valid events older than this are dropped silently
+    fallback_distinct_id: str | None = None  # for events that name no identity
+    time_optional: bool = False  # events without properties.time happen "now"
+    geo_ip: str | None = None  # locate this address (the request's, with ip=1)
+    locate_property_ip: bool = True  # else locate properties.ip
+    is_import: bool = False
+
+    @property
+    def rows(self) -> int:
+        return len(self.records)
+
+
+@dataclass
+class EventOutcome:
+    """What became of one request's records; ``committed`` resolves after the commit."""
+
+    errors: list[RecordError]
+    accepted: int
+    dropped: int
+    committed: Future[object] | None
+
+
+@dataclass
+class PreparedBatch:
+    events: pa.Table
+    outcomes: list[EventOutcome]
+
+
+class EventIngestor:
+    """The thread that validates and enriches waiting requests together."""
+
+    def __init__(
+        self,
+        store: DuckDBStore,
+        writer: GroupCommitWriter,
+        geo: GeoLocator | None = None,
+        *,
+        max_batch_rows: int = 40_000,
+        max_queued_rows: int = 200_000,
+        workers: int = 2,
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.geo = geo
+        self.max_batch_rows = max_batch_rows
+        self.max_queued_rows = max_queued_rows
+        self._queue: queue.Queue[tuple[EventRequest, Future[EventOutcome]] | None] = queue.Queue()
+        self._queued_rows = 0
+        self._lock = threading.Lock()
+        self._closing = False
+        # Two workers: while one waits on its validation query, the other prepares the next
+        # micro-batch (DuckDB releases the GIL while it runs).
+        self._threads = [
+            threading.Thread(target=self._run, name=f"driftline-ingest-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, request: EventRequest) -> Future[EventOutcome]:
+        """Queue a request; raises :class:`Backpressure` when too much is waiting."""
+        if self._closing:
+            raise TerminalError("the server is shutting down")
+        with self._lock:
+            if self._queued_rows and self._queued_rows + request.rows > self.max_queued_rows:
+                raise Backpressure("ingestion is behind; retry with exponential backoff")
+            self._queued_rows += request.rows
+        future: Future[EventOutcome] = Future()
+        self._queue.put((request, future))
+        return future
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            if item is None:
+                break
+            group = [item]
+            rows = item[0].rows
+            while rows < self.max_batch_rows:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+                rows += nxt[0].rows
+            with self._lock:
+                self._queued_rows -= rows
+            self._process(group)
+
+    def _process(self, group: list[tuple[EventRequest, Future[EventOutcome]]]) -> None:
+        requests = [r for r, _ in group]
+        started = time.perf_counter()
+        try:
+            prepared = prepare_events(requests, self.store, self.geo)
+            log.debug(
+                "prepared %d requests (%d events) in %.1f ms",
+                len(group),
+                prepared.events.num_rows,
+                (time.perf_counter() - started) * 1000,
+            )
+        except Exception:
+            if len(group) > 1:  # one request's records must not fail the others
+                for item in group:
+                    self._process([item])
+                return
+            log.exception("preparing an ingestion request failed")
+            group[0][1].set_exception(
+                TerminalError("the server could not process these records; see its log")
+            )
+            return
+        committed: Future[object] | None = None
+        try:
+            if prepared.events.num_rows:
+                committed = self.writer.submit(AppendEvents(prepared.events))
+        except Exception as exc:
+            for _, future in group:
+                future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(group, prepared.outcomes, strict=True):
+            if outcome.accepted:
+                outcome.committed = committed
+            future.set_result(outcome)
+
+
+def prepare_events(
+    requests: list[EventRequest],
+    store: DuckDBStore,
+    geo: GeoLocator | None,
+    *,
+    now_ms: int | None = None,
+) -> PreparedBatch:
+    """Validate and enrich the records of ``requests`` together, one query for all."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    counts = np.array([r.rows for r in requests], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    total = int(offsets[-1])
+    req_of = np.repeat(np.arange(len(requests), dtype=np.int64), counts)
+    req_idx = pa.array(req_of)
+
+    def per_request(values: list[object], dtype: pa.DataType) -> pa.Array:
+        return pa.array(values, dtype).take(req_idx)
+
+    raw = pa.table(
+        {
+            "idx": pa.array(np.arange(total, dtype=np.int64)),
+            "rec": pa.concat_arrays([r.records.cast(pa.string()) for r in requests])
+            if requests
+            else pa.array([], pa.string()),
+            "origin": per_request([r.origin for r in requests], pa.string()),
+            "policy": per_request([r.insert_id for r in requests], pa.string()),
+            "drop_before_ms": per_request([r.drop_before_ms for r in requests], pa.int64()),
+            "fallback_distinct_id": per_request(
+                [r.fallback_distinct_id for r in requests], pa.string()
+            ),
+            "default_time_ms": per_request(
+                [now_ms if r.time_optional else None for r in requests], pa.int64()
+            ),
+            "properties_over": per_request(
+                [_server_properties(r, now_ms) for r in requests], pa.string()
+            ),
+        }
+    )
+    normalized = normalize_records(
+        raw, project_id=0, origin="track", now_ms=now_ms, truncate_strings=True
+    )
+    events = normalized.events
+    assert normalized.meta is not None and normalized.dropped is not None
+    rows_req = req_of[normalized.indexes.to_numpy(zero_copy_only=False)]
+    errors = list(normalized.errors)
+
+    # the project of each event: the request's (authenticated /import) or its token's
+    fixed = np.array([-1 if r.project_id is None else r.project_id for r in requests], np.int64)
+    project = fixed[rows_req] if len(rows_req) else np.zeros(0, np.int64)
+    by_token = project < 0
+    if by_token.any():
+        tokens = normalized.meta.column("token")
+        project = np.where(by_token, _token_projects(tokens, store), project)
+        unknown = project < 0
+        if unknown.any():
+            idx = normalized.indexes.to_numpy(zero_copy_only=False)[unknown]
+            token_values = np.asarray(tokens.to_pylist(), dtype=object)[unknown]
+            for i, tok in zip(idx.tolist(), token_values.tolist(), strict=True):
+                message = (
+                    "'properties.token' is required"
+                    if tok is None
+                    else "'properties.token' is invalid: no project has this token"
+                )
+                errors.append(RecordError(i, "properties.token", message))
+            keep = pa.array(~unknown)
+            events = events.filter(keep)
+            normalized.meta = normalized.meta.filter(keep)
+            rows_req = rows_req[~unknown]
+            project = project[~unknown]
+
+    if events.num_rows:
+        events = events.set_column(
+            0, events.schema.field("project_id"), pa.array(project.astype(np.int32))
+        )
+        if geo is not None:
+            properties = _locate(events, normalized.meta, rows_req, requests, geo)
+            events = events.set_column(
+                events.column_names.index("properties"),
+                events.schema.field("properties"),
+                properties,
+            )
+
+    accepted = np.bincount(rows_req, minlength=len(requests))
+    dropped_req = req_of[normalized.dropped.to_numpy(zero_copy_only=False)]
+    dropped = np.bincount(dropped_req, minlength=len(requests))
+    per_req_errors: list[list[RecordError]] = [[] for _ in requests]
+    for err in sorted(errors, key=lambda e: e.index):
+        r = int(np.searchsorted(offsets, err.index, side="right") - 1)
+        per_req_errors[r].append(
+            RecordError(err.index - int(offsets[r]), err.field, err.message, err.insert_id)
+        )
+    outcomes = [
+        EventOutcome(per_req_errors[i], int(accepted[i]), int(dropped[i]), None)
+        for i in range(len(requests))
+    ]
+    return PreparedBatch(events, outcomes)
+
+
+def _token_projects(tokens: pa.ChunkedArray | pa.Array, store: DuckDBStore) -> np.ndarray:
+    """Project id per token (-1 where no project has it)."""
+    known = [(p.token, p.id) for p in store.list_projects()]
+    value_set = pa.array([t for t, _ in known], pa.string())
+    ids = np.array([i for _, i in known] + [-1], np.int64)
+    pos = pc.index_in(tokens, value_set=value_set).to_numpy(zero_copy_only=False)
+    pos = np.where(np.isnan(pos.astype(float)), len(known), pos).astype(np.int64)
+    return ids[pos]
+
+
+def _server_properties(request: EventRequest, now_ms: int) -> str:
+    """What the server sets over each event's properties (``ip``: used, never stored)."""
+    doc: dict[str, object] = {
+        "$mp_api_endpoint": request.endpoint,
+        "$mp_api_timestamp_ms": request.received_ms,
+        "mp_processing_time_ms": now_ms,
+        "ip": None,
+    }
+    if request.is_import:
+        doc["$import"] = True
+    return orjson.dumps(doc).decode()
+
+
+_GEO_SQL = """
+SELECT CASE WHEN city IS NULL AND region IS NULL AND country IS NULL THEN properties
+  ELSE CAST(json_merge_patch(properties, json_merge_patch('{}', json_object(
+    '$city', CASE WHEN json_exists(properties, '$."$city"') THEN NULL ELSE city END,
+    '$region', CASE WHEN json_exists(properties, '$."$region"') THEN NULL ELSE region END,
+    'mp_country_code', CASE WHEN json_exists(properties, '$.mp_country_code') THEN NULL
+                            ELSE country END))) AS VARCHAR)
+  END AS properties
+FROM located
+"""
+_local = threading.local()
+
+
+def _locate(
+    events: pa.Table,
+    meta: pa.Table,
+    rows_req: np.ndarray,
+    requests: list[EventRequest],
+    geo: GeoLocator,
+) -> pa.ChunkedArray | pa.Array:
+    """``$city``, ``$region`` and ``mp_country_code`` from the request's IP (``ip=1``) or
+    the event's ``ip`` property; values the client sent are kept."""
+    req_idx = pa.array(rows_req)
+    request_ip = pa.array([r.geo_ip for r in requests], pa.string()).take(req_idx)
+    allow = pa.array([r.locate_property_ip for r in requests], pa.bool_()).take(req_idx)
+    prop_ip = pc.if_else(allow, meta.column("ip").combine_chunks(), pa.scalar(None, pa.string()))
+    ips = pc.coalesce(request_ip, prop_ip)
+    if ips.null_count == len(ips):
+        return events.column("properties")
+    unique = pc.unique(ips).drop_null()
+    found = [geo.lookup(ip) if ip and ip != "0" else None for ip in unique.to_pylist()]
+    pos = pc.index_in(ips, value_set=unique)
+    columns = {
+        name: pa.array([f[i] if f else None for f in found], pa.string()).take(pos)
+        for i, name in enumerate(("city", "region", "country"))
+    }
+    table = pa.table({"properties": events.column("properties"), **columns})
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = _local.conn = duckdb.connect(config={"threads": "2"})
+    conn.register("located", table)
+    try:
+        out = conn.sql(_GEO_SQL).to_arrow_table()
+    finally:
+        conn.unregister("located")
+    return out.column("properties").combine_chunks()

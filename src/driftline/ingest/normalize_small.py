@@ -1,0 +1,191 @@
+"""The same validation as :mod:`driftline.ingest.normalize`, for a handful of records.
+
+A DuckDB query has a fixed cost of tens of milliseconds (binding, planning, scheduling)
+whatever its input, which is nothing for a 2000-event ``/import`` batch and everything for
+a ``/track`` request carrying one event. For micro-batches of at most :data:`SMALL_BATCH`
+records this module applies the rules in Python instead — but only to records that are
+plainly valid: the moment a record is anything else (an error to report, a time given as a
+string, a numeric id...), it returns ``None`` and the caller runs the vectorized query,
+which owns every error message. A differential test (``tests/ingest/test_normalize_paths``)
+checks that both paths store the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import uuid
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from driftline.model import (
+    DEVICE_PREFIX,
+    EVENT_SCHEMA,
+    INVALID_IDS,
+    MAX_FUTURE_MS,
+    MIN_EVENT_TIME_MS,
+    MS_THRESHOLD,
+)
+
+SMALL_BATCH = 64
+MAX_EVENT_BYTES = 1_000_000
+MAX_PROPERTIES = 255
+_INVALID = frozenset(INVALID_IDS)
+_INSERT_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
+
+
+class _NotPlain(Exception):
+    """This record needs the vectorized path (an error, or an unusual value)."""
+
+
+def _round_half_away(value: float) -> int:
+    floor = math.floor(value)
+    return int(floor + 1 if value - floor >= 0.5 else floor)
+
+
+def _time_ms(value: Any, default: int | None) -> int:
+    if value is None:
+        if default is None:
+            raise _NotPlain
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _NotPlain
+    number = float(value)
+    if not math.isfinite(number):
+        raise _NotPlain
+    ms = _round_half_away(number if abs(number) >= MS_THRESHOLD else number * 1000)
+    return ms
+
+
+def _id(props: dict[str, Any], name: str) -> str | None:
+    value = props.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _NotPlain
+    return value
+
+
+def _one(
+    rec: str, opts: dict[str, Any], now_ms: int, policy_default: str
+) -> tuple[dict[str, Any], bool] | None:
+    if len(rec.encode()) > MAX_EVENT_BYTES:
+        raise _NotPlain
+    try:
+        doc = orjson.loads(rec)
+    except orjson.JSONDecodeError:
+        raise _NotPlain from None
+    if not isinstance(doc, dict):
+        raise _NotPlain
+    event, props = doc.get("event"), doc.get("properties")
+    if not isinstance(event, str) or not event or not isinstance(props, dict):
+        raise _NotPlain
+    if len(props) >= MAX_PROPERTIES:
+        raise _NotPlain
+    time_ms = _time_ms(props.get("time"), opts["default_time_ms"])
+    if time_ms < MIN_EVENT_TIME_MS or time_ms > now_ms + MAX_FUTURE_MS:
+        raise _NotPlain
+    dev = _id(props, "$device_id") or None
+    uid = _id(props, "$user_id") or None
+    did = _id(props, "distinct_id")
+    if did is None and dev is None and uid is None:
+        did = opts["fallback_distinct_id"]
+    device = dev or (did[len(DEVICE_PREFIX) :] if did and did.startswith(DEVICE_PREFIX) else None)
+    user = uid or (did if did and not did.startswith(DEVICE_PREFIX) and did != dev else None)
+    distinct = user if user is not None else (DEVICE_PREFIX + device if device else did)
+    ident = user if user is not None else (device if device is not None else did)
+    if ident is None or ident.lower() in _INVALID:
+        raise _NotPlain
+    policy = opts["policy"] or policy_default
+    iid = props.get("$insert_id")
+    if iid is None:
+        if policy == "require":
+            raise _NotPlain
+        insert_id = (
+            hashlib.md5(rec.encode(), usedforsecurity=False).hexdigest()
+            if policy == "stable"
+            else uuid.uuid4().hex
+        )
+    elif isinstance(iid, str) and _INSERT_ID.fullmatch(iid) and iid.lower() not in _INVALID:
+        insert_id = iid
+    else:
+        raise _NotPlain
+    drop_before = opts["drop_before_ms"]
+    if drop_before is not None and time_ms < drop_before:
+        return None, True  # type: ignore[return-value]
+    over = opts["properties_over"]
+    if over is not None:
+        merged = dict(props)
+        for key, value in orjson.loads(over).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        props_out = merged
+    else:
+        props_out = props
+    token, ip = props.get("token"), props.get("ip")
+    return {
+        "event": event,
+        "time": min(time_ms, now_ms),
+        "distinct_id": distinct,
+        "device_id": device,
+        "user_id": user,
+        "insert_id": insert_id,
+        "properties": orjson.dumps(props_out).decode(),
+        "origin": opts["origin"],
+        "token": token if isinstance(token, str) else None,
+        "ip": ip if isinstance(ip, str) else None,
+    }, False
+
+
+def normalize_small(
+    raw: pa.Table, *, project_id: int, origin: str, insert_id: str, now_ms: int
+) -> tuple[pa.Table, pa.Table, pa.Array, pa.Array] | None:
+    """``(events, meta, indexes, dropped)`` when every record is plainly valid, else None."""
+    rows = raw.to_pylist()
+    kept: list[dict[str, Any]] = []
+    indexes: list[int] = []
+    dropped: list[int] = []
+    try:
+        for row in rows:
+            rec = row["rec"]
+            if rec is None:
+                return None
+            opts = dict(row)
+            opts["origin"] = row["origin"] or origin
+            out, is_dropped = _one(rec, opts, now_ms, insert_id)
+            if is_dropped:
+                dropped.append(row["idx"])
+                continue
+            kept.append(out)
+            indexes.append(row["idx"])
+    except (_NotPlain, TypeError, ValueError, orjson.JSONEncodeError):
+        return None
+    n = len(kept)
+    events = pa.table(
+        {
+            "project_id": pa.array([project_id] * n, pa.int32()),
+            "event": pa.array([k["event"] for k in kept], pa.string()),
+            "time": pa.array([k["time"] for k in kept], pa.int64()).cast(pa.timestamp("ms")),
+            "distinct_id": pa.array([k["distinct_id"] for k in kept], pa.string()),
+            "device_id": pa.array([k["device_id"] for k in kept], pa.string()),
+            "user_id": pa.array([k["user_id"] for k in kept], pa.string()),
+            "insert_id": pa.array([k["insert_id"] for k in kept], pa.string()),
+            "properties": pa.array([k["properties"] for k in kept], pa.string()),
+            "origin": pa.array([k["origin"] for k in kept], pa.string()),
+            "origin_key": pa.nulls(n, pa.string()),
+        },
+        schema=EVENT_SCHEMA,
+    )
+    meta = pa.table(
+        {
+            "idx": pa.array(indexes, pa.int64()),
+            "token": pa.array([k["token"] for k in kept], pa.string()),
+            "ip": pa.array([k["ip"] for k in kept], pa.string()),
+        }
+    )
+    return events, meta, pa.array(indexes, pa.int64()), pa.array(dropped, pa.int64())
