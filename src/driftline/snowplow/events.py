@@ -19,10 +19,13 @@ forwarding uses), as one SQL statement over a batch of typed enriched rows.
 
 from __future__ import annotations
 
+# contexts_<vendor>_<name>_<model>; the CamelCase regex only runs on names that need it
+_NAME = "replace(replace(split_part({s}, '/', 2), '.', '_'), '-', '_')"
 _KEY = (
-    "lower(regexp_replace(split_part({s}, '/', 1)[6:], '[.\\-]', '_', 'g')) || '_' || "
-    "lower(regexp_replace(regexp_replace(split_part({s}, '/', 2), '[.\\-]', '_', 'g'), "
-    "'([^A-Z_])([A-Z])', '\\1_\\2', 'g')) || '_' || split_part(split_part({s}, '/', 4), '-', 1)"
+    "replace(replace(lower(split_part({s}, '/', 1)[6:]), '.', '_'), '-', '_') || '_' || "
+    "(CASE WHEN regexp_matches(" + _NAME + ", '[A-Z]') THEN lower(regexp_replace(" + _NAME + ", "
+    "'([^A-Z_])([A-Z])', '\\1_\\2', 'g')) ELSE " + _NAME + " END) || '_' || "
+    "split_part(split_part({s}, '/', 4), '-', 1)"
 )
 UA_CONTEXT = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/"
 

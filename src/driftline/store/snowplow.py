@@ -25,6 +25,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from driftline.model import WriteResult
 from driftline.store.ops import AppendEvents
@@ -39,6 +41,67 @@ BAD_ROWS_SCHEMA = pa.schema(
     ]
 )
 _names = itertools.count()
+_EMPTY = "''"
+_PARSING = "iglu:com.snowplowanalytics.snowplow.badrows/loader_parsing_error/jsonschema/2-0-0"
+
+
+def _bad_json(message: str, line: str) -> str:
+    """SQL building a loader_parsing_error bad row document."""
+    return f"""json_object('schema', '{_PARSING}', 'data', json_object(
+        'processor', json_object('artifact', 'driftline', 'version', 'import'),
+        'failure', json_object('type', 'RowDecodingError', 'errors',
+            json_array(json_object('type', 'InvalidValue', 'message', {message}))),
+        'payload', {line}))"""
+
+
+def split_lines(lines: pa.Table, width: int) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """Lines (``project_id``, ``line``) → ``project_id`` + ``width`` text columns ``c0..``
+    (empty fields NULL), with pyarrow's CSV parser; lines with another field count are
+    returned apart as ``(project_id, problem, line)``."""
+    projects = lines.column("project_id").combine_chunks()
+    text = lines.column("line").combine_chunks()
+    if projects.null_count == 0 and pc.min_max(projects)["min"] == pc.min_max(projects)["max"]:
+        groups = [(projects[0].as_py(), text)]
+    else:
+        groups = []
+        for pid in pc.unique(projects).to_pylist():
+            groups.append((pid, text.filter(pc.equal(projects, pid))))
+    parts, broken = [], []
+    for pid, chunk in groups:
+        bad: list[str] = []
+
+        def on_invalid(row: Any, bad: list[str] = bad) -> str:
+            bad.append(row.text)
+            return "skip"
+
+        values = chunk.cast(pa.large_string())
+        listed = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
+        joined = pc.binary_join(listed, pa.scalar("\n", pa.large_string()))[0].as_buffer()
+        table = pacsv.read_csv(
+            pa.BufferReader(joined),
+            read_options=pacsv.ReadOptions(
+                column_names=[f"c{i}" for i in range(width)], block_size=1 << 26
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\t",
+                quote_char=False,
+                escape_char=False,
+                newlines_in_values=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"c{i}": pa.string() for i in range(width)},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        table = table.add_column(0, "project_id", pa.array([pid] * table.num_rows, pa.int32()))
+        parts.append(table)
+        for line in bad:
+            fields = line.count("\t") + 1
+            broken.append((pid, f"expected {width} tab-separated fields, got {fields}", line))
+    return pa.concat_tables(parts), broken
 _columns_cache: dict[int, list[tuple[str, str]]] = {}
 
 
@@ -96,20 +159,35 @@ class AppendEnriched:
         stored = invalid = 0
         events: Any = None
         if self.lines.num_rows:
-            conn.register(f"{view}_in", self.lines)
             columns = _columns(conn)
+            table, broken = split_lines(self.lines, len(columns))
+            conn.register(f"{view}_in", table)
+            names = [f"c{i}" for i in range(len(columns))]
             casts = ", ".join(
-                f"TRY_CAST(nullif(p[{i + 1}], '') AS {t}) AS {n}"
-                for i, (n, t) in enumerate(columns)
+                f"{c} AS {n}" if t == "VARCHAR" else f"TRY_CAST({c} AS {t}) AS {n}"
+                for c, (n, t) in zip(names, columns, strict=True)
             )
-            source = f"(SELECT project_id, line, string_split(line, chr(9)) AS p FROM {view}_in)"
+            extra = ""
             if not self.trusted:
-                conn.execute(f"CREATE OR REPLACE TEMP TABLE {view}_split AS SELECT * FROM {source}")
-                invalid = self._split_invalid(conn, columns, now)
-                source = f"{view}_split"
+                failing = ", ".join(
+                    f"CASE WHEN {c} IS NOT NULL AND TRY_CAST({c} AS {t}) IS NULL THEN '{n}' END"
+                    for c, (n, t) in zip(names, columns, strict=True)
+                    if t != "VARCHAR"
+                )
+                extra = (
+                    f", nullif(concat_ws(', ', {failing}), '') AS _problem, "
+                    f"CASE WHEN _problem IS NOT NULL THEN concat_ws(chr(9), "
+                    f"{', '.join(f'coalesce({c}, {_EMPTY})' for c in names)}) END AS _line"
+                )
             conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE {view}_enr AS SELECT project_id, {casts} FROM {source}"
+                f"CREATE OR REPLACE TEMP TABLE {view}_enr AS SELECT project_id, {casts}{extra} "
+                f"FROM {view}_in"
             )
+            if not self.trusted:
+                invalid = self._move_invalid(conn, now)
+            if broken:
+                invalid += len(broken)
+                self._store_broken(conn, broken, now)
             bounds = conn.execute(
                 f"SELECT min(collector_tstamp), max(collector_tstamp), count(*) FROM {view}_enr"
             ).fetchone()
@@ -123,15 +201,14 @@ class AppendEnriched:
                           AND s.collector_tstamp = n.collector_tstamp""",
                     [bounds[0], bounds[1]],
                 )
-                names = ", ".join(n for n, _ in columns)
+                cols = ", ".join(n for n, _ in columns)
                 conn.execute(
-                    f"""INSERT INTO snowplow_events (project_id, {names}, ingested_at)
-                        SELECT project_id, {names}, ?::TIMESTAMP FROM {view}_enr""",
+                    f"""INSERT INTO snowplow_events (project_id, {cols}, ingested_at)
+                        SELECT project_id, {cols}, ?::TIMESTAMP FROM {view}_enr""",
                     [now],
                 )
-                table = conn.sql(
-                    self.events_sql.replace("{enriched}", f"{view}_enr")
-                ).to_arrow_table()
+                sql = self.events_sql.replace("{enriched}", f"{view}_enr")
+                table = conn.sql(sql).to_arrow_table()
                 self._events = AppendEvents(table)
                 events = self._events.apply(conn, now)
         if self.bad_rows.num_rows:
@@ -159,54 +236,50 @@ class AppendEnriched:
             extra={"bad_rows": self.bad_rows.num_rows + invalid, "invalid_lines": invalid},
         )
 
-    def _split_invalid(
-        self, conn: duckdb.DuckDBPyConnection, columns: list[tuple[str, str]], now: dt.datetime
-    ) -> int:
-        """Move lines that are not valid enriched events to ``bad_rows``; return how many."""
+    def _move_invalid(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
+        """Move rows with values that do not parse to ``bad_rows``; return how many."""
         view = self._view
-        width = len(columns)
-        failing = ", ".join(
-            f"CASE WHEN p[{i + 1}] <> '' AND TRY_CAST(p[{i + 1}] AS {t}) IS NULL THEN '{n}' END"
-            for i, (n, t) in enumerate(columns)
-            if t != "VARCHAR"
-        )
-        conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {view}_chk AS
-                SELECT *, CASE WHEN len(p) <> {width}
-                          THEN 'expected {width} tab-separated fields, got ' || len(p)
-                          ELSE nullif(concat_ws(', ', {failing}), '') END AS problem
-                FROM {view}_split"""
-        )
-        row = conn.execute(f"SELECT count(*) FROM {view}_chk WHERE problem IS NOT NULL").fetchone()
+        row = conn.execute(f"SELECT count(*) FROM {view}_enr WHERE _problem IS NOT NULL").fetchone()
         bad = int(row[0]) if row else 0
         if bad:
             conn.execute(
                 f"""INSERT INTO bad_rows
-                    SELECT project_id, ?::TIMESTAMP, 'loader_parsing_error',
-                      'iglu:com.snowplowanalytics.snowplow.badrows/loader_parsing_error/jsonschema/2-0-0',
-                      json_object('schema',
-                        'iglu:com.snowplowanalytics.snowplow.badrows/loader_parsing_error/jsonschema/2-0-0',
-                        'data', json_object(
-                          'processor', json_object('artifact', 'driftline', 'version', 'import'),
-                          'failure', json_object('type', 'RowDecodingError', 'errors',
-                             json_array(json_object('type', 'InvalidValue', 'message',
-                               CASE WHEN problem LIKE 'expected%' THEN problem
-                                    ELSE 'values that do not parse in: ' || problem END))),
-                          'payload', line))
-                    FROM {view}_chk WHERE problem IS NOT NULL""",
+                    SELECT project_id, ?::TIMESTAMP, 'loader_parsing_error', '{_PARSING}',
+                      {_bad_json("'values that do not parse in: ' || _problem", "_line")}
+                    FROM {view}_enr WHERE _problem IS NOT NULL""",
                 [now],
             )
-            conn.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {view}_split AS
-                    SELECT project_id, line, p FROM {view}_chk WHERE problem IS NULL"""
-            )
+            conn.execute(f"DELETE FROM {view}_enr WHERE _problem IS NOT NULL")
         return bad
+
+    def _store_broken(
+        self, conn: duckdb.DuckDBPyConnection, broken: list[tuple[int, str, str]], now: dt.datetime
+    ) -> None:
+        view = self._view
+        conn.register(
+            f"{view}_broken",
+            pa.table(
+                {
+                    "project_id": pa.array([b[0] for b in broken], pa.int32()),
+                    "problem": [b[1] for b in broken],
+                    "line": [b[2] for b in broken],
+                }
+            ),
+        )
+        conn.execute(
+            f"""INSERT INTO bad_rows
+                SELECT project_id, ?::TIMESTAMP, 'loader_parsing_error', '{_PARSING}',
+                  {_bad_json("problem", "line")}
+                FROM {view}_broken""",
+            [now],
+        )
+        conn.unregister(f"{view}_broken")
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         view = self._view
         if self._events is not None:
             self._events.cleanup(conn)
-        for suffix in ("_split", "_enr", "_chk"):
+        for suffix in ("_enr",):
             with contextlib.suppress(duckdb.Error):
                 conn.execute(f"DROP TABLE IF EXISTS {view}{suffix}")
         for suffix in ("_in", "_bad"):
