@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,7 +84,8 @@ class Collector:
     def __init__(self, config: SnowplowConfig, projects: Callable[[], list[Project]]) -> None:
         self.config = config
         self.collector = config.collector
-        self.enricher = Enricher(config.resolver, config.enrichments)
+        self.clock: Callable[[], int] = lambda: int(time.time() * 1000)
+        self.enricher = Enricher(config.resolver, config.enrichments, clock=lambda: self.clock())
         self._projects = projects
 
     # ------------------------------------------------------------------ routing
@@ -290,7 +292,7 @@ class Collector:
             body=body,
             content_type=ctype.lower() if ctype else None,
             ip_address="unknown" if anonymous else _client_ip(request),
-            timestamp_ms=int(dt.datetime.now(dt.UTC).timestamp() * 1000),
+            timestamp_ms=self.clock(),
             useragent=request.header("user-agent"),
             referer_uri=request.header("referer"),
             headers=headers,

@@ -14,7 +14,7 @@ Events that pass become one 131-field TSV line each. Each event fails or passes 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,14 +52,21 @@ class Enriched:
 
 
 class Enricher:
-    def __init__(self, resolver: Resolver, enrichments: Sequence[Enrichment] = ()) -> None:
+    def __init__(
+        self,
+        resolver: Resolver,
+        enrichments: Sequence[Enrichment] = (),
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self.resolver = resolver
         self.enrichments = list(enrichments)
+        #: milliseconds since the epoch, for etl_tstamp
+        self.clock = clock or (lambda: int(time.time() * 1000))
 
     def process(self, payload: CollectorPayload) -> Enriched:
         adapted = adapt(payload, self.resolver)
         out = Enriched(bad=adapted.bad)
-        etl_ms = int(time.time() * 1000)
+        etl_ms = self.clock()
         for params in adapted.events:
             ev = self.enrich(params, payload, etl_ms)
             if isinstance(ev, BadRow):

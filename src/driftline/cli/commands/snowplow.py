@@ -129,8 +129,61 @@ def export_bad_rows(
         stderr.print(f"{written:,} bad rows written to {output}")
 
 
+def export_snowplow(
+    from_date: Annotated[
+        str | None, typer.Option("--from", help="First day collected, YYYY-MM-DD (UTC).")
+    ] = None,
+    to_date: Annotated[
+        str | None, typer.Option("--to", help="Last day collected (inclusive), YYYY-MM-DD.")
+    ] = None,
+    shape: Annotated[
+        str,
+        typer.Option(
+            "--shape", help="tsv: Enrich's 131-field lines; json: the Analytics SDK JSON shape."
+        ),
+    ] = "tsv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    project: ProjectOption = None,
+) -> None:
+    """Export the stored enriched events as Snowplow enriched TSV, or as NDJSON in the
+    Analytics SDK shape (`contexts_<vendor>_<name>_<model>`, `unstruct_event_...`)."""
+    import json
+
+    if shape not in ("tsv", "json"):
+        raise typer.BadParameter("use tsv or json", param_hint="--shape")
+    with Runtime(data_dir).session() as session:
+        target = session.project(project)
+        out = open(output, "w") if output else sys.stdout  # noqa: SIM115
+        written = 0
+        try:
+            while True:
+                page = session.op(
+                    "snowplow.export",
+                    project_id=target.id,
+                    start=from_date,
+                    end=to_date,
+                    offset=written,
+                    limit=PAGE,
+                    shape=shape,
+                )
+                for item in page:
+                    out.write((item if shape == "tsv" else json.dumps(item)) + "\n")
+                written += len(page)
+                if len(page) < PAGE:
+                    break
+        finally:
+            if output:
+                out.close()
+            else:
+                out.flush()
+
+
 def register(app: typer.Typer) -> None:
     from driftline.cli.commands.transfer import export_app, import_app
 
     import_app.command("snowplow")(import_snowplow)
     export_app.command("bad-rows")(export_bad_rows)
+    export_app.command("snowplow")(export_snowplow)

@@ -71,3 +71,39 @@ def export_bad_rows(
         [project_id, *params, int(limit), int(offset)],
     )
     return [r[0] for r in rows]
+
+
+@operation("snowplow.export")
+def export_enriched(
+    ctx: Context,
+    project_id: int,
+    start: str | None = None,
+    end: str | None = None,
+    offset: int = 0,
+    limit: int = 10_000,
+    shape: str = "tsv",
+) -> list[Any]:
+    """One page of stored enriched events: TSV lines, or Analytics SDK JSON objects."""
+    from driftline.snowplow.export import TSV_SQL
+    from driftline.snowplow.sdk_json import to_sdk_json
+
+    where, params = "", []
+    for value, op, name in ((start, ">=", "from"), (end, "<", "to")):
+        if value is None:
+            continue
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInput(f"--{name} must be a date, YYYY-MM-DD (got {value!r})", field=name) from None
+        if op == "<":
+            day += dt.timedelta(days=1)
+        where += f" AND collector_tstamp {op} ?"
+        params.append(dt.datetime.combine(day, dt.time()))
+    rows = ctx.store.query_rows(
+        f"""SELECT {TSV_SQL} FROM snowplow_events WHERE project_id = ?{where}
+            ORDER BY collector_tstamp, event_id LIMIT ? OFFSET ?""",
+        [project_id, *params, int(limit), int(offset)],
+    )
+    if shape == "json":
+        return [to_sdk_json(r[0]) for r in rows]
+    return [r[0] for r in rows]
