@@ -91,9 +91,12 @@ def load_directory(path: Path) -> list[Enrichment]:
     configs = []
     for file in sorted(path.glob("*.json")):
         try:
-            configs.append(json.loads(file.read_text()))
+            doc = json.loads(file.read_text())
         except json.JSONDecodeError as exc:
             raise TerminalError(f"{file}: not valid JSON ({exc})") from None
+        # only self-describing configs; other JSON files (referer databases...) are data
+        if isinstance(doc, dict) and str(doc.get("schema", "")).startswith("iglu:"):
+            configs.append(doc)
     return build(configs, base=path)
 
 
