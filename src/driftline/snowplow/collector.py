@@ -38,7 +38,8 @@ from driftline.snowplow.config import SnowplowConfig
 from driftline.snowplow.events import EVENTS_SQL
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.pipeline import Enriched, Enricher
-from driftline.store.snowplow import BAD_ROWS_SCHEMA, LINES_SCHEMA, AppendEnriched
+from driftline.snowplow.rows import enriched_table, event_row, events_table
+from driftline.store.snowplow import BAD_ROWS_SCHEMA, AppendEnriched
 
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
 ANONYMOUS_NUID = "00000000-0000-0000-0000-000000000000"
@@ -162,7 +163,7 @@ class Collector:
             return Handled(
                 redirect,
                 self._op(enriched, project, payload),
-                len(enriched.lines),
+                len(enriched.events),
                 len(enriched.bad),
             )
         enriched = self._process(payload)
@@ -174,7 +175,7 @@ class Collector:
             )
         else:
             response = Response(200, b"ok", "text/plain", headers)
-        return Handled(response, op, len(enriched.lines), len(enriched.bad))
+        return Handled(response, op, len(enriched.events), len(enriched.bad))
 
     def _process(self, payload: CollectorPayload) -> Enriched:
         """Enrich, first setting aside events too large to keep (size_violation)."""
@@ -318,19 +319,28 @@ class Collector:
     def _op(
         self, enriched: Enriched, project: Project | None, payload: CollectorPayload
     ) -> AppendEnriched | None:
-        if not enriched.lines and not enriched.bad:
+        if not enriched.events and not enriched.bad:
             return None
         default = (project or self._default_project()).id
-        if project is None and self.collector.app_ids:
-            by_app = self._app_projects()
-            ids = [by_app.get(app_id or "", default) for app_id in enriched.app_ids]
-        else:
-            ids = [default] * len(enriched.lines)
-        lines = pa.Table.from_arrays(
-            [pa.array(ids, pa.int32()), pa.array(enriched.lines, pa.string())], schema=LINES_SCHEMA
-        )
+        by_app = self._app_projects() if project is None and self.collector.app_ids else {}
+        items = []
+        for ev in enriched.events:
+            pid = by_app.get(ev.fields.get("app_id") or "", default)
+            entities = [*ev.contexts, *ev.derived]
+            row = event_row(pid, ev.fields, ev.unstruct, entities, ev.times_ms["derived_tstamp"])
+            items.append((pid, ev.fields, row))
         bad = _bad_table(enriched.bad, default)
-        return AppendEnriched(lines, EVENTS_SQL, bad_rows=bad, trusted=True)
+        return AppendEnriched(None, EVENTS_SQL, bad_rows=bad, prepared=items, build=build_tables)
+
+
+def build_tables(
+    items: list[tuple[int, dict[str, str | None], tuple[object, ...]]],
+) -> tuple[pa.Table, pa.Table]:
+    """(snowplow_events rows, events rows) for merged collector output."""
+    return (
+        enriched_table([i[0] for i in items], [i[1] for i in items]),
+        events_table([i[2] for i in items]),
+    )
 
 
 def _bad_table(rows: list[BadRow], project_id: int) -> pa.Table | None:

@@ -41,13 +41,19 @@ CONTEXTS_CRITERION = SchemaCriterion.parse(
 class Enriched:
     """The output for one or more payloads: good lines (with their app ids) and bad rows."""
 
-    lines: list[str] = field(default_factory=list)
-    app_ids: list[str | None] = field(default_factory=list)
+    events: list[EnrichingEvent] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
 
+    @property
+    def lines(self) -> list[str]:
+        return [to_line(ev.fields) for ev in self.events]
+
+    @property
+    def app_ids(self) -> list[str | None]:
+        return [ev.fields.get("app_id") for ev in self.events]
+
     def extend(self, other: Enriched) -> None:
-        self.lines += other.lines
-        self.app_ids += other.app_ids
+        self.events += other.events
         self.bad += other.bad
 
 
@@ -72,8 +78,7 @@ class Enricher:
             if isinstance(ev, BadRow):
                 out.bad.append(ev)
             else:
-                out.lines.append(to_line(ev.fields))
-                out.app_ids.append(ev.fields.get("app_id"))
+                out.events.append(ev)
         return out
 
     def enrich(

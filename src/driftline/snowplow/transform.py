@@ -290,10 +290,13 @@ def derive_tstamp(ev: EnrichingEvent) -> None:
     t = ev.times_ms
     if "true_tstamp" in t:
         ev.fields["derived_tstamp"] = ev.fields["true_tstamp"]
+        t["derived_tstamp"] = t["true_tstamp"]
         return
     collector = t["collector_tstamp"]
     created, sent = t.get("dvce_created_tstamp"), t.get("dvce_sent_tstamp")
     if created is not None and sent is not None and created < sent:
-        ev.fields["derived_tstamp"] = format_tstamp(max(collector - (sent - created), 0))
+        t["derived_tstamp"] = max(collector - (sent - created), 0)
+        ev.fields["derived_tstamp"] = format_tstamp(t["derived_tstamp"])
     else:
+        t["derived_tstamp"] = collector
         ev.fields["derived_tstamp"] = ev.fields["collector_tstamp"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -130,6 +131,8 @@ class AppendEnriched:
         imports: list[tuple[int, str, str, int, int]] | None = None,
         checkpoints: list[tuple[int, str, str, str]] | None = None,
         trusted: bool = False,
+        prepared: list[Any] | None = None,
+        build: Callable[[list[Any]], tuple[pa.Table, pa.Table]] | None = None,
     ) -> None:
         self.lines = lines if lines is not None else LINES_SCHEMA.empty_table()
         self.bad_rows = bad_rows if bad_rows is not None else BAD_ROWS_SCHEMA.empty_table()
@@ -137,9 +140,12 @@ class AppendEnriched:
         self.imports = imports or []
         self.checkpoints = checkpoints or []
         self.trusted = trusted
-        self.rows = self.lines.num_rows + self.bad_rows.num_rows
+        self.prepared = prepared or []
+        self.build = build
+        self.rows = self.lines.num_rows + self.bad_rows.num_rows + len(self.prepared)
         self._view = f"_sp_{next(_names)}"
         self._events: AppendEvents | None = None
+        self._prepared_events: AppendEvents | None = None
 
     @classmethod
     def merge(cls, ops: list[AppendEnriched]) -> AppendEnriched:
@@ -152,12 +158,21 @@ class AppendEnriched:
             imports=[i for op in ops for i in op.imports],
             checkpoints=[c for op in ops for c in op.checkpoints],
             trusted=all(op.trusted for op in ops),
+            prepared=[p for op in ops for p in op.prepared],
+            build=next((op.build for op in ops if op.build is not None), None),
         )
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
         view = self._view
         stored = invalid = 0
         events: Any = None
+        if self.prepared and self.build is not None:
+            enriched, event_rows = self.build(self.prepared)
+            conn.register(f"{view}_pre", enriched)
+            conn.execute(f"INSERT INTO snowplow_events SELECT *, ?::TIMESTAMP FROM {view}_pre", [now])
+            stored += enriched.num_rows
+            self._prepared_events = AppendEvents(event_rows)
+            events = self._prepared_events.apply(conn, now)
         if self.lines.num_rows:
             columns = _columns(conn)
             table, broken = split_lines(self.lines, len(columns))
@@ -192,8 +207,8 @@ class AppendEnriched:
                 f"SELECT min(collector_tstamp), max(collector_tstamp), count(*) FROM {view}_enr"
             ).fetchone()
             assert bounds is not None
-            stored = int(bounds[2])
-            if stored:
+            stored += int(bounds[2])
+            if bounds[2]:
                 conn.execute(
                     f"""DELETE FROM snowplow_events s USING {view}_enr n
                         WHERE s.collector_tstamp BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
@@ -277,11 +292,12 @@ class AppendEnriched:
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         view = self._view
-        if self._events is not None:
-            self._events.cleanup(conn)
+        for op in (self._events, self._prepared_events):
+            if op is not None:
+                op.cleanup(conn)
         for suffix in ("_enr",):
             with contextlib.suppress(duckdb.Error):
                 conn.execute(f"DROP TABLE IF EXISTS {view}{suffix}")
-        for suffix in ("_in", "_bad"):
+        for suffix in ("_in", "_bad", "_pre"):
             with contextlib.suppress(duckdb.Error):
                 conn.unregister(f"{view}{suffix}")
