@@ -11,6 +11,7 @@ dots and dashes become underscores, CamelCase becomes snake_case, only the model
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -23,6 +24,7 @@ _CAMEL = re.compile(r"([^A-Z_])([A-Z])")
 _SEP = re.compile(r"[.\-]")
 
 
+@functools.lru_cache(maxsize=4096)
 def shred_name(prefix: str, schema: str) -> str:
     vendor, name, _format, version = schema.removeprefix("iglu:").split("/")
     vendor = _SEP.sub("_", vendor).lower()

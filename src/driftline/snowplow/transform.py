@@ -87,6 +87,16 @@ _DIMENSIONS = {
     "ds": ("doc_width", "doc_height"),
 }
 
+#: parameter → (kind of conversion, target field)
+_DISPATCH: dict[str, tuple[int, str]] = {
+    **{k: (0, v) for k, v in _STRINGS.items()},
+    **{k: (1, v) for k, v in _INTS.items()},
+    **{k: (2, v) for k, v in _DECIMALS.items()},
+    **{k: (3, v) for k, v in _BOOLS.items()},
+    **{k: (4, v) for k, v in _TSTAMPS.items()},
+    **{k: (5, k) for k in _DIMENSIONS},
+}
+
 
 @dataclass
 class EnrichingEvent:
@@ -140,25 +150,28 @@ def map_parameters(
     f["useragent"] = tsv_safe(payload.useragent) if payload.useragent else None
     ev.times_ms["collector_tstamp"] = payload.timestamp_ms
 
+    dispatch = _DISPATCH
     for name, value in params.items():
-        if not isinstance(value, str):
-            ev.error(name, None, "value is not a string")
+        entry = dispatch.get(name)
+        if entry is None:
             continue
-        target = _STRINGS.get(name)
-        if target is not None:
-            f[target] = tsv_safe(value) if value else None
-        elif name in _INTS:
-            _int(ev, name, value, _INTS[name])
-        elif name in _DECIMALS:
-            _decimal(ev, name, value, _DECIMALS[name])
-        elif name in _BOOLS:
+        code, target = entry
+        if type(value) is not str:
+            ev.error(name, None, "value is not a string")
+        elif code == 0:
+            f[target] = (value if value.isprintable() else tsv_safe(value)) if value else None
+        elif code == 1:
+            _int(ev, name, value, target)
+        elif code == 2:
+            _decimal(ev, name, value, target)
+        elif code == 3:
             if value in ("0", "1"):
-                f[_BOOLS[name]] = value
+                f[target] = value
             else:
-                ev.error(_BOOLS[name], value, "cannot be converted to a boolean-like 1 or 0")
-        elif name in _TSTAMPS:
-            _tstamp(ev, name, value, _TSTAMPS[name])
-        elif name in _DIMENSIONS:
+                ev.error(target, value, "cannot be converted to a boolean-like 1 or 0")
+        elif code == 4:
+            _tstamp(ev, name, value, target)
+        else:
             m = _DIMS.match(value)
             w, h = _DIMENSIONS[name]
             if m and int(m.group(1)) <= _INT_MAX and int(m.group(2)) <= _INT_MAX:
