@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from snowplow_data import post_body, tracker_events  # noqa: E402
+from snowplow_data import post_body, tracker_events
 
 PYTHON = [sys.executable, "-m", "driftline"]
 
@@ -51,7 +51,9 @@ def start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("server did not start")
 
 
-async def load(url: str, requests: list[bytes], seconds: float, connections: int) -> tuple[int, int]:
+async def load(
+    url: str, requests: list[bytes], seconds: float, connections: int
+) -> tuple[int, int]:
     host, port = url.removeprefix("http://").split(":")
     done = errors = 0
     deadline = time.perf_counter() + seconds

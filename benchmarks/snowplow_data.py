@@ -31,7 +31,9 @@ def _b64(doc: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
 
 
-def tracker_events(n: int, seed: int = 7, start_ms: int = 1_700_000_000_000) -> list[dict[str, str]]:
+def tracker_events(
+    n: int, seed: int = 7, start_ms: int = 1_700_000_000_000
+) -> list[dict[str, str]]:
     """``n`` tracker-protocol events as the JavaScript tracker sends them."""
     rng = random.Random(seed)
     out = []
@@ -62,7 +64,9 @@ def tracker_events(n: int, seed: int = 7, start_ms: int = 1_700_000_000_000) -> 
         if kind == 0:
             base.update({"e": "pv", "page": f"Product {i % 300}"})
         elif kind == 1:
-            base.update({"e": "se", "se_ca": "shop", "se_ac": "add-to-basket", "se_la": "pcs", "se_va": "2"})
+            base.update(
+                {"e": "se", "se_ca": "shop", "se_ac": "add-to-basket", "se_la": "pcs", "se_va": "2"}
+            )
         else:
             link = {
                 "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from snowplow_data import write_enriched  # noqa: E402
+from snowplow_data import write_enriched
 
-from driftline.snowplow.importer import import_files, read_lines  # noqa: E402
-from driftline.store import DuckDBStore, GroupCommitWriter  # noqa: E402
+from driftline.snowplow.importer import import_files, read_lines
+from driftline.store import DuckDBStore, GroupCommitWriter
 
 
 def main() -> None:
@@ -40,7 +40,10 @@ def main() -> None:
         t0 = time.perf_counter()
         lines = sum(len(chunk) for chunk in read_lines(str(source)))
         base = time.perf_counter() - t0
-        print(f"baseline (gunzip + split lines): {lines / base:,.0f} lines/s ({base:.2f}s)", flush=True)
+        print(
+            f"baseline (gunzip + split lines): {lines / base:,.0f} lines/s ({base:.2f}s)",
+            flush=True,
+        )
 
         store = DuckDBStore(root / "data")
         store.create_project("default")

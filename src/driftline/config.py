@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info", description="Log level of `driftline serve`.")
     snowplow_config: Path | None = Field(
-        None, description="Snowplow collector/Iglu/enrichment settings (default: <data dir>/snowplow.toml)."
+        None,
+        description="Snowplow collector/Iglu/enrichment settings (default: <data dir>/snowplow.toml).",
     )
 
     @classmethod

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from sp_helpers import freeze, make_client  # noqa: E402
+from sp_helpers import freeze, make_client
 
-from driftline.store import DuckDBStore  # noqa: E402
+from driftline.store import DuckDBStore
 
 
 @pytest.fixture

@@ -39,4 +39,7 @@ def post(client: TestClient, events: list[object], **kw: object):  # type: ignor
 
 
 def bad_rows(store: DuckDBStore) -> list[tuple[str, str]]:
-    return [(k, p) for k, p in store.query_rows("SELECT kind, payload::VARCHAR FROM bad_rows ORDER BY rowid")]
+    return [
+        (k, p)
+        for k, p in store.query_rows("SELECT kind, payload::VARCHAR FROM bad_rows ORDER BY rowid")
+    ]

@@ -7,7 +7,7 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sp_helpers import PAYLOAD_DATA, TP2, bad_rows, freeze, make_client, post
+from sp_helpers import PAYLOAD_DATA, TP2, bad_rows, make_client, post
 
 from driftline.store import DuckDBStore
 
@@ -39,7 +39,9 @@ def test_cookie_is_kept_and_nuid_overrides_it(sp_client, store: DuckDBStore) -> 
     assert r.headers["set-cookie"].startswith("sp=abc-123;")
     r = sp_client.get("/i?e=pv&p=web&tv=t&nuid=from-param", headers={"Cookie": "sp=abc-123"})
     assert r.headers["set-cookie"].startswith("sp=from-param;")
-    ids = [r[0] for r in store.query_rows("SELECT network_userid FROM snowplow_events ORDER BY rowid")]
+    ids = [
+        r[0] for r in store.query_rows("SELECT network_userid FROM snowplow_events ORDER BY rowid")
+    ]
     assert ids == ["abc-123", "from-param"]
 
 
@@ -62,7 +64,9 @@ def test_cookie_domain_follows_the_origin(data_dir, store: DuckDBStore) -> None:
 
 
 def test_options_preflight(sp_client) -> None:
-    r = sp_client.options(TP2, headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"})
+    r = sp_client.options(
+        TP2, headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"}
+    )
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == "https://a.example"
     assert r.headers["access-control-allow-headers"] == "Content-Type, SP-Anonymous"
@@ -83,7 +87,9 @@ def test_redirects_when_enabled(data_dir, store: DuckDBStore) -> None:
         assert r.status_code == 302 and r.headers["location"] == "https://example.com/page"
         r = c.get("/r/tp2?u=https%3A%2F%2Fevil.test%2F", follow_redirects=False)
         assert r.status_code == 400
-    [(event, name, ue)] = store.query_rows("SELECT event, event_name, unstruct_event::VARCHAR FROM snowplow_events")
+    [(event, name, ue)] = store.query_rows(
+        "SELECT event, event_name, unstruct_event::VARCHAR FROM snowplow_events"
+    )
     assert (event, name) == ("unstruct", "uri_redirect") and "https://example.com/page" in ue
 
 
@@ -102,11 +108,19 @@ def test_unknown_vendor_is_an_adapter_failure(sp_client, store: DuckDBStore) -> 
     [(kind, payload)] = bad_rows(store)
     assert kind == "adapter_failures"
     doc = json.loads(payload)
-    assert doc["schema"] == "iglu:com.snowplowanalytics.snowplow.badrows/adapter_failures/jsonschema/1-0-0"
-    assert doc["data"]["failure"]["messages"][0]["expectation"] == "vendor/version combination is not supported"
+    assert (
+        doc["schema"]
+        == "iglu:com.snowplowanalytics.snowplow.badrows/adapter_failures/jsonschema/1-0-0"
+    )
+    assert (
+        doc["data"]["failure"]["messages"][0]["expectation"]
+        == "vendor/version combination is not supported"
+    )
 
 
-def test_valid_events_of_a_post_are_kept_and_each_bad_one_is_a_bad_row(sp_client, store: DuckDBStore) -> None:
+def test_valid_events_of_a_post_are_kept_and_each_bad_one_is_a_bad_row(
+    sp_client, store: DuckDBStore
+) -> None:
     bad_base64 = {**PV, "cx": "!!!not base64!!!"}
     bad_json = {**PV, "co": "{not json"}
     not_string = {**PV, "vid": 3}
@@ -120,7 +134,10 @@ def test_valid_events_of_a_post_are_kept_and_each_bad_one_is_a_bad_row(sp_client
         "ue_pr": json.dumps(
             {
                 "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
-                "data": {"schema": "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1", "data": {"elementId": "x"}},
+                "data": {
+                    "schema": "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1",
+                    "data": {"elementId": "x"},
+                },
             }
         ),
     }
@@ -135,12 +152,26 @@ def test_valid_events_of_a_post_are_kept_and_each_bad_one_is_a_bad_row(sp_client
         ),
     }
     good_se = {"e": "se", "tv": "py-1", "p": "srv", "se_ca": "shop", "se_ac": "checkout"}
-    events = [PV, bad_base64, bad_json, not_string, unknown_param, bad_type, bad_platform, bad_eid, wrong_schema, unknown_schema, good_se]
+    events = [
+        PV,
+        bad_base64,
+        bad_json,
+        not_string,
+        unknown_param,
+        bad_type,
+        bad_platform,
+        bad_eid,
+        wrong_schema,
+        unknown_schema,
+        good_se,
+    ]
     r = post(sp_client, events)
     assert r.status_code == 200 and r.text == "ok"
     assert sorted(e for e, _ in _events(store)) == ["checkout", "page_view"]
     kinds = [k for k, _ in bad_rows(store)]
-    assert kinds.count("tracker_protocol_violations") == 2  # the non-string value, the unknown parameter
+    assert (
+        kinds.count("tracker_protocol_violations") == 2
+    )  # the non-string value, the unknown parameter
     assert kinds.count("schema_violations") == 7
     text = " ".join(p for _, p in bad_rows(store))
     assert "invalid base64" in text and "invalid json" in text
@@ -172,7 +203,10 @@ def test_oversize_body_is_413_and_a_size_violation(sp_client, store: DuckDBStore
     [(kind, payload)] = bad_rows(store)
     assert kind == "size_violation"
     failure = json.loads(payload)["data"]["failure"]
-    assert failure["maximumAllowedSizeBytes"] == 2 * 1024 * 1024 and failure["actualSizeBytes"] > 2 * 1024 * 1024
+    assert (
+        failure["maximumAllowedSizeBytes"] == 2 * 1024 * 1024
+        and failure["actualSizeBytes"] > 2 * 1024 * 1024
+    )
 
 
 def test_one_oversize_event_does_not_lose_the_others(sp_client, store: DuckDBStore) -> None:
@@ -186,7 +220,10 @@ def test_base64_with_and_without_padding_and_both_alphabets(sp_client, store: Du
     ue = json.dumps(
         {
             "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
-            "data": {"schema": "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1", "data": {"targetUrl": "https://ü.example/?a=b>>"}},
+            "data": {
+                "schema": "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1",
+                "data": {"targetUrl": "https://ü.example/?a=b>>"},
+            },
         },
         ensure_ascii=False,
     ).encode()
@@ -201,7 +238,9 @@ def test_base64_with_and_without_padding_and_both_alphabets(sp_client, store: Du
 
 
 def test_query_string_parameters_override_body(sp_client, store: DuckDBStore) -> None:
-    sp_client.post(TP2 + "?aid=from-qs", json={"schema": PAYLOAD_DATA, "data": [{**PV, "aid": "body"}]})
+    sp_client.post(
+        TP2 + "?aid=from-qs", json={"schema": PAYLOAD_DATA, "data": [{**PV, "aid": "body"}]}
+    )
     assert store.query_rows("SELECT app_id FROM snowplow_events") == [("from-qs",)]
 
 
@@ -210,9 +249,21 @@ def test_projects_by_token_path_and_app_id(data_dir, store: DuckDBStore) -> None
     blog = store.create_project("blog")
     config = '[collector]\napp_ids = { "blog-site" = "blog" }\n'
     with make_client(data_dir, store, config) as c:
-        assert c.post(f"/t/{shop.token}{TP2}", json={"schema": PAYLOAD_DATA, "data": [PV]}).status_code == 200
+        assert (
+            c.post(f"/t/{shop.token}{TP2}", json={"schema": PAYLOAD_DATA, "data": [PV]}).status_code
+            == 200
+        )
         assert c.get(f"/t/{shop.token}/i?e=pv&p=web&tv=t").status_code == 200
-        assert c.post(TP2, json={"schema": PAYLOAD_DATA, "data": [{**PV, "aid": "blog-site"}, {**PV, "aid": "x"}]}).status_code == 200
+        assert (
+            c.post(
+                TP2,
+                json={
+                    "schema": PAYLOAD_DATA,
+                    "data": [{**PV, "aid": "blog-site"}, {**PV, "aid": "x"}],
+                },
+            ).status_code
+            == 200
+        )
         r = c.post(f"/t/not-a-token{TP2}", json={"schema": PAYLOAD_DATA, "data": [PV]})
         assert r.status_code == 401
     assert len(_events(store, shop.id)) == 2
@@ -220,18 +271,25 @@ def test_projects_by_token_path_and_app_id(data_dir, store: DuckDBStore) -> None
     assert len(_events(store, 1)) == 1
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     body=st.one_of(
         st.binary(max_size=300),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-            lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(st.text(max_size=8), children, max_size=4)
+            ),
             max_leaves=12,
         ).map(lambda v: json.dumps({"schema": PAYLOAD_DATA, "data": v}).encode()),
     ),
     query=st.text(max_size=40),
-    ctype=st.sampled_from(["application/json", "text/plain", "application/json; charset=UTF-8", ""]),
+    ctype=st.sampled_from(
+        ["application/json", "text/plain", "application/json; charset=UTF-8", ""]
+    ),
 )
 def test_fuzz_never_answers_5xx(sp_client, body: bytes, query: str, ctype: str) -> None:
     from urllib.parse import quote

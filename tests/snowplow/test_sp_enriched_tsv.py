@@ -43,9 +43,14 @@ EVENT = {
     "f_pdf": "0",
     "cx": base64.urlsafe_b64encode(
         json.dumps(
-            {"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1", "data": [WEB_PAGE]}
+            {
+                "schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+                "data": [WEB_PAGE],
+            }
         ).encode()
-    ).decode().rstrip("="),
+    )
+    .decode()
+    .rstrip("="),
 }
 CONTEXTS = (
     '{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":'
@@ -159,6 +164,10 @@ def test_event_lands_in_events_with_the_documented_mapping(sp_client, store: Duc
     properties = json.loads(props)
     assert properties["$current_url"] == EVENT["url"]
     assert properties["$browser"] == "Chrome" and properties["$os"] == "Mac OS X"
-    assert properties["utm_campaign"] == "fall" and properties["mp_country_code"] if "mp_country_code" in properties else True
+    assert (
+        properties["utm_campaign"] == "fall" and properties["mp_country_code"]
+        if "mp_country_code" in properties
+        else True
+    )
     assert properties["contexts_com_snowplowanalytics_snowplow_web_page_1"] == [WEB_PAGE["data"]]
     assert properties["$referring_domain"] == "www.google.com"

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sp_helpers import PAYLOAD_DATA, bad_rows, make_client, post
@@ -29,8 +30,8 @@ CHECKOUT = {
 
 
 class _Iglu(BaseHTTPRequestHandler):
-    schemas: dict[str, bytes] = {}
-    hits: list[str] = []
+    schemas: ClassVar[dict[str, bytes]] = {}
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.hits.append(self.path)
@@ -61,7 +62,10 @@ def iglu_server() -> Iterator[str]:
 
 def _ue(schema: str, data: object) -> str:
     return json.dumps(
-        {"schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0", "data": {"schema": schema, "data": data}}
+        {
+            "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+            "data": {"schema": schema, "data": data},
+        }
     )
 
 
@@ -75,7 +79,10 @@ def test_http_registry_is_used_and_cached(iglu_server: str) -> None:
     assert error is not None and error["error"] == "ResolutionError"
     assert [a["errors"][0]["error"] for a in error["lookupHistory"]] == ["NotFound", "NotFound"]
     resolver.check(missing, {})
-    assert _Iglu.hits == ["/api/schemas/com.acme/checkout/jsonschema/1-0-0", "/api/schemas/com.acme/nothing/jsonschema/1-0-0"]
+    assert _Iglu.hits == [
+        "/api/schemas/com.acme/checkout/jsonschema/1-0-0",
+        "/api/schemas/com.acme/nothing/jsonschema/1-0-0",
+    ]
 
 
 def test_collector_validates_against_a_configured_registry_and_directory(
@@ -83,10 +90,10 @@ def test_collector_validates_against_a_configured_registry_and_directory(
 ) -> None:
     local = tmp_path / "iglu" / "schemas" / "com.acme" / "signup" / "jsonschema"
     local.mkdir(parents=True)
-    (local / "1-0-0").write_text(json.dumps({**CHECKOUT, "self": {**CHECKOUT["self"], "name": "signup"}, "required": []}))
-    config = (
-        f'[iglu]\nregistries = ["{iglu_server}"]\napikey = "secret-key"\nschema_dirs = ["{tmp_path / "iglu"}"]\n'
+    (local / "1-0-0").write_text(
+        json.dumps({**CHECKOUT, "self": {**CHECKOUT["self"], "name": "signup"}, "required": []})
     )
+    config = f'[iglu]\nregistries = ["{iglu_server}"]\napikey = "secret-key"\nschema_dirs = ["{tmp_path / "iglu"}"]\n'
     base = {"tv": "py", "p": "srv", "e": "ue"}
     with make_client(data_dir, store, config) as c:
         r = post(
@@ -107,13 +114,24 @@ def test_collector_validates_against_a_configured_registry_and_directory(
 
 def test_directory_repository_layouts(tmp_path: Path) -> None:
     (tmp_path / "com.acme" / "x" / "jsonschema").mkdir(parents=True)
-    (tmp_path / "com.acme" / "x" / "jsonschema" / "1-0-0").write_text(json.dumps({"type": "object"}))
+    (tmp_path / "com.acme" / "x" / "jsonschema" / "1-0-0").write_text(
+        json.dumps({"type": "object"})
+    )
     resolver = Resolver([DirectoryRepository("local", path=tmp_path)])
     assert resolver.check(SchemaKey.parse("iglu:com.acme/x/jsonschema/1-0-0"), {}) is None
 
 
 def _enriched(enrichments: list[object], params: dict[str, str], **payload: object):  # type: ignore[no-untyped-def]
-    p = CollectorPayload("com.snowplowanalytics.snowplow", "tp2", None, None, None, ip_address="94.15.223.151", timestamp_ms=1_700_000_000_000, **payload)  # type: ignore[arg-type]
+    p = CollectorPayload(
+        "com.snowplowanalytics.snowplow",
+        "tp2",
+        None,
+        None,
+        None,
+        ip_address="94.15.223.151",
+        timestamp_ms=1_700_000_000_000,
+        **payload,
+    )  # type: ignore[arg-type]
     ev = map_parameters({"tv": "t", "p": "web", "e": "pv", **params}, p, 1_700_000_000_000)
     from driftline.snowplow.enrich.urls import set_url_fields
 
@@ -126,17 +144,91 @@ def _enriched(enrichments: list[object], params: dict[str, str], **payload: obje
 
 def test_enrichments_from_snowplow_config_files(tmp_path: Path) -> None:
     configs = {
-        "anon_ip.json": {"schema": "iglu:com.snowplowanalytics.snowplow/anon_ip/jsonschema/1-0-1", "data": {"vendor": "com.snowplowanalytics.snowplow", "name": "anon_ip", "enabled": True, "parameters": {"anonOctets": 2}}},
-        "pii.json": {"schema": "iglu:com.snowplowanalytics.snowplow.enrichments/pii_enrichment_config/jsonschema/2-0-0", "data": {"vendor": "com.snowplowanalytics.snowplow.enrichments", "name": "pii_enrichment_config", "enabled": True, "parameters": {"pii": [{"pojo": {"field": "user_id"}}, {"json": {"field": "unstruct_event", "schemaCriterion": "iglu:com.acme/checkout/jsonschema/1-*-*", "jsonPath": "$.email"}}], "strategy": {"pseudonymize": {"hashFunction": "SHA-256", "salt": "pepper"}}}}},
-        "fingerprint.json": {"schema": "iglu:com.snowplowanalytics.snowplow/event_fingerprint_config/jsonschema/1-0-1", "data": {"vendor": "com.snowplowanalytics.snowplow", "name": "event_fingerprint_config", "enabled": True, "parameters": {"excludeParameters": ["eid", "stm"], "hashAlgorithm": "MD5"}}},
-        "cookies.json": {"schema": "iglu:com.snowplowanalytics.snowplow/cookie_extractor_config/jsonschema/1-0-0", "data": {"vendor": "com.snowplowanalytics.snowplow", "name": "cookie_extractor_config", "enabled": True, "parameters": {"cookies": ["_ga"]}}},
-        "referer.json": {"schema": "iglu:com.snowplowanalytics.snowplow/referer_parser/jsonschema/2-0-0", "data": {"vendor": "com.snowplowanalytics.snowplow", "name": "referer_parser", "enabled": True, "parameters": {"internalDomains": ["blog.acme.com"], "database": "refs.json"}}},
-        "campaign.json": {"schema": "iglu:com.snowplowanalytics.snowplow/campaign_attribution/jsonschema/1-0-1", "data": {"vendor": "com.snowplowanalytics.snowplow", "name": "campaign_attribution", "enabled": True, "parameters": {"mapping": "static", "fields": {"mktSource": ["src", "utm_source"], "mktMedium": ["utm_medium"]}, "mktClickId": {"acmeid": "Acme Ads"}}}},
-        "off.json": {"schema": "iglu:com.snowplowanalytics.snowplow/ua_parser_config/jsonschema/1-0-1", "data": {"vendor": "com.snowplowanalytics.snowplow", "name": "ua_parser_config", "enabled": False, "parameters": {}}},
+        "anon_ip.json": {
+            "schema": "iglu:com.snowplowanalytics.snowplow/anon_ip/jsonschema/1-0-1",
+            "data": {
+                "vendor": "com.snowplowanalytics.snowplow",
+                "name": "anon_ip",
+                "enabled": True,
+                "parameters": {"anonOctets": 2},
+            },
+        },
+        "pii.json": {
+            "schema": "iglu:com.snowplowanalytics.snowplow.enrichments/pii_enrichment_config/jsonschema/2-0-0",
+            "data": {
+                "vendor": "com.snowplowanalytics.snowplow.enrichments",
+                "name": "pii_enrichment_config",
+                "enabled": True,
+                "parameters": {
+                    "pii": [
+                        {"pojo": {"field": "user_id"}},
+                        {
+                            "json": {
+                                "field": "unstruct_event",
+                                "schemaCriterion": "iglu:com.acme/checkout/jsonschema/1-*-*",
+                                "jsonPath": "$.email",
+                            }
+                        },
+                    ],
+                    "strategy": {"pseudonymize": {"hashFunction": "SHA-256", "salt": "pepper"}},
+                },
+            },
+        },
+        "fingerprint.json": {
+            "schema": "iglu:com.snowplowanalytics.snowplow/event_fingerprint_config/jsonschema/1-0-1",
+            "data": {
+                "vendor": "com.snowplowanalytics.snowplow",
+                "name": "event_fingerprint_config",
+                "enabled": True,
+                "parameters": {"excludeParameters": ["eid", "stm"], "hashAlgorithm": "MD5"},
+            },
+        },
+        "cookies.json": {
+            "schema": "iglu:com.snowplowanalytics.snowplow/cookie_extractor_config/jsonschema/1-0-0",
+            "data": {
+                "vendor": "com.snowplowanalytics.snowplow",
+                "name": "cookie_extractor_config",
+                "enabled": True,
+                "parameters": {"cookies": ["_ga"]},
+            },
+        },
+        "referer.json": {
+            "schema": "iglu:com.snowplowanalytics.snowplow/referer_parser/jsonschema/2-0-0",
+            "data": {
+                "vendor": "com.snowplowanalytics.snowplow",
+                "name": "referer_parser",
+                "enabled": True,
+                "parameters": {"internalDomains": ["blog.acme.com"], "database": "refs.json"},
+            },
+        },
+        "campaign.json": {
+            "schema": "iglu:com.snowplowanalytics.snowplow/campaign_attribution/jsonschema/1-0-1",
+            "data": {
+                "vendor": "com.snowplowanalytics.snowplow",
+                "name": "campaign_attribution",
+                "enabled": True,
+                "parameters": {
+                    "mapping": "static",
+                    "fields": {"mktSource": ["src", "utm_source"], "mktMedium": ["utm_medium"]},
+                    "mktClickId": {"acmeid": "Acme Ads"},
+                },
+            },
+        },
+        "off.json": {
+            "schema": "iglu:com.snowplowanalytics.snowplow/ua_parser_config/jsonschema/1-0-1",
+            "data": {
+                "vendor": "com.snowplowanalytics.snowplow",
+                "name": "ua_parser_config",
+                "enabled": False,
+                "parameters": {},
+            },
+        },
     }
     for name, doc in configs.items():
         (tmp_path / name).write_text(json.dumps(doc))
-    (tmp_path / "refs.json").write_text(json.dumps({"search": {"AcmeFind": {"domains": ["find.acme.io"], "parameters": ["k"]}}}))
+    (tmp_path / "refs.json").write_text(
+        json.dumps({"search": {"AcmeFind": {"domains": ["find.acme.io"], "parameters": ["k"]}}})
+    )
     enrichments = enrich.load_directory(tmp_path)
     assert [e.SCHEMA_NAME for e in enrichments] == [
         "referer_parser", "campaign_attribution", "event_fingerprint_config", "cookie_extractor_config", "anon_ip", "pii_enrichment_config",
@@ -153,25 +245,53 @@ def test_enrichments_from_snowplow_config_files(tmp_path: Path) -> None:
     assert f["user_ipaddress"] == "94.15.x.x"
     assert f["user_id"] == hashlib.sha256(b"bobpepper").hexdigest()
     assert (f["refr_medium"], f["refr_source"], f["refr_term"]) == ("search", "AcmeFind", "boots")
-    assert (f["mkt_source"], f["mkt_medium"], f["mkt_clickid"], f["mkt_network"]) == ("mail", "e", "77", "Acme Ads")
+    assert (f["mkt_source"], f["mkt_medium"], f["mkt_clickid"], f["mkt_network"]) == (
+        "mail",
+        "e",
+        "77",
+        "Acme Ads",
+    )
     assert f["event_fingerprint"] and len(f["event_fingerprint"]) == 32
-    assert ev.derived == [{"schema": "iglu:org.ietf/http_cookie/jsonschema/1-0-0", "data": {"name": "_ga", "value": "GA1.2.3"}}]
-    internal = _enriched(enrichments, {"url": "https://shop.acme.com/", "refr": "https://blog.acme.com/post"})
+    assert ev.derived == [
+        {
+            "schema": "iglu:org.ietf/http_cookie/jsonschema/1-0-0",
+            "data": {"name": "_ga", "value": "GA1.2.3"},
+        }
+    ]
+    internal = _enriched(
+        enrichments, {"url": "https://shop.acme.com/", "refr": "https://blog.acme.com/post"}
+    )
     assert internal.fields["refr_medium"] == "internal"
 
 
 def test_unknown_enrichment_is_refused_with_the_supported_list(tmp_path: Path) -> None:
     from driftline.errors import TerminalError
 
-    (tmp_path / "weather.json").write_text(json.dumps({"schema": "iglu:com.snowplowanalytics.snowplow.enrichments/weather_enrichment_config/jsonschema/1-0-0", "data": {"enabled": True, "parameters": {}}}))
+    (tmp_path / "weather.json").write_text(
+        json.dumps(
+            {
+                "schema": "iglu:com.snowplowanalytics.snowplow.enrichments/weather_enrichment_config/jsonschema/1-0-0",
+                "data": {"enabled": True, "parameters": {}},
+            }
+        )
+    )
     with pytest.raises(TerminalError, match="not supported by driftline; supported: anon_ip"):
         enrich.load_directory(tmp_path)
 
 
 def test_sdk_json_shape() -> None:
-    assert shred_name("contexts", "iglu:org.w3/PerformanceTiming/jsonschema/1-0-0") == "contexts_org_w3_performance_timing_1"
-    assert shred_name("contexts", "iglu:nl.basjes/yauaa_context/jsonschema/1-0-4") == "contexts_nl_basjes_yauaa_context_1"
-    assert shred_name("unstruct_event", "iglu:com.urbanairship.connect/OPEN/jsonschema/1-0-0") == "unstruct_event_com_urbanairship_connect_open_1"
+    assert (
+        shred_name("contexts", "iglu:org.w3/PerformanceTiming/jsonschema/1-0-0")
+        == "contexts_org_w3_performance_timing_1"
+    )
+    assert (
+        shred_name("contexts", "iglu:nl.basjes/yauaa_context/jsonschema/1-0-4")
+        == "contexts_nl_basjes_yauaa_context_1"
+    )
+    assert (
+        shred_name("unstruct_event", "iglu:com.urbanairship.connect/OPEN/jsonschema/1-0-0")
+        == "unstruct_event_com_urbanairship_connect_open_1"
+    )
     from snowplow_data import enriched_lines
 
     line = enriched_lines(3)[2]

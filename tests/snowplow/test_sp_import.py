@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from snowplow_data import enriched_lines
-
 from tests.conftest import run_cli
 
 
@@ -33,13 +32,17 @@ def test_import_plain_gzip_and_directory_incrementally(tmp_path: Path, lines: li
     src = tmp_path / "enriched"
     (src / "2024").mkdir(parents=True)
     (src / "2024" / "part-0.tsv").write_text("\n".join(lines[:10]) + "\n")
-    (src / "2024" / "part-1.tsv.gz").write_bytes(gzip.compress(("\n".join(lines[10:20]) + "\n").encode()))
+    (src / "2024" / "part-1.tsv.gz").write_bytes(
+        gzip.compress(("\n".join(lines[10:20]) + "\n").encode())
+    )
     out = run_cli("import", "snowplow", str(src), "--format", "json", data_dir=data_dir).stdout
     summary = json.loads(out)[0]
     assert (summary["files"], summary["events"], summary["bad_rows"]) == (2, 20, 0)
     # new file: only it is read; the others are skipped
     (src / "2024" / "part-2.tsv").write_text("\n".join(lines[20:]) + "\n")
-    summary = json.loads(run_cli("import", "snowplow", str(src), "--format", "json", data_dir=data_dir).stdout)[0]
+    summary = json.loads(
+        run_cli("import", "snowplow", str(src), "--format", "json", data_dir=data_dir).stdout
+    )[0]
     assert (summary["files"], summary["skipped"], summary["events"]) == (1, 2, 10)
     assert _count(data_dir, "events") == 30 and _count(data_dir, "snowplow_events") == 30
     # the stored rows export back to the same TSV lines, field for field
@@ -47,7 +50,9 @@ def test_import_plain_gzip_and_directory_incrementally(tmp_path: Path, lines: li
     assert sorted(exported) == sorted(lines)
 
 
-def test_reimport_of_a_changed_file_does_not_double_events(tmp_path: Path, lines: list[str]) -> None:
+def test_reimport_of_a_changed_file_does_not_double_events(
+    tmp_path: Path, lines: list[str]
+) -> None:
     data_dir = tmp_path / "data"
     run_cli("init", data_dir=data_dir)
     f = tmp_path / "a.tsv"
@@ -66,17 +71,23 @@ def test_bad_lines_become_bad_rows_and_the_rest_is_kept(tmp_path: Path, lines: l
     content = [lines[0], "only\tthree\tfields", "\t".join(broken_ts), lines[2]]
     (tmp_path / "mixed.tsv").write_text("\n".join(content) + "\n")
     summary = json.loads(
-        run_cli("import", "snowplow", str(tmp_path / "mixed.tsv"), "--format", "json", data_dir=data_dir).stdout
+        run_cli(
+            "import", "snowplow", str(tmp_path / "mixed.tsv"), "--format", "json", data_dir=data_dir
+        ).stdout
     )[0]
     assert (summary["events"], summary["bad_rows"]) == (2, 2)
-    rows = [json.loads(x) for x in run_cli("export", "bad-rows", data_dir=data_dir).stdout.splitlines()]
+    rows = [
+        json.loads(x) for x in run_cli("export", "bad-rows", data_dir=data_dir).stdout.splitlines()
+    ]
     assert {r["schema"] for r in rows} == {
         "iglu:com.snowplowanalytics.snowplow.badrows/loader_parsing_error/jsonschema/2-0-0"
     }
     messages = sorted(r["data"]["failure"]["errors"][0]["message"] for r in rows)
     assert messages[0] == "expected 131 tab-separated fields, got 3"
     assert messages[1] == "values that do not parse in: collector_tstamp"
-    counts = json.loads(run_cli("export", "bad-rows", "--count", "--format", "json", data_dir=data_dir).stdout)
+    counts = json.loads(
+        run_cli("export", "bad-rows", "--count", "--format", "json", data_dir=data_dir).stdout
+    )
     assert counts[0]["kind"] == "loader_parsing_error" and counts[0]["count"] == 2
 
 
@@ -94,7 +105,11 @@ def moto_server() -> Iterator[str]:
     server = moto.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     host, port = server.get_host_and_port()
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield f"http://{host}:{port}"
@@ -112,18 +127,28 @@ def test_import_from_s3(tmp_path: Path, lines: list[str], moto_server: str) -> N
 
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     s3.create_bucket(Bucket="enriched")
-    s3.put_object(Bucket="enriched", Key="good/run=1/part-0.gz", Body=gzip.compress(("\n".join(lines) + "\n").encode()))
+    s3.put_object(
+        Bucket="enriched",
+        Key="good/run=1/part-0.gz",
+        Body=gzip.compress(("\n".join(lines) + "\n").encode()),
+    )
     data_dir = tmp_path / "data"
     run_cli("init", data_dir=data_dir)
     env = {**os.environ, "AWS_ENDPOINT_URL_S3": moto_server, "AWS_ENDPOINT_URL": moto_server}
-    out = run_cli("import", "snowplow", "s3://enriched/good/", "--format", "json", data_dir=data_dir, env=env).stdout
+    out = run_cli(
+        "import", "snowplow", "s3://enriched/good/", "--format", "json", data_dir=data_dir, env=env
+    ).stdout
     assert json.loads(out)[0]["events"] == 30
-    out = run_cli("import", "snowplow", "s3://enriched/good/", "--format", "json", data_dir=data_dir, env=env).stdout
+    out = run_cli(
+        "import", "snowplow", "s3://enriched/good/", "--format", "json", data_dir=data_dir, env=env
+    ).stdout
     assert json.loads(out)[0]["skipped"] == 1 and json.loads(out)[0]["events"] == 0
 
 
 @pytest.mark.e2e
-def test_kinesis_stream_with_checkpoints(tmp_path: Path, lines: list[str], moto_server: str) -> None:
+def test_kinesis_stream_with_checkpoints(
+    tmp_path: Path, lines: list[str], moto_server: str
+) -> None:
     import boto3
 
     kinesis = boto3.client("kinesis", endpoint_url=moto_server, region_name="us-east-1")
@@ -133,10 +158,14 @@ def test_kinesis_stream_with_checkpoints(tmp_path: Path, lines: list[str], moto_
     data_dir = tmp_path / "data"
     run_cli("init", data_dir=data_dir)
     url = f"kinesis://enriched-good?region=us-east-1&endpoint_url={moto_server}"
-    first = json.loads(run_cli("import", "snowplow", url, "--format", "json", data_dir=data_dir).stdout)[0]
+    first = json.loads(
+        run_cli("import", "snowplow", url, "--format", "json", data_dir=data_dir).stdout
+    )[0]
     assert first["events"] == 20 and first["shards"] == 2
     for i, line in enumerate(lines[20:]):
         kinesis.put_record(StreamName="enriched-good", Data=line.encode(), PartitionKey=str(i))
-    second = json.loads(run_cli("import", "snowplow", url, "--format", "json", data_dir=data_dir).stdout)[0]
+    second = json.loads(
+        run_cli("import", "snowplow", url, "--format", "json", data_dir=data_dir).stdout
+    )[0]
     assert second["events"] == 10  # continued from the checkpoints: nothing read twice
     assert _count(data_dir, "events") == 30 and _count(data_dir, "snowplow_checkpoints") == 2

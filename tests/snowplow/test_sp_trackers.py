@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.conftest import RunningServer, run_cli, start_server
 
 pytestmark = pytest.mark.e2e
@@ -59,8 +58,12 @@ def test_python_tracker_get_and_post(sp_server: RunningServer) -> None:
     )
     for emitter, namespace in ((post_emitter, "py-post"), (get_emitter, "py-get")):
         tracker = Tracker(namespace=namespace, emitters=emitter, subject=subject, app_id="pytest")
-        tracker.track(PageView(page_url="https://www.example.com/a", page_title="Home", context=[context]))
-        tracker.track(StructuredEvent(category="shop", action="add-to-basket", property_="pcs", value=2))
+        tracker.track(
+            PageView(page_url="https://www.example.com/a", page_title="Home", context=[context])
+        )
+        tracker.track(
+            StructuredEvent(category="shop", action="add-to-basket", property_="pcs", value=2)
+        )
         tracker.track(
             SelfDescribing(
                 SelfDescribingJson(
@@ -80,12 +83,16 @@ def test_python_tracker_get_and_post(sp_server: RunningServer) -> None:
     assert all(e["user_id"] == "py-user" and e["app_id"] == "pytest" for e in events)
     link = [e for e in events if e["event"] == "unstruct"]
     assert all(
-        e["unstruct_event_com_snowplowanalytics_snowplow_link_click_1"]["targetUrl"] == "https://www.example.com/b"
-        and e["contexts_com_snowplowanalytics_snowplow_web_page_1"][0]["id"] == "2ec13853-4a4a-4b4b-8c8c-0123456789ab"
+        e["unstruct_event_com_snowplowanalytics_snowplow_link_click_1"]["targetUrl"]
+        == "https://www.example.com/b"
+        and e["contexts_com_snowplowanalytics_snowplow_web_page_1"][0]["id"]
+        == "2ec13853-4a4a-4b4b-8c8c-0123456789ab"
         for e in link
     )
     assert all(e["se_value"] == "2" for e in events if e["event"] == "struct")
-    counts = run_cli("export", "bad-rows", "--count", "--format", "json", data_dir=sp_server.data_dir).stdout
+    counts = run_cli(
+        "export", "bad-rows", "--count", "--format", "json", data_dir=sp_server.data_dir
+    ).stdout
     assert json.loads(counts) == []
 
 
@@ -96,7 +103,10 @@ class _Page(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = self.script if self.path.startswith("/tracker.js") else self.html
         self.send_response(200)
-        self.send_header("Content-Type", "application/javascript" if self.path.startswith("/tracker.js") else "text/html")
+        self.send_header(
+            "Content-Type",
+            "application/javascript" if self.path.startswith("/tracker.js") else "text/html",
+        )
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -106,11 +116,14 @@ class _Page(BaseHTTPRequestHandler):
 
 
 @pytest.mark.skipif(
-    shutil.which("chromium") is None or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(),
+    shutil.which("chromium") is None
+    or not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(),
     reason="needs Debian's chromium and `npm install` in tests/snowplow/browser (.ci/setup.d/40-snowplow.sh)",
 )
 def test_javascript_tracker_in_chromium_round_trips_the_sp_cookie(sp_server: RunningServer) -> None:
-    _Page.script = (BROWSER_DIR / "node_modules/@snowplow/browser-tracker/dist/index.umd.min.js").read_bytes()
+    _Page.script = (
+        BROWSER_DIR / "node_modules/@snowplow/browser-tracker/dist/index.umd.min.js"
+    ).read_bytes()
     _Page.html = b"<!doctype html><title>driftline shop</title><script src='/tracker.js'></script><p>shop</p>"
     page_server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
     threading.Thread(target=page_server.serve_forever, daemon=True).start()
@@ -137,6 +150,10 @@ def test_javascript_tracker_in_chromium_round_trips_the_sp_cookie(sp_server: Run
     assert len(nuids) == 1, nuids
     assert result["cookie"] == next(iter(nuids))
     assert {e["event"] for e in events} >= {"page_view", "struct"}
-    assert all(e["platform"] == "web" and e.get("mkt_source") == "browser-test" for e in events if e["event"] == "page_view")
+    assert all(
+        e["platform"] == "web" and e.get("mkt_source") == "browser-test"
+        for e in events
+        if e["event"] == "page_view"
+    )
     assert all(e["useragent"].find("Chrome") >= 0 for e in events)
     assert httpx.get(sp_server.url + "/health").text == "ok"

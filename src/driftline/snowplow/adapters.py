@@ -15,8 +15,8 @@ known parameters, ``tv``/``p``/``e`` present): a bad one becomes a
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 

@@ -29,17 +29,61 @@ _KEY = (
 )
 UA_CONTEXT = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/"
 
-_PLAIN = (
-    "app_id platform page_title page_urlhost page_urlpath page_urlquery page_urlfragment "
-    "refr_urlpath refr_medium refr_source refr_term mkt_clickid mkt_network geo_zipcode "
-    "geo_region_name geo_latitude geo_longitude geo_timezone ip_isp ip_organization ip_domain "
-    "ip_netspeed domain_sessionid domain_sessionidx network_userid se_category se_label "
-    "se_property tr_orderid tr_affiliation tr_city tr_state tr_country tr_currency ti_orderid "
-    "ti_sku ti_name ti_category ti_quantity ti_currency br_lang br_viewwidth br_viewheight "
-    "os_timezone doc_charset event_vendor event_version name_tracker pp_xoffset_min "
-    "pp_xoffset_max pp_yoffset_min pp_yoffset_max"
-).split()
-_NUMBERS = "se_value tr_total tr_tax tr_shipping ti_price".split()
+_PLAIN = [
+    "app_id",
+    "platform",
+    "page_title",
+    "page_urlhost",
+    "page_urlpath",
+    "page_urlquery",
+    "page_urlfragment",
+    "refr_urlpath",
+    "refr_medium",
+    "refr_source",
+    "refr_term",
+    "mkt_clickid",
+    "mkt_network",
+    "geo_zipcode",
+    "geo_region_name",
+    "geo_latitude",
+    "geo_longitude",
+    "geo_timezone",
+    "ip_isp",
+    "ip_organization",
+    "ip_domain",
+    "ip_netspeed",
+    "domain_sessionid",
+    "domain_sessionidx",
+    "network_userid",
+    "se_category",
+    "se_label",
+    "se_property",
+    "tr_orderid",
+    "tr_affiliation",
+    "tr_city",
+    "tr_state",
+    "tr_country",
+    "tr_currency",
+    "ti_orderid",
+    "ti_sku",
+    "ti_name",
+    "ti_category",
+    "ti_quantity",
+    "ti_currency",
+    "br_lang",
+    "br_viewwidth",
+    "br_viewheight",
+    "os_timezone",
+    "doc_charset",
+    "event_vendor",
+    "event_version",
+    "name_tracker",
+    "pp_xoffset_min",
+    "pp_xoffset_max",
+    "pp_yoffset_min",
+    "pp_yoffset_max",
+]
+_NUMBERS = ["se_value", "tr_total", "tr_tax", "tr_shipping", "ti_price"]
 _MIXPANEL = {
     "$current_url": "page_url",
     "$referrer": "page_referrer",

@@ -75,11 +75,15 @@ def _filesystem(url: str) -> tuple[Any, str]:
     try:
         import fsspec
     except ImportError:
-        raise TerminalError("reading files needs fsspec: pip install 'driftline[snowplow]'") from None
+        raise TerminalError(
+            "reading files needs fsspec: pip install 'driftline[snowplow]'"
+        ) from None
     try:
         fs, path = fsspec.core.url_to_fs(url)
     except (ImportError, ValueError) as exc:
-        raise TerminalError(f"cannot open {url}: {exc} (install the extra for its scheme, e.g. driftline[s3])") from None
+        raise TerminalError(
+            f"cannot open {url}: {exc} (install the extra for its scheme, e.g. driftline[s3])"
+        ) from None
     return fs, path
 
 
@@ -100,7 +104,13 @@ def list_files(url: str) -> list[SourceFile]:
         base = name.rsplit("/", 1)[-1]
         if base.startswith((".", "_")):  # hidden files, _SUCCESS markers
             continue
-        stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified") or ""
+        stamp = (
+            info.get("ETag")
+            or info.get("etag")
+            or info.get("mtime")
+            or info.get("LastModified")
+            or ""
+        )
         full = name if protocol in ("file", "local") else f"{protocol}://{name}"
         out.append(SourceFile(full, int(info.get("size") or 0), f"{info.get('size')}:{stamp}"))
     return sorted(out, key=lambda f: f.url)

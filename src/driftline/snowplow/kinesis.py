@@ -90,7 +90,9 @@ def import_stream(
             after = checkpoints.get(shard_id)
             kwargs: dict[str, Any] = {"StreamName": stream, "ShardId": shard_id}
             if after:
-                kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
+                kwargs.update(
+                    ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after
+                )
             else:
                 kwargs["ShardIteratorType"] = "TRIM_HORIZON"
             iterator = client.get_shard_iterator(**kwargs)["ShardIterator"]
@@ -106,7 +108,10 @@ def import_stream(
                         if line.strip()
                     ]
                     table = pa.Table.from_arrays(
-                        [pa.array([project_id] * len(lines), pa.int32()), pa.array(lines, pa.string())],
+                        [
+                            pa.array([project_id] * len(lines), pa.int32()),
+                            pa.array(lines, pa.string()),
+                        ],
                         schema=LINES_SCHEMA,
                     )
                     checkpoint = [(project_id, stream, shard_id, records[-1]["SequenceNumber"])]
@@ -119,7 +124,9 @@ def import_stream(
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
-            raise InvalidInput(f"Kinesis stream {stream!r} does not exist", field="source") from None
+            raise InvalidInput(
+                f"Kinesis stream {stream!r} does not exist", field="source"
+            ) from None
         raise TransientError(f"Kinesis: {exc}") from None
     except BotoCoreError as exc:
         raise TransientError(f"Kinesis: {exc}") from None

@@ -32,20 +32,69 @@ _ARROW = {
 ZERO = "00000000-0000-0000-0000-000000000000"
 _EPOCH = dt.datetime(1970, 1, 1)
 
-_PLAIN = (
-    "app_id platform page_title page_urlhost page_urlpath page_urlquery page_urlfragment "
-    "refr_urlpath refr_medium refr_source refr_term mkt_clickid mkt_network geo_zipcode "
-    "geo_region_name geo_timezone ip_isp ip_organization ip_domain "
-    "ip_netspeed domain_sessionid network_userid se_category se_label "
-    "se_property tr_orderid tr_affiliation tr_city tr_state tr_country tr_currency ti_orderid "
-    "ti_sku ti_name ti_category ti_currency br_lang os_timezone doc_charset event_vendor "
-    "event_version name_tracker"
-).split()
-_INTS = (
-    "domain_sessionidx ti_quantity br_viewwidth br_viewheight pp_xoffset_min pp_xoffset_max "
-    "pp_yoffset_min pp_yoffset_max"
-).split()
-_FLOATS = "geo_latitude geo_longitude se_value tr_total tr_tax tr_shipping ti_price".split()
+_PLAIN = [
+    "app_id",
+    "platform",
+    "page_title",
+    "page_urlhost",
+    "page_urlpath",
+    "page_urlquery",
+    "page_urlfragment",
+    "refr_urlpath",
+    "refr_medium",
+    "refr_source",
+    "refr_term",
+    "mkt_clickid",
+    "mkt_network",
+    "geo_zipcode",
+    "geo_region_name",
+    "geo_timezone",
+    "ip_isp",
+    "ip_organization",
+    "ip_domain",
+    "ip_netspeed",
+    "domain_sessionid",
+    "network_userid",
+    "se_category",
+    "se_label",
+    "se_property",
+    "tr_orderid",
+    "tr_affiliation",
+    "tr_city",
+    "tr_state",
+    "tr_country",
+    "tr_currency",
+    "ti_orderid",
+    "ti_sku",
+    "ti_name",
+    "ti_category",
+    "ti_currency",
+    "br_lang",
+    "os_timezone",
+    "doc_charset",
+    "event_vendor",
+    "event_version",
+    "name_tracker",
+]
+_INTS = [
+    "domain_sessionidx",
+    "ti_quantity",
+    "br_viewwidth",
+    "br_viewheight",
+    "pp_xoffset_min",
+    "pp_xoffset_max",
+    "pp_yoffset_min",
+    "pp_yoffset_max",
+]
+_FLOATS = [
+    "geo_latitude",
+    "geo_longitude",
+    "se_value",
+    "tr_total",
+    "tr_tax",
+    "tr_shipping",
+    "ti_price",
+]
 _MIXPANEL = {
     "$current_url": "page_url",
     "$referrer": "page_referrer",
@@ -103,7 +152,11 @@ def event_row(
         value = get(key)
         if value:
             props["$screen_width" if key.endswith("width") else "$screen_height"] = int(value)
-    for key, ua_key in (("$browser", "useragentFamily"), ("$browser_version", "useragentVersion"), ("$device", "deviceFamily")):
+    for key, ua_key in (
+        ("$browser", "useragentFamily"),
+        ("$browser_version", "useragentVersion"),
+        ("$device", "deviceFamily"),
+    ):
         if ua.get(ua_key):
             props[key] = ua[ua_key]
     os_name = ua.get("osFamily") or get("os_name")

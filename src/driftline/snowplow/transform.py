@@ -32,7 +32,7 @@ EVENT_TYPES = {
     "pv": "page_view",
     "pp": "page_ping",
 }
-PLATFORMS = frozenset("web iot app mob pc cnsl tv srv headset".split())
+PLATFORMS = frozenset(["web", "iot", "app", "mob", "pc", "cnsl", "tv", "srv", "headset"])
 ATOMIC = "iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0"
 SCHEMA_OF_EVENT = {
     "page_view": ("com.snowplowanalytics.snowplow", "page_view", "jsonschema", "1-0-0"),
@@ -188,7 +188,7 @@ def map_parameters(
         value = _json_param(ev, "co", "cx", "contexts")
         if value is not None:
             ev.contexts = [value]  # validated (wrapper and entities) by the pipeline
-    if "tnuid" in params and params["tnuid"]:
+    if params.get("tnuid"):
         f["network_userid"] = tsv_safe(params["tnuid"])
     if not f.get("page_url") and payload.referer_uri:
         f["page_url"] = tsv_safe(payload.referer_uri)

@@ -103,6 +103,8 @@ def split_lines(lines: pa.Table, width: int) -> tuple[pa.Table, list[tuple[int, 
             fields = line.count("\t") + 1
             broken.append((pid, f"expected {width} tab-separated fields, got {fields}", line))
     return pa.concat_tables(parts), broken
+
+
 _columns_cache: dict[int, list[tuple[str, str]]] = {}
 
 
@@ -169,7 +171,9 @@ class AppendEnriched:
         if self.prepared and self.build is not None:
             enriched, event_rows = self.build(self.prepared)
             conn.register(f"{view}_pre", enriched)
-            conn.execute(f"INSERT INTO snowplow_events SELECT *, ?::TIMESTAMP FROM {view}_pre", [now])
+            conn.execute(
+                f"INSERT INTO snowplow_events SELECT *, ?::TIMESTAMP FROM {view}_pre", [now]
+            )
             stored += enriched.num_rows
             self._prepared_events = AppendEvents(event_rows)
             events = self._prepared_events.apply(conn, now)

@@ -86,7 +86,8 @@ def export_bad_rows(
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
     count: Annotated[
-        bool, typer.Option("--count", help="Print how many bad rows there are of each kind instead.")
+        bool,
+        typer.Option("--count", help="Print how many bad rows there are of each kind instead."),
     ] = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,

@@ -29,7 +29,9 @@ def _window(start: str | None, end: str | None) -> tuple[str, list[Any]]:
         try:
             day = dt.date.fromisoformat(value)
         except ValueError:
-            raise InvalidInput(f"--{name} must be a date, YYYY-MM-DD (got {value!r})", field=name) from None
+            raise InvalidInput(
+                f"--{name} must be a date, YYYY-MM-DD (got {value!r})", field=name
+            ) from None
         if op == "<":
             day += dt.timedelta(days=1)
         where += f" AND received_at {op} ?"
@@ -94,7 +96,9 @@ def export_enriched(
         try:
             day = dt.date.fromisoformat(value)
         except ValueError:
-            raise InvalidInput(f"--{name} must be a date, YYYY-MM-DD (got {value!r})", field=name) from None
+            raise InvalidInput(
+                f"--{name} must be a date, YYYY-MM-DD (got {value!r})", field=name
+            ) from None
         if op == "<":
             day += dt.timedelta(days=1)
         where += f" AND collector_tstamp {op} ?"

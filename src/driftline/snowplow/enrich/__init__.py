@@ -11,6 +11,7 @@ built-in referer database) and the UA parser.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, Protocol
@@ -106,8 +107,6 @@ def defaults() -> list[Enrichment]:
     from driftline.snowplow.enrich.useragent import UaParser
 
     out: list[Enrichment] = [RefererParser({}), CampaignAttribution({})]
-    try:
+    with contextlib.suppress(TerminalError):  # ua-parser not installed: run without it
         out.insert(0, UaParser({}))
-    except TerminalError:  # ua-parser not installed: run without it
-        pass
     return out

@@ -28,9 +28,29 @@ HASHES = {
     "SHA-512": "sha512",
 }
 POJO_FIELDS = frozenset(
-    "user_id user_ipaddress user_fingerprint domain_userid network_userid ip_organization "
-    "ip_domain tr_city tr_state tr_country ti_name se_category se_action se_label se_property "
-    "mkt_term mkt_content se_value page_url page_referrer refr_domain_userid".split()
+    [
+        "user_id",
+        "user_ipaddress",
+        "user_fingerprint",
+        "domain_userid",
+        "network_userid",
+        "ip_organization",
+        "ip_domain",
+        "tr_city",
+        "tr_state",
+        "tr_country",
+        "ti_name",
+        "se_category",
+        "se_action",
+        "se_label",
+        "se_property",
+        "mkt_term",
+        "mkt_content",
+        "se_value",
+        "page_url",
+        "page_referrer",
+        "refr_domain_userid",
+    ]
 )
 _PATH = re.compile(r"^\$((?:\.[A-Za-z0-9_\-]+)+|\.\[(?:'[^']+'(?:,\s*)?)+\])$")
 
