@@ -169,3 +169,32 @@ def test_kinesis_stream_with_checkpoints(
     )[0]
     assert second["events"] == 10  # continued from the checkpoints: nothing read twice
     assert _count(data_dir, "events") == 30 and _count(data_dir, "snowplow_checkpoints") == 2
+
+
+@pytest.mark.slow
+def test_import_killed_mid_run_and_rerun_stores_every_event_once(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from snowplow_data import write_enriched
+
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        write_enriched(src / f"part-{i}.tsv", 6000, seed=i)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "driftline", "import", "snowplow", str(src), "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_cli("import", "snowplow", str(src), data_dir=data_dir)
+    assert _count(data_dir, "events") == 18000
+    assert _count(data_dir, "snowplow_events") == 18000
+    assert _count(data_dir, "(SELECT DISTINCT event_id FROM snowplow_events)") == 18000
