@@ -313,3 +313,47 @@ def test_post_payload_with_charset_upper_case(sp_client, store: DuckDBStore) -> 
     )
     assert r.status_code == 200
     assert store.query_rows("SELECT count(*) FROM events") == [(1,)]
+
+
+def test_ip_lookups_with_a_maxmind_database(
+    data_dir: Path, store: DuckDBStore, tmp_path: Path
+) -> None:
+    mmdb_writer = pytest.importorskip("mmdb_writer")
+    from netaddr import IPSet
+
+    enrichments = tmp_path / "enrichments"
+    enrichments.mkdir()
+    writer = mmdb_writer.MMDBWriter(ip_version=4, database_type="GeoIP2-City", languages=["en"])
+    city = {
+        "country": {"iso_code": "GB"},
+        "city": {"names": {"en": "London"}},
+        "subdivisions": [{"iso_code": "ENG", "names": {"en": "England"}}],
+        "postal": {"code": "EC1A"},
+        "location": {"latitude": 51.5142, "longitude": -0.0931, "time_zone": "Europe/London"},
+    }
+    writer.insert_network(IPSet(["203.0.113.0/24"]), city)
+    writer.to_db_file(str(enrichments / "GeoLite2-City.mmdb"))
+    config = {
+        "schema": "iglu:com.snowplowanalytics.snowplow/ip_lookups/jsonschema/2-0-0",
+        "data": {
+            "name": "ip_lookups",
+            "vendor": "com.snowplowanalytics.snowplow",
+            "enabled": True,
+            "parameters": {
+                "geo": {"database": "GeoLite2-City.mmdb", "uri": "http://example.invalid/maxmind"}
+            },
+        },
+    }
+    (enrichments / "ip_lookups.json").write_text(json.dumps(config))
+    with make_client(data_dir, store, f'[enrich]\nenrichments = "{enrichments}"\n') as c:
+        post(c, [{"e": "pv", "tv": "t", "p": "web"}], headers={"X-Forwarded-For": "203.0.113.9"})
+        post(c, [{"e": "pv", "tv": "t", "p": "web"}], headers={"X-Forwarded-For": "198.51.100.1"})
+    rows = store.query_rows(
+        """SELECT geo_country, geo_region, geo_city, geo_zipcode, geo_latitude, geo_longitude,
+                  geo_region_name, geo_timezone FROM snowplow_events ORDER BY user_ipaddress DESC"""
+    )
+    assert rows[0] == ("GB", "ENG", "London", "EC1A", 51.5142, -0.0931, "England", "Europe/London")
+    assert rows[1] == (None,) * 8
+    sql = """SELECT properties::VARCHAR FROM events WHERE properties->>'$."$city"' = 'London'"""
+    [(props,)] = store.query_rows(sql)
+    assert json.loads(props)["mp_country_code"] == "GB"

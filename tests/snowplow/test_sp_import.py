@@ -187,7 +187,16 @@ def test_import_killed_mid_run_and_rerun_stores_every_event_once(tmp_path: Path)
     for i in range(3):
         write_enriched(src / f"part-{i}.tsv", 6000, seed=i)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "driftline", "import", "snowplow", str(src), "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "driftline",
+            "import",
+            "snowplow",
+            str(src),
+            "--data-dir",
+            str(data_dir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
