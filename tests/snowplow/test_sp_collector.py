@@ -299,3 +299,16 @@ def test_fuzz_never_answers_5xx(sp_client, body: bytes, query: str, ctype: str) 
     assert r.status_code < 500
     r = sp_client.get("/i?" + quote(query, safe="=&"))
     assert r.status_code < 500
+
+
+def test_head_and_legacy_pixel_paths_and_get_tp2(sp_client, store: DuckDBStore) -> None:
+    r = sp_client.head("/i?e=pv&p=web&tv=t")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/gif" and r.content == b""
+    r = sp_client.get("/ice.png?e=pv&p=web&tv=t")
+    assert r.status_code == 200 and len(r.content) == 43
+    r = sp_client.get(TP2 + "?e=se&p=web&tv=t&se_ca=c&se_ac=a")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+    r = sp_client.get("/i")  # no parameters: a bad row, still a pixel
+    assert r.status_code == 200
+    assert sorted(e for e, _ in _events(store)) == ["a", "page_view", "page_view"]
+    assert [k for k, _ in bad_rows(store)] == ["tracker_protocol_violations"]
