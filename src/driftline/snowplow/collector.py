@@ -326,8 +326,9 @@ class Collector:
         items = []
         for ev in enriched.events:
             pid = by_app.get(ev.fields.get("app_id") or "", default)
-            entities = [*ev.contexts, *ev.derived]
-            row = event_row(pid, ev.fields, ev.unstruct, entities, ev.times_ms["derived_tstamp"])
+            row = event_row(
+                pid, ev.fields, ev.unstruct, ev.contexts, ev.derived, ev.times_ms["derived_tstamp"]
+            )
             items.append((pid, ev.fields, row))
         bad = _bad_table(enriched.bad, default)
         return AppendEnriched(None, EVENTS_SQL, bad_rows=bad, prepared=items, build=build_tables)

@@ -13,8 +13,10 @@ forwarding uses), as one SQL statement over a batch of typed enriched rows.
   ``$browser_version``, ``$os``, ``$device``, ``$screen_width``/``height``, ``$lib_version``,
   ``mp_lib``, ``utm_*``), the Snowplow field names for the rest of the page, referrer,
   campaign, geo and session fields, each self-describing event's own properties at the top
-  level, and every context as ``contexts_<vendor>_<name>_<model>`` (a list of objects, the
-  Analytics SDK's naming). Empty values are left out.
+  level, and every context the tracker sent as ``contexts_<vendor>_<name>_<model>`` (a list
+  of objects, the Analytics SDK's naming). Contexts derived by enrichments are summarised by
+  the Mixpanel names above (the UA parser's as ``$browser``, ``$os``...) and kept whole in
+  ``snowplow_events``. Empty values are left out.
 """
 
 from __future__ import annotations
@@ -130,14 +132,14 @@ def events_sql() -> str:
     return f"""
     WITH src AS (
       SELECT *,
-        coalesce(json_extract(contexts, '$.data[*]'), []::JSON[])
-          || coalesce(json_extract(derived_contexts, '$.data[*]'), []::JSON[]) AS ents,
+        coalesce(json_extract(contexts, '$.data[*]'), []::JSON[]) AS ents,
+        coalesce(json_extract(derived_contexts, '$.data[*]'), []::JSON[]) AS derived,
         coalesce(domain_userid,
                  nullif(network_userid, '00000000-0000-0000-0000-000000000000')) AS dev
       FROM {{enriched}}
     ), keyed AS (
       SELECT *, list_transform(ents, lambda x: 'contexts_' || {key}) AS ks,
-        list_filter(ents, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data' AS ua
+        list_filter(derived, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data' AS ua
       FROM src
     ), shaped AS (
       SELECT *, CASE WHEN len(ents) > 0 THEN to_json(map_from_entries(list_transform(

@@ -131,18 +131,22 @@ def event_row(
     f: dict[str, str | None],
     unstruct: Any,
     entities: Sequence[Any],
+    derived: Sequence[Any],
     time_ms: int,
 ) -> tuple[Any, ...]:
     """One ``events`` row (EVENT_SCHEMA order) for an enriched event."""
     props: dict[str, Any] = {}
     if unstruct is not None and isinstance(unstruct.get("data"), dict):
         props.update(unstruct["data"])
-    ua: dict[str, Any] = {}
     for entity in entities:
-        schema = entity.get("schema", "")
-        props.setdefault(shred_name("contexts", schema), []).append(entity.get("data"))
-        if schema.startswith(UA_SCHEMA):
+        props.setdefault(shred_name("contexts", entity.get("schema", "")), []).append(
+            entity.get("data")
+        )
+    ua: dict[str, Any] = {}
+    for entity in derived:
+        if entity.get("schema", "").startswith(UA_SCHEMA):
             ua = entity.get("data") or {}
+            break
     get = f.get
     for key, name in _MIXPANEL.items():
         value = get(name)
