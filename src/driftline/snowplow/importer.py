@@ -25,13 +25,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from driftline.errors import InvalidInput, TerminalError
 from driftline.snowplow.events import EVENTS_SQL
 from driftline.store import DuckDBStore, GroupCommitWriter
-from driftline.store.snowplow import LINES_SCHEMA, AppendEnriched
+from driftline.store.snowplow import AppendEnriched
 
 BLOCK = 48 << 20  # ~30,000 enriched lines per committed batch
 
@@ -144,6 +145,55 @@ def read_lines(url: str, batch_bytes: int = BLOCK) -> Iterator[pa.Array]:
         raw.close()
 
 
+def read_fields(
+    url: str, width: int = 131, batch_bytes: int = BLOCK
+) -> Iterator[tuple[pa.Table, list[str]]]:
+    """Tables of ``width`` text columns ``c0..`` (empty fields NULL) from one (possibly gzip)
+    enriched TSV file, each with the lines that did not have ``width`` fields."""
+    fs, path = _filesystem(url)
+    raw = fs.open(path, "rb")
+    stream: Any = raw
+    if path.endswith(".gz") or _is_gzip(raw):
+        from isal import igzip
+
+        stream = igzip.IGzipFile(fileobj=raw)
+    broken: list[str] = []
+
+    def on_invalid(row: Any) -> str:
+        broken.append(row.text)
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=names, block_size=batch_bytes),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\t",
+                quote_char=False,
+                escape_char=False,
+                newlines_in_values=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        for batch in reader:
+            out, broken = list(broken), []
+            yield pa.Table.from_batches([batch]), out
+        if broken:
+            yield pa.Table.from_batches([], schema=reader.schema), broken
+    except pa.ArrowInvalid as exc:
+        raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
+    finally:
+        stream.close()
+        raw.close()
+
+
 def _is_gzip(f: Any) -> bool:
     head = f.read(2)
     f.seek(0)
@@ -174,16 +224,19 @@ def import_files(
         if (file.url, file.fingerprint) in done:
             summary.skipped += 1
             continue
-        previous: pa.Array | None = None
-        for lines in read_lines(file.url, batch_bytes):
+        previous: tuple[pa.Table, list[str]] | None = None
+        for chunk in read_fields(file.url, batch_bytes=batch_bytes):
             if previous is not None:
-                pending.append((writer.submit(_op(previous, project_id), wait_for_room=True), None))
-            previous = lines
+                pending.append(
+                    (writer.submit(_op(*previous, project_id), wait_for_room=True), None)
+                )
+            previous = chunk
             _drain(pending, summary, on_progress, keep=2)
         marker = [(project_id, file.url, file.fingerprint, 0, 0)]
-        if previous is None:
-            previous = pa.array([], pa.string())
-        pending.append((writer.submit(_op(previous, project_id, marker), wait_for_room=True), file))
+        table, broken = previous if previous is not None else (None, [])
+        pending.append(
+            (writer.submit(_op(table, broken, project_id, marker), wait_for_room=True), file)
+        )
         _drain(pending, summary, on_progress, keep=2)
         summary.files += 1
         summary.bytes += file.size
@@ -192,11 +245,24 @@ def import_files(
     return summary
 
 
-def _op(lines: pa.Array, project_id: int, imports: list[Any] | None = None) -> AppendEnriched:
-    table = pa.Table.from_arrays(
-        [pa.array([project_id] * len(lines), pa.int32()), lines], schema=LINES_SCHEMA
+def _op(
+    table: pa.Table | None,
+    broken: list[str],
+    project_id: int,
+    imports: list[Any] | None = None,
+) -> AppendEnriched:
+    split = None
+    if table is not None and table.num_rows:
+        split = table.add_column(
+            0, "project_id", pa.array(np.full(table.num_rows, project_id, np.int32))
+        )
+    problems = [
+        (project_id, f"expected 131 tab-separated fields, got {line.count(chr(9)) + 1}", line)
+        for line in broken
+    ]
+    return AppendEnriched(
+        None, EVENTS_SQL, split=split, broken=problems, imports=imports, trusted=False
     )
-    return AppendEnriched(table, EVENTS_SQL, imports=imports, trusted=False)
 
 
 def _drain(

@@ -55,6 +55,22 @@ def _bad_json(message: str, line: str) -> str:
         'payload', {line}))"""
 
 
+def _concat(tables: list[pa.Table]) -> pa.Table | None:
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return None
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def _empty_split(width: int) -> pa.Table:
+    return pa.table(
+        {
+            "project_id": pa.array([], pa.int32()),
+            **{f"c{i}": pa.array([], pa.string()) for i in range(width)},
+        }
+    )
+
+
 def split_lines(lines: pa.Table, width: int) -> tuple[pa.Table, list[tuple[int, str, str]]]:
     """Lines (``project_id``, ``line``) → ``project_id`` + ``width`` text columns ``c0..``
     (empty fields NULL), with pyarrow's CSV parser; lines with another field count are
@@ -135,6 +151,8 @@ class AppendEnriched:
         trusted: bool = False,
         prepared: list[Any] | None = None,
         build: Callable[[list[Any]], tuple[pa.Table, pa.Table]] | None = None,
+        split: pa.Table | None = None,
+        broken: list[tuple[int, str, str]] | None = None,
     ) -> None:
         self.lines = lines if lines is not None else LINES_SCHEMA.empty_table()
         self.bad_rows = bad_rows if bad_rows is not None else BAD_ROWS_SCHEMA.empty_table()
@@ -144,7 +162,15 @@ class AppendEnriched:
         self.trusted = trusted
         self.prepared = prepared or []
         self.build = build
-        self.rows = self.lines.num_rows + self.bad_rows.num_rows + len(self.prepared)
+        self.split = split  # project_id + c0..c130 text columns, already split (imports)
+        self.broken = broken or []
+        self.rows = (
+            self.lines.num_rows
+            + self.bad_rows.num_rows
+            + len(self.prepared)
+            + (split.num_rows if split is not None else 0)
+            + len(self.broken)
+        )
         self._view = f"_sp_{next(_names)}"
         self._events: AppendEvents | None = None
         self._prepared_events: AppendEvents | None = None
@@ -162,6 +188,8 @@ class AppendEnriched:
             trusted=all(op.trusted for op in ops),
             prepared=[p for op in ops for p in op.prepared],
             build=next((op.build for op in ops if op.build is not None), None),
+            split=_concat([op.split for op in ops if op.split is not None]),
+            broken=[b for op in ops for b in op.broken],
         )
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
@@ -177,9 +205,16 @@ class AppendEnriched:
             stored += enriched.num_rows
             self._prepared_events = AppendEvents(event_rows)
             events = self._prepared_events.apply(conn, now)
-        if self.lines.num_rows:
+        if self.lines.num_rows or self.split is not None or self.broken:
             columns = _columns(conn)
-            table, broken = split_lines(self.lines, len(columns))
+            parts, broken = [], list(self.broken)
+            if self.lines.num_rows:
+                table, more = split_lines(self.lines, len(columns))
+                parts.append(table)
+                broken += more
+            if self.split is not None:
+                parts.append(self.split)
+            table = _concat(parts) or _empty_split(len(columns))
             conn.register(f"{view}_in", table)
             names = [f"c{i}" for i in range(len(columns))]
             casts = ", ".join(
