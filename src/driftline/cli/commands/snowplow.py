@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,8 +45,12 @@ def import_snowplow(
     source = _absolute(source)
     with Runtime(data_dir).session() as session:
         target = session.project(project)
-        with stderr.status(f"importing {source} into project {target.id} ({target.name})"):
-            summary = session.op("snowplow.import", project_id=target.id, source=source)
+        label = f"importing {source} into project {target.id} ({target.name})"
+        if session.remote or source.startswith("kinesis://"):
+            with stderr.status(label):
+                summary = session.op("snowplow.import", project_id=target.id, source=source)
+        else:
+            summary = _import_with_progress(session, source, target.id, label)
     if fmt is not OutputFormat.table:
         render_rows([{k: v for k, v in summary.items() if k != "file_results"}], fmt)
         return
@@ -56,6 +60,32 @@ def import_snowplow(
         f"({summary.get('skipped', 0)} already imported) into project {target.id} ({target.name}) "
         f"in {summary['seconds']:.1f}s ({summary['events_per_second']:,} events/s)"
     )
+
+
+def _import_with_progress(
+    session: object, source: str, project_id: int, label: str
+) -> dict[str, Any]:
+    """In-process import with a live count of committed events (stderr)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from driftline.snowplow.importer import import_files
+
+    ctx = session.ctx  # type: ignore[attr-defined]
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.completed:,} events committed"),
+        TimeElapsedColumn(),
+        console=stderr,
+        disable=not stderr.is_terminal,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+
+        def on_progress(file: str, events: int) -> None:
+            progress.update(task, advance=events)
+
+        summary = import_files(ctx.store, ctx.writer, source, project_id, on_progress=on_progress)
+    return summary.as_dict()
 
 
 def _absolute(source: str) -> str:
