@@ -207,3 +207,79 @@ def test_import_killed_mid_run_and_rerun_stores_every_event_once(tmp_path: Path)
     assert _count(data_dir, "events") == 18000
     assert _count(data_dir, "snowplow_events") == 18000
     assert _count(data_dir, "(SELECT DISTINCT event_id FROM snowplow_events)") == 18000
+
+
+@pytest.fixture
+def gcs_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    # read when gcsfs is imported: without it gcsfs stalls on gRPC handshakes
+    monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    pytest.importorskip("gcsfs")
+    pytest.importorskip("gcp_storage_emulator")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
+         "--port", str(port), "--in-memory"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.e2e
+def test_import_from_gcs(
+    tmp_path: Path, lines: list[str], gcs_emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = {
+        "STORAGE_EMULATOR_HOST": gcs_emulator,
+        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",  # else gcsfs stalls on gRPC handshakes
+        "FSSPEC_GS_TOKEN": "anon",
+        "FSSPEC_GS_PROJECT": "test",
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    env = {**os.environ, **settings}
+    import gcsfs
+
+    fs = gcsfs.GCSFileSystem(project="test", token="anon", endpoint_url=gcs_emulator)
+    fs.mkdir("enriched")
+    with fs.open("enriched/good/part-0.gz", "wb") as f:
+        f.write(gzip.compress(("\n".join(lines) + "\n").encode()))
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    out = run_cli(
+        "import", "snowplow", "gs://enriched/good/", "--format", "json", data_dir=data_dir, env=env
+    )
+    assert json.loads(out.stdout)[0]["events"] == 30
+    out = run_cli(
+        "import", "snowplow", "gs://enriched/good/", "--format", "json", data_dir=data_dir, env=env
+    )
+    assert json.loads(out.stdout)[0]["skipped"] == 1
+
+
+def test_a_file_of_only_broken_lines(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    (tmp_path / "broken.tsv").write_text("a\tb\n")
+    out = run_cli(
+        "import", "snowplow", str(tmp_path / "broken.tsv"), "--format", "json", data_dir=data_dir
+    )
+    summary = json.loads(out.stdout)[0]
+    assert (summary["events"], summary["bad_rows"], summary["files"]) == (0, 1, 1)

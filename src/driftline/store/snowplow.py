@@ -244,8 +244,7 @@ class AppendEnriched:
                 self._store_broken(conn, broken, now)
             bounds = conn.execute(
                 f"SELECT min(collector_tstamp), max(collector_tstamp), count(*) FROM {view}_enr"
-            ).fetchone()
-            assert bounds is not None
+            ).fetchall()[0]
             stored += int(bounds[2])
             if bounds[2]:
                 conn.execute(
@@ -293,8 +292,10 @@ class AppendEnriched:
     def _move_invalid(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
         """Move rows with values that do not parse to ``bad_rows``; return how many."""
         view = self._view
-        row = conn.execute(f"SELECT count(*) FROM {view}_enr WHERE _problem IS NOT NULL").fetchone()
-        bad = int(row[0]) if row else 0
+        [(count,)] = conn.execute(
+            f"SELECT count(*) FROM {view}_enr WHERE _problem IS NOT NULL"
+        ).fetchall()
+        bad = int(count)
         if bad:
             conn.execute(
                 f"""INSERT INTO bad_rows
