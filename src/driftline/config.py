@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         None, description="MaxMind-format (.mmdb) database for IP geolocation."
     )
     log_level: str = Field("info", description="Log level of `driftline serve`.")
+    snowplow_config: Path | None = Field(
+        None,
+        description="Snowplow collector/Iglu/enrichment settings (default: <data dir>/snowplow.toml).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,176 @@
+"""The Snowplow collector's HTTP routes (the logic is in :mod:`driftline.snowplow.collector`).
+
+Plain Starlette routes, not FastAPI endpoints: trackers send thousands of small requests a
+second and need none of FastAPI's parsing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request as HttpRequest
+from starlette.responses import PlainTextResponse, Response
+
+from driftline.server.auth import state_of
+from driftline.snowplow import config as sp_config
+from driftline.snowplow.collector import Collector, Request
+
+
+class _VendorConvertor(Convertor[str]):
+    """A path segment with a dot (``com.acme``): keeps collector paths apart from others."""
+
+    regex = r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_.\-]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("snowplow_vendor", _VendorConvertor())
+router = APIRouter()
+_lock = threading.Lock()
+
+METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
+
+
+def collector_of(request: HttpRequest) -> Collector:
+    """The app's collector, built on first use from ``snowplow.toml``."""
+    app_state = request.app.state
+    collector = getattr(app_state, "snowplow_collector", None)
+    if collector is None:
+        with _lock:
+            collector = getattr(app_state, "snowplow_collector", None)
+            if collector is None:
+                state = state_of(request)
+                path = getattr(state.settings, "snowplow_config", None) or (
+                    state.settings.data_dir / sp_config.FILE_NAME
+                )
+                collector = Collector(sp_config.load(path), state.store.list_projects)
+                app_state.snowplow_collector = collector
+    return collector
+
+
+async def _read_body(request: HttpRequest, limit: int) -> tuple[bytes | None, int | None]:
+    """The body, or (first ``limit`` bytes, size) when it is larger than ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return b"", int(declared)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], size
+        chunks.append(chunk)
+    return (b"".join(chunks) if size else None), None
+
+
+async def collect(request: HttpRequest) -> Response:
+    collector = collector_of(request)
+    path = request.url.path
+    project, canonical = collector.resolve_path(path)
+    if canonical not in (
+        "/i",
+        "/ice.png",
+        "/com.snowplowanalytics.snowplow/tp2",
+        "/r/tp2",
+        "/com.snowplowanalytics.iglu/v1",
+    ):
+        return PlainTextResponse("not found", 404)
+    body, too_large = (None, None)
+    if request.method == "POST":
+        body, too_large = await _read_body(request, collector.collector.max_body_bytes)
+    raw = Request(
+        method=request.method,
+        path=path,
+        query=request.url.query,
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+        body=body,
+        client_ip=request.client.host if request.client else "unknown",
+        body_too_large=too_large,
+    )
+    if request.method == "OPTIONS":
+        return _to_http(collector.preflight(raw))
+    handled = await run_in_threadpool(collector.handle, raw, canonical, project)
+    if handled.op is not None:
+        future = state_of(request).writer.submit(handled.op)
+        await asyncio.wrap_future(future)
+    return _to_http(handled.response)
+
+
+def _to_http(response: object) -> Response:
+    out = Response(
+        response.body,  # type: ignore[attr-defined]
+        status_code=response.status,  # type: ignore[attr-defined]
+        media_type=response.media_type,  # type: ignore[attr-defined]
+    )
+    for name, value in response.headers:  # type: ignore[attr-defined]
+        out.headers.append(name, value)
+    return out
+
+
+async def health(request: HttpRequest) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def robots(request: HttpRequest) -> Response:
+    return PlainTextResponse("User-agent: *\nDisallow: /\n")
+
+
+async def custom_path(request: HttpRequest) -> Response:
+    """Two-segment paths whose first segment has a dot: custom collector paths (aliases in
+    ``snowplow.toml``) and other vendors' webhooks (stored as adapter failures)."""
+    collector = collector_of(request)
+    _, canonical = collector.resolve_path(request.url.path)
+    if canonical == request.url.path and request.method in ("GET", "HEAD", "POST"):
+        return await _unsupported_vendor(request, collector)
+    return await collect(request)
+
+
+async def _unsupported_vendor(request: HttpRequest, collector: Collector) -> Response:
+    body, too_large = (None, None)
+    if request.method == "POST":
+        body, too_large = await _read_body(request, collector.collector.max_body_bytes)
+    raw = Request(
+        request.method,
+        request.url.path,
+        request.url.query,
+        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+        body,
+        request.client.host if request.client else "unknown",
+        too_large,
+    )
+    handled = await run_in_threadpool(collector.handle, raw, request.url.path, None)
+    if handled.op is not None:
+        await asyncio.wrap_future(state_of(request).writer.submit(handled.op))
+    return _to_http(handled.response)
+
+
+for _path in (
+    "/i",
+    "/ice.png",
+    "/com.snowplowanalytics.snowplow/tp2",
+    "/com.snowplowanalytics.iglu/v1",
+    "/r/tp2",
+    "/t/{token}/i",
+    "/t/{token}/com.snowplowanalytics.snowplow/tp2",
+    "/t/{token}/r/tp2",
+):
+    router.add_route(_path, collect, methods=METHODS, include_in_schema=False)
+router.add_route(
+    "/{vendor:snowplow_vendor}/{version}", custom_path, methods=METHODS, include_in_schema=False
+)
+router.add_route(
+    "/t/{token}/{vendor:snowplow_vendor}/{version}",
+    custom_path,
+    methods=METHODS,
+    include_in_schema=False,
+)
+router.add_route("/health", health, methods=["GET", "HEAD"], include_in_schema=False)
+router.add_route("/robots.txt", robots, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,282 @@
+"""`driftline import snowplow`: existing enriched data into driftline.
+
+Sources:
+
+* enriched TSV files, plain or gzip, from a local path (a file or a directory, read
+  recursively) or ``s3://``, ``gs://``, ``az://`` URLs (through fsspec; credentials and
+  endpoints from the usual environment variables);
+* an enriched Kinesis stream, ``kinesis://<stream>`` (see :mod:`driftline.snowplow.kinesis`).
+
+Files are read as Arrow batches of lines (pyarrow's multi-threaded CSV reader, one column per
+line) and handed to :class:`~driftline.store.snowplow.AppendEnriched`, which splits, checks
+and casts them in DuckDB — there is no Python loop per event. Lines that are not valid
+enriched events become ``loader_parsing_error`` bad rows.
+
+Incremental: a file is recorded (path, size and modification time or ETag) in the same
+transaction as its last rows, and skipped by later runs. A run killed half-way through a
+file reads it again next time; rows already stored are replaced, not doubled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from driftline.errors import InvalidInput, TerminalError
+from driftline.snowplow.events import EVENTS_SQL
+from driftline.store import DuckDBStore, GroupCommitWriter
+from driftline.store.snowplow import AppendEnriched
+
+BLOCK = 48 << 20  # ~30,000 enriched lines per committed batch
+
+
+@dataclass
+class SourceFile:
+    url: str
+    size: int
+    fingerprint: str
+
+
+@dataclass
+class ImportSummary:
+    source: str
+    files: int = 0
+    skipped: int = 0
+    events: int = 0
+    bad_rows: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    file_results: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "files": self.files,
+            "skipped": self.skipped,
+            "events": self.events,
+            "bad_rows": self.bad_rows,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events / self.seconds) if self.seconds else 0,
+            "file_results": self.file_results,
+        }
+
+
+Progress = Callable[[str, int], None]
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    try:
+        import fsspec
+    except ImportError:
+        raise TerminalError(
+            "reading files needs fsspec: pip install 'driftline[snowplow]'"
+        ) from None
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        raise TerminalError(
+            f"cannot open {url}: {exc} (install the extra for its scheme, e.g. driftline[s3])"
+        ) from None
+    return fs, path
+
+
+def list_files(url: str) -> list[SourceFile]:
+    """The files under ``url`` (one file, or every file below a directory/prefix), sorted."""
+    fs, path = _filesystem(url)
+    protocol = fs.protocol[0] if isinstance(fs.protocol, tuple | list) else fs.protocol
+    try:
+        if fs.isdir(path):
+            infos = [i for i in fs.find(path, detail=True).values() if i.get("type") == "file"]
+        else:
+            infos = [fs.info(path)]
+    except FileNotFoundError:
+        raise InvalidInput(f"{url}: no such file or directory", field="source") from None
+    out = []
+    for info in infos:
+        name = info["name"]
+        base = name.rsplit("/", 1)[-1]
+        if base.startswith((".", "_")):  # hidden files, _SUCCESS markers
+            continue
+        stamp = (
+            info.get("ETag")
+            or info.get("etag")
+            or info.get("mtime")
+            or info.get("LastModified")
+            or ""
+        )
+        full = name if protocol in ("file", "local") else f"{protocol}://{name}"
+        out.append(SourceFile(full, int(info.get("size") or 0), f"{info.get('size')}:{stamp}"))
+    return sorted(out, key=lambda f: f.url)
+
+
+def read_lines(url: str, batch_bytes: int = BLOCK) -> Iterator[pa.Array]:
+    """Arrow arrays of the lines of one (possibly gzip) file."""
+    fs, path = _filesystem(url)
+    raw = fs.open(path, "rb")
+    stream: Any = raw
+    if path.endswith(".gz") or _is_gzip(raw):
+        from isal import igzip
+
+        stream = igzip.IGzipFile(fileobj=raw)
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=["line"], block_size=batch_bytes),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\x01", quote_char=False, escape_char=False, newlines_in_values=False
+            ),
+            convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}),
+        )
+        for batch in reader:
+            if batch.num_rows:
+                yield batch.column(0)
+    except pa.ArrowInvalid as exc:
+        raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
+    finally:
+        stream.close()
+        raw.close()
+
+
+def read_fields(
+    url: str, width: int = 131, batch_bytes: int = BLOCK
+) -> Iterator[tuple[pa.Table, list[str]]]:
+    """Tables of ``width`` text columns ``c0..`` (empty fields NULL) from one (possibly gzip)
+    enriched TSV file, each with the lines that did not have ``width`` fields."""
+    fs, path = _filesystem(url)
+    raw = fs.open(path, "rb")
+    stream: Any = raw
+    if path.endswith(".gz") or _is_gzip(raw):
+        from isal import igzip
+
+        stream = igzip.IGzipFile(fileobj=raw)
+    broken: list[str] = []
+
+    def on_invalid(row: Any) -> str:
+        broken.append(row.text)
+        return "skip"
+
+    names = [f"c{i}" for i in range(width)]
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=names, block_size=batch_bytes),
+            parse_options=pacsv.ParseOptions(
+                delimiter="\t",
+                quote_char=False,
+                escape_char=False,
+                newlines_in_values=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        for batch in reader:
+            out, broken = list(broken), []
+            yield pa.Table.from_batches([batch]), out
+        if broken:
+            yield pa.Table.from_batches([], schema=reader.schema), broken
+    except pa.ArrowInvalid as exc:
+        raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
+    finally:
+        stream.close()
+        raw.close()
+
+
+def _is_gzip(f: Any) -> bool:
+    head = f.read(2)
+    f.seek(0)
+    return bool(head == b"\x1f\x8b")
+
+
+def already_imported(store: DuckDBStore, project_id: int) -> set[tuple[str, str]]:
+    rows = store.query_rows(
+        "SELECT source, fingerprint FROM snowplow_imports WHERE project_id = ?", [project_id]
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+def import_files(
+    store: DuckDBStore,
+    writer: GroupCommitWriter,
+    url: str,
+    project_id: int,
+    *,
+    on_progress: Progress | None = None,
+    batch_bytes: int = BLOCK,
+) -> ImportSummary:
+    started = time.perf_counter()
+    summary = ImportSummary(url)
+    done = already_imported(store, project_id)
+    pending: list[tuple[Future[Any], SourceFile | None]] = []
+    for file in list_files(url):
+        if (file.url, file.fingerprint) in done:
+            summary.skipped += 1
+            continue
+        previous: tuple[pa.Table, list[str]] | None = None
+        for chunk in read_fields(file.url, batch_bytes=batch_bytes):
+            if previous is not None:
+                pending.append(
+                    (writer.submit(_op(*previous, project_id), wait_for_room=True), None)
+                )
+            previous = chunk
+            _drain(pending, summary, on_progress, keep=2)
+        marker = [(project_id, file.url, file.fingerprint, 0, 0)]
+        table, broken = previous if previous is not None else (None, [])
+        pending.append(
+            (writer.submit(_op(table, broken, project_id, marker), wait_for_room=True), file)
+        )
+        _drain(pending, summary, on_progress, keep=2)
+        summary.files += 1
+        summary.bytes += file.size
+    _drain(pending, summary, on_progress, keep=0)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _op(
+    table: pa.Table | None,
+    broken: list[str],
+    project_id: int,
+    imports: list[Any] | None = None,
+) -> AppendEnriched:
+    split = None
+    if table is not None and table.num_rows:
+        split = table.add_column(
+            0, "project_id", pa.array(np.full(table.num_rows, project_id, np.int32))
+        )
+    problems = [
+        (project_id, f"expected 131 tab-separated fields, got {line.count(chr(9)) + 1}", line)
+        for line in broken
+    ]
+    return AppendEnriched(
+        None, EVENTS_SQL, split=split, broken=problems, imports=imports, trusted=False
+    )
+
+
+def _drain(
+    pending: list[tuple[Future[Any], SourceFile | None]],
+    summary: ImportSummary,
+    on_progress: Progress | None,
+    keep: int,
+) -> None:
+    while len(pending) > keep:
+        future, file = pending.pop(0)
+        result = future.result()
+        summary.events += result.stored
+        summary.bad_rows += result.extra.get("bad_rows", 0)
+        if on_progress is not None:
+            on_progress(file.url if file else "", result.stored)
+        if file is not None:
+            summary.file_results.append({"file": file.url, "bytes": file.size})

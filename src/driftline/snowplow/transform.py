@@ -1,0 +1,315 @@
+"""Tracker-protocol parameters → enriched-event fields, as Snowplow Enrich maps them.
+
+:func:`map_parameters` fills the atomic fields of one event from its parameters and the
+collector payload, checking every value (event type, platform, ids, timestamps, sizes,
+booleans, numbers, base64 and JSON of ``ue_px``/``cx``). Every problem is collected; the
+caller turns a non-empty list into a ``schema_violations`` bad row.
+
+Field values are kept as the text the TSV line will hold (see :mod:`driftline.snowplow.tsv`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from driftline.snowplow.adapters import decode_base64
+from driftline.snowplow.payload import CollectorPayload
+from driftline.snowplow.tsv import format_tstamp, tsv_safe
+
+EVENT_TYPES = {
+    "se": "struct",
+    "ev": "struct",
+    "ue": "unstruct",
+    "ad": "ad_impression",
+    "tr": "transaction",
+    "ti": "transaction_item",
+    "pv": "page_view",
+    "pp": "page_ping",
+}
+PLATFORMS = frozenset(["web", "iot", "app", "mob", "pc", "cnsl", "tv", "srv", "headset"])
+ATOMIC = "iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0"
+SCHEMA_OF_EVENT = {
+    "page_view": ("com.snowplowanalytics.snowplow", "page_view", "jsonschema", "1-0-0"),
+    "page_ping": ("com.snowplowanalytics.snowplow", "page_ping", "jsonschema", "1-0-0"),
+    "transaction": ("com.snowplowanalytics.snowplow", "transaction", "jsonschema", "1-0-0"),
+    "transaction_item": (
+        "com.snowplowanalytics.snowplow",
+        "transaction_item",
+        "jsonschema",
+        "1-0-0",
+    ),
+    "struct": ("com.google.analytics", "event", "jsonschema", "1-0-0"),
+    "ad_impression": ("com.snowplowanalytics.snowplow", "ad_impression", "jsonschema", "1-0-0"),
+}
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DIMS = re.compile(r"^(\d+)x(\d+)$")
+_INT_MAX = 2**31 - 1
+_MAX_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999
+
+# parameter → field for plain strings
+_STRINGS = {
+    "aid": "app_id", "uid": "user_id", "duid": "domain_userid", "fp": "user_fingerprint",
+    "tna": "name_tracker", "tv": "v_tracker", "cv": "v_collector", "lang": "br_lang",
+    "cd": "br_colordepth", "tz": "os_timezone", "refr": "page_referrer", "page": "page_title",
+    "cs": "doc_charset", "se_ca": "se_category", "se_ac": "se_action", "se_la": "se_label",
+    "se_pr": "se_property", "ev_ca": "se_category", "ev_ac": "se_action", "ev_la": "se_label",
+    "ev_pr": "se_property", "tr_id": "tr_orderid", "tr_af": "tr_affiliation",
+    "tr_ci": "tr_city", "tr_st": "tr_state", "tr_co": "tr_country", "tr_cu": "tr_currency",
+    "ti_id": "ti_orderid", "ti_sk": "ti_sku", "ti_nm": "ti_name", "ti_na": "ti_name",
+    "ti_ca": "ti_category", "ti_cu": "ti_currency", "nuid": "network_userid", "ua": "useragent",
+    "url": "page_url",
+}  # fmt: skip
+_INTS = {
+    "tid": "txn_id", "vid": "domain_sessionidx", "ti_qu": "ti_quantity",
+    "pp_mix": "pp_xoffset_min", "pp_max": "pp_xoffset_max", "pp_miy": "pp_yoffset_min",
+    "pp_may": "pp_yoffset_max",
+}  # fmt: skip
+_DECIMALS = {
+    "se_va": "se_value", "ev_va": "se_value", "tr_tt": "tr_total", "tr_tx": "tr_tax",
+    "tr_sh": "tr_shipping", "ti_pr": "ti_price",
+}  # fmt: skip
+_BOOLS = {
+    "f_pdf": "br_features_pdf", "f_fla": "br_features_flash", "f_java": "br_features_java",
+    "f_dir": "br_features_director", "f_qt": "br_features_quicktime",
+    "f_realp": "br_features_realplayer", "f_wma": "br_features_windowsmedia",
+    "f_gears": "br_features_gears", "f_ag": "br_features_silverlight", "cookie": "br_cookies",
+}  # fmt: skip
+_TSTAMPS = {"dtm": "dvce_created_tstamp", "stm": "dvce_sent_tstamp", "ttm": "true_tstamp"}
+_DIMENSIONS = {
+    "res": ("dvce_screenwidth", "dvce_screenheight"),
+    "vp": ("br_viewwidth", "br_viewheight"),
+    "ds": ("doc_width", "doc_height"),
+}
+
+#: parameter → (kind of conversion, target field)
+_DISPATCH: dict[str, tuple[int, str]] = {
+    **{k: (0, v) for k, v in _STRINGS.items()},
+    **{k: (1, v) for k, v in _INTS.items()},
+    **{k: (2, v) for k, v in _DECIMALS.items()},
+    **{k: (3, v) for k, v in _BOOLS.items()},
+    **{k: (4, v) for k, v in _TSTAMPS.items()},
+    **{k: (5, k) for k in _DIMENSIONS},
+}
+
+
+@dataclass
+class EnrichingEvent:
+    """One event on its way through enrichment."""
+
+    params: dict[str, str]
+    payload: CollectorPayload
+    fields: dict[str, str | None] = field(default_factory=dict)
+    unstruct: dict[str, Any] | None = None  # the inner self-describing event
+    contexts: list[Any] = field(default_factory=list)
+    derived: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    times_ms: dict[str, int] = field(default_factory=dict)
+
+    def error(self, name: str, value: str | None, expectation: str) -> None:
+        self.errors.append(atomic_error(name, value, expectation))
+
+
+def atomic_error(name: str, value: str | None, expectation: str) -> dict[str, Any]:
+    """An atomic-field problem in the schema_violations message shape."""
+    path = f"$.{name}"
+    return {
+        "schemaKey": ATOMIC,
+        "error": {
+            "error": "ValidationError",
+            "dataReports": [
+                {
+                    "message": f"{path}: {expectation}"
+                    + (f" (got {value!r})" if value is not None else ""),
+                    "path": path,
+                    "keyword": "type",
+                    "targets": [],
+                }
+            ],
+        },
+    }
+
+
+def map_parameters(
+    params: dict[str, str], payload: CollectorPayload, etl_ms: int
+) -> EnrichingEvent:
+    ev = EnrichingEvent(params, payload)
+    f = ev.fields
+    # set by the collector / Enrich itself; parameters below may override
+    f["v_collector"] = payload.collector
+    f["v_etl"] = "driftline-enrich"
+    f["etl_tstamp"] = format_tstamp(etl_ms)
+    f["collector_tstamp"] = format_tstamp(payload.timestamp_ms)
+    f["network_userid"] = payload.network_userid
+    f["user_ipaddress"] = payload.ip_address
+    f["useragent"] = tsv_safe(payload.useragent) if payload.useragent else None
+    ev.times_ms["collector_tstamp"] = payload.timestamp_ms
+
+    dispatch = _DISPATCH
+    for name, value in params.items():
+        entry = dispatch.get(name)
+        if entry is None:
+            continue
+        code, target = entry
+        if type(value) is not str:
+            ev.error(name, None, "value is not a string")
+        elif code == 0:
+            f[target] = (value if value.isprintable() else tsv_safe(value)) if value else None
+        elif code == 1:
+            _int(ev, name, value, target)
+        elif code == 2:
+            _decimal(ev, name, value, target)
+        elif code == 3:
+            if value in ("0", "1"):
+                f[target] = value
+            else:
+                ev.error(target, value, "cannot be converted to a boolean-like 1 or 0")
+        elif code == 4:
+            _tstamp(ev, name, value, target)
+        else:
+            m = _DIMS.match(value)
+            w, h = _DIMENSIONS[name]
+            if m and int(m.group(1)) <= _INT_MAX and int(m.group(2)) <= _INT_MAX:
+                f[w], f[h] = str(int(m.group(1))), str(int(m.group(2)))
+            else:
+                ev.error(w, value, f"{name} does not match WIDTHxHEIGHT")
+    _event_type(ev)
+    _platform(ev)
+    _ids(ev)
+    _ip(ev)
+    if "ue_pr" in params or "ue_px" in params:
+        ev.unstruct = _json_param(ev, "ue_pr", "ue_px", "unstruct_event")
+    if "co" in params or "cx" in params:
+        value = _json_param(ev, "co", "cx", "contexts")
+        if value is not None:
+            ev.contexts = [value]  # validated (wrapper and entities) by the pipeline
+    if params.get("tnuid"):
+        f["network_userid"] = tsv_safe(params["tnuid"])
+    if not f.get("page_url") and payload.referer_uri:
+        f["page_url"] = tsv_safe(payload.referer_uri)
+    derive_tstamp(ev)
+    return ev
+
+
+def _int(ev: EnrichingEvent, name: str, value: str, target: str) -> None:
+    try:
+        number = int(value)
+        if abs(number) > _INT_MAX:
+            raise ValueError
+        ev.fields[target] = str(number)
+    except ValueError:
+        ev.error(target, value, "cannot be converted to an integer")
+
+
+def _decimal(ev: EnrichingEvent, name: str, value: str, target: str) -> None:
+    try:
+        number = Decimal(value.strip())
+        if not number.is_finite():
+            raise InvalidOperation
+        ev.fields[target] = str(number)
+    except InvalidOperation:
+        ev.error(target, value, "cannot be converted to a decimal number")
+
+
+def _tstamp(ev: EnrichingEvent, name: str, value: str, target: str) -> None:
+    try:
+        ms = int(value)
+        if not -62_135_596_800_000 <= ms <= _MAX_MS:
+            raise ValueError
+    except ValueError:
+        ev.error(target, value, "not a valid timestamp in milliseconds (year 0-9999)")
+        return
+    if ms < 0:
+        ev.error(target, value, "timestamps before 1970 are not accepted")
+        return
+    ev.fields[target] = format_tstamp(ms)
+    ev.times_ms[target] = ms
+
+
+def _event_type(ev: EnrichingEvent) -> None:
+    code = ev.params.get("e")
+    kind = EVENT_TYPES.get(code or "")
+    if kind is None:
+        ev.error("event", code, "Not a valid event type")
+        return
+    ev.fields["event"] = kind
+    schema = SCHEMA_OF_EVENT.get(kind)
+    if schema is not None:
+        (
+            ev.fields["event_vendor"],
+            ev.fields["event_name"],
+            ev.fields["event_format"],
+            ev.fields["event_version"],
+        ) = schema
+
+
+def _platform(ev: EnrichingEvent) -> None:
+    value = ev.params.get("p")
+    if value not in PLATFORMS:
+        ev.error("platform", value, "Not a valid platform")
+    else:
+        ev.fields["platform"] = value
+
+
+def _ids(ev: EnrichingEvent) -> None:
+    eid = ev.params.get("eid")
+    if eid is None:
+        ev.fields["event_id"] = str(uuid.uuid4())
+    elif _UUID.match(eid):
+        ev.fields["event_id"] = eid.lower()
+    else:
+        ev.error("event_id", eid, "not a valid UUID")
+    sid = ev.params.get("sid")
+    if sid is not None:
+        if _UUID.match(sid):
+            ev.fields["domain_sessionid"] = sid.lower()
+        else:
+            ev.error("domain_sessionid", sid, "not a valid UUID")
+
+
+def _ip(ev: EnrichingEvent) -> None:
+    ip = ev.params.get("ip")
+    if ip:
+        ev.fields["user_ipaddress"] = tsv_safe(ip.split(",")[0].strip())
+
+
+def _json_param(ev: EnrichingEvent, plain: str, encoded: str, target: str) -> Any:
+    if plain in ev.params:
+        text, source = ev.params[plain], plain
+    else:
+        source = encoded
+        try:
+            text = decode_base64(ev.params[encoded])
+        except ValueError as exc:
+            ev.errors.append(
+                {"field": encoded, "value": ev.params[encoded][:1000], "error": str(exc)}
+            )
+            return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        ev.errors.append({"field": source, "value": text[:1000], "error": f"invalid json: {exc}"})
+        return None
+
+
+def derive_tstamp(ev: EnrichingEvent) -> None:
+    """``derived_tstamp``: the true timestamp if sent, else the collector time corrected for
+    the device's clock (collector − (sent − created)) when both device times are there."""
+    t = ev.times_ms
+    if "true_tstamp" in t:
+        ev.fields["derived_tstamp"] = ev.fields["true_tstamp"]
+        t["derived_tstamp"] = t["true_tstamp"]
+        return
+    collector = t["collector_tstamp"]
+    created, sent = t.get("dvce_created_tstamp"), t.get("dvce_sent_tstamp")
+    if created is not None and sent is not None and created < sent:
+        t["derived_tstamp"] = max(collector - (sent - created), 0)
+        ev.fields["derived_tstamp"] = format_tstamp(t["derived_tstamp"])
+    else:
+        t["derived_tstamp"] = collector
+        ev.fields["derived_tstamp"] = ev.fields["collector_tstamp"]
