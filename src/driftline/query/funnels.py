@@ -1,0 +1,444 @@
+"""Funnels: who goes through a sequence of steps, and how fast.
+
+Rules (Mixpanel's funnels; the golden tests in ``tests/query`` pin each one):
+
+* **Entry.** A user enters when they do step 1 inside the date range (project timezone,
+  inclusive). With ``uniques`` (the default) a user enters once — at their first step-1 event
+  in the range — per breakdown segment. With ``totals`` they enter again after each exit:
+  conversion (last step done), the window running out, or an exclusion event; the next entry
+  is the first step-1 event after that exit.
+* **Window.** Every later step must happen at most ``window`` (default 7 days, at most 366)
+  after the entry's step-1 event; later step-1 events do not reset the clock. Later steps may
+  fall after the date range.
+* **Order.** ``specific``: each step is matched by the first qualifying event at or after the
+  previous step (other events may happen in between). Events with the same timestamp count in
+  either order, but one event completes at most one step: a step whose event name also
+  appears in an earlier step needs a strictly later event. ``any``: the steps may be done in
+  any order; step N counts entries that completed N distinct steps within the window, and
+  the times are between the N-1-th and N-th completed step.
+* **Exclusions** between steps K and K+1: an exclusion event strictly after step K and
+  strictly before step K+1 would have happened ends the entry at step K.
+* **Hold a property constant:** every step must carry the step-1 event's value of the
+  property (unset counts as a value, ``undefined``).
+* **Breakdown** (``by``): by the value on the entry's step-1 event (user, group and lookup
+  properties through the property model).
+* **Per date** (``unit``): entries are grouped by the bucket of their step-1 event — one
+  funnel over the range, segmented by entry date, so the dates add up to the whole.
+* Identity: steps done on a device before sign-up belong to the user the device merged into.
+
+The computation is SQL: each step is an ASOF join finding the first qualifying event after
+the previous step, so a 3-step funnel is three ordered lookups per entry. Re-entry
+(``totals``) repeats that per round of entries in an in-memory DuckDB over the (small)
+relation of step events pulled from the store once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from driftline.errors import InvalidInput
+from driftline.model import Project
+from driftline.query.filters import parse_filter, parse_property
+from driftline.query.source import EventSource, fetch_rows
+from driftline.query.sqlbuild import Params, render, template
+from driftline.query.timeline import Timeline, check_unit, label
+
+MAX_WINDOW = dt.timedelta(days=366)
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_WINDOW_UNITS = {
+    "s": "seconds",
+    "m": "minutes",
+    "h": "hours",
+    "d": "days",
+    "w": "weeks",
+    "": "days",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    event: str
+    where: str | None = None
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """An event that ends an entry when it happens between steps ``after`` and ``before``."""
+
+    event: str
+    after: int = 1  # 1-based step
+    before: int | None = None  # default: the last step
+
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    steps: tuple[Step, ...]
+    from_date: str
+    to_date: str
+    window: str = "7d"
+    order: str = "specific"
+    count: str = "uniques"
+    exclusions: tuple[Exclusion, ...] = ()
+    hold: str | None = None
+    by: str | None = None
+    where: str | None = None
+    unit: str | None = None
+    limit: int = 255
+
+    def check(self) -> dt.timedelta:
+        if not 2 <= len(self.steps) <= 30:
+            raise InvalidInput("a funnel needs 2 to 30 steps", field="steps")
+        for i, step in enumerate(self.steps, 1):
+            if not step.event or not step.event.strip():
+                raise InvalidInput(f"step {i} has no event name", field="steps")
+        if self.order not in ("specific", "any"):
+            raise InvalidInput("order must be specific or any", field="order")
+        if self.count not in ("uniques", "totals"):
+            raise InvalidInput("count must be uniques or totals", field="count")
+        if self.unit is not None:
+            check_unit(self.unit, ("day", "week", "month"))
+        if self.order == "any" and (self.exclusions or self.hold or self.count == "totals"):
+            raise InvalidInput(
+                "order any works with uniques counting, without exclusions or a held property",
+                field="order",
+            )
+        n = len(self.steps)
+        for x in self.exclusions:
+            before = x.before or n
+            if not (1 <= x.after < before <= n):
+                raise InvalidInput(
+                    f"exclusion {x.event!r}: steps must satisfy 1 <= after < before <= {n}",
+                    field="exclude",
+                )
+        if not 1 <= int(self.limit) <= 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", field="limit")
+        return parse_window(self.window)
+
+
+def parse_window(text: str) -> dt.timedelta:
+    match = _WINDOW.match(str(text))
+    if not match:
+        raise InvalidInput(
+            f"window {text!r} is not a duration; use e.g. 7d, 12h, 30m or 2w", field="window"
+        )
+    value = float(match.group(1))
+    window = dt.timedelta(**{_WINDOW_UNITS[match.group(2)]: value})
+    if window <= dt.timedelta(0) or window > MAX_WINDOW:
+        raise InvalidInput("window must be more than 0 and at most 366 days", field="window")
+    return window
+
+
+def parse_exclusion(text: str) -> Exclusion:
+    """``NAME`` (between any two steps) or ``NAME@K-M`` (between steps K and M)."""
+    name, sep, where = text.rpartition("@")
+    if sep and re.fullmatch(r"\d+-\d+", where.strip()):
+        after, before = (int(v) for v in where.split("-"))
+        return Exclusion(name, after, before)
+    return Exclusion(text)
+
+
+# ------------------------------------------------------------------ SQL
+@dataclass
+class _Plan:
+    spec: FunnelSpec
+    window: dt.timedelta
+    timeline: Timeline
+    source: EventSource
+    relation: exp.Select = field(init=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.spec.steps)
+
+    @property
+    def params(self) -> Params:
+        return self.source.params
+
+
+def _plan(store: Any, project: Project, spec: FunnelSpec) -> _Plan:
+    window = spec.check()
+    timeline = Timeline.of(project.timezone, spec.from_date, spec.to_date)
+    source = EventSource(store, project, timeline)
+    plan = _Plan(spec, window, timeline, source)
+    lo, hi = timeline.lo, timeline.hi
+    by = parse_property(spec.by, "by") if spec.by else None
+    hold = parse_property(spec.hold, "hold") if spec.hold else None
+    global_where = source.condition(parse_filter(spec.where, "where")) if spec.where else None
+    e_name = source.event()
+    columns: dict[str, exp.Expression] = {"u": source.uid, "t": source.time()}
+    for i, step in enumerate(spec.steps, 1):
+        cond = e_name.eq(plan.params.bind(step.event))
+        if step.where:
+            cond = exp.and_(cond, source.condition(parse_filter(step.where, f"steps[{i}].where")))
+        columns[f"m{i}"] = exp.func("coalesce", cond, exp.false())
+    for k in range(1, len(spec.steps)):
+        names = sorted({x.event for x in spec.exclusions if x.after <= k < (x.before or plan.n)})
+        if names:
+            columns[f"x{k}"] = exp.func(
+                "list_contains",
+                exp.cast(plan.params.bind(names), exp.DataType.build("VARCHAR[]")),
+                e_name,
+            )
+    columns["sv"] = source.value(by) if by else exp.Literal.string("")
+    columns["hv"] = source.value(hold) if hold else exp.Literal.string("")
+    if spec.unit:
+        columns["b"] = timeline.bucket(spec.unit, source.time(), plan.params, lo, hi)
+    else:
+        columns["b"] = exp.cast(
+            exp.Literal.string(timeline.start.isoformat()), exp.DataType.build("TIMESTAMP")
+        )
+    names = [s.event for s in spec.steps] + [x.event for x in spec.exclusions]
+    where = [global_where] if global_where is not None else []
+    plan.relation = source.select(columns, events=names, lo=lo, hi=hi + window, where=where)
+    return plan
+
+
+def _step_ctes(plan: _Plan) -> list[str]:
+    """``s1..sN`` (events of each step) and ``xK`` (exclusions after step K) over ``ev``."""
+    ctes = [f"s{i} AS (SELECT u, t, hv FROM ev WHERE m{i})" for i in range(2, plan.n + 1)]
+    for k in range(1, plan.n):
+        if _has_exclusion(plan, k):
+            ctes.append(f"x{k} AS (SELECT u, t FROM ev WHERE x{k})")
+    return ctes
+
+
+def _has_exclusion(plan: _Plan, k: int) -> bool:
+    return any(x.after <= k < (x.before or plan.n) for x in plan.spec.exclusions)
+
+
+def _chain_ctes(plan: _Plan) -> list[str]:
+    """``c2..cN``: each adds ``tK`` (step K's time, NULL if not reached) and ``xK-1``."""
+    ctes = []
+    hold = " AND n.hv = c.hv" if plan.spec.hold else ""
+    for k in range(2, plan.n + 1):
+        earlier = {s.event for s in plan.spec.steps[: k - 1]}
+        op = ">" if plan.spec.steps[k - 1].event in earlier else ">="
+        prev = f"t{k - 1}"
+        if _has_exclusion(plan, k - 1):
+            ctes.append(
+                f"""c{k} AS (
+                  SELECT c.*, x.t AS xt{k - 1},
+                         CASE WHEN n.t <= c.t1 + $win AND (x.t IS NULL OR n.t < x.t) THEN n.t END AS t{k}
+                  FROM c{k - 1} c
+                  ASOF LEFT JOIN s{k} n ON n.u = c.u{hold} AND n.t {op} c.{prev}
+                  ASOF LEFT JOIN x{k - 1} x ON x.u = c.u AND x.t > c.{prev})"""
+            )
+        else:
+            ctes.append(
+                f"""c{k} AS (
+                  SELECT c.*, NULL::TIMESTAMP AS xt{k - 1},
+                         CASE WHEN n.t <= c.t1 + $win THEN n.t END AS t{k}
+                  FROM c{k - 1} c
+                  ASOF LEFT JOIN s{k} n ON n.u = c.u{hold} AND n.t {op} c.{prev})"""
+            )
+    return ctes
+
+
+def _stats_select(plan: _Plan, table: str) -> str:
+    n = plan.n
+    cols = ["count(t1) AS n1"]
+    for k in range(2, n + 1):
+        gap = f"epoch_ms(t{k}) - epoch_ms(t{k - 1})"
+        start = f"epoch_ms(t{k}) - epoch_ms(t1)"
+        cols += [
+            f"count(t{k}) AS n{k}",
+            f"avg({gap}) AS avg{k}",
+            f"median({gap}) AS med{k}",
+            f"avg({start}) AS avgs{k}",
+        ]
+    sets = "GROUPING SETS ((), (sv), (b), (sv, b))"
+    return (
+        f"SELECT sv, b, GROUPING(sv) AS gs, GROUPING(b) AS gb, {', '.join(cols)} "
+        f"FROM {table} GROUP BY {sets}"
+    )
+
+
+def _uniques_sql(plan: _Plan) -> str:
+    ctes = [
+        "ev AS ($rel)",
+        "c1 AS (SELECT u, sv, min(t) AS t1, arg_min(hv, t) AS hv, arg_min(b, t) AS b "
+        "FROM ev WHERE m1 AND t < $hi GROUP BY u, sv)",
+        *_step_ctes(plan),
+        *_chain_ctes(plan),
+    ]
+    return f"WITH {', '.join(ctes)} {_stats_select(plan, f'c{plan.n}')}"
+
+
+def _any_order_sql(plan: _Plan) -> str:
+    n = plan.n
+    any_step = " OR ".join(f"m{i}" for i in range(1, n + 1))
+    firsts = ", ".join(
+        f"min(e.t) FILTER (WHERE e.m{i} AND e.t >= a.t0 AND e.t <= a.t0 + $win) AS f{i}"
+        for i in range(1, n + 1)
+    )
+    listed = ", ".join(f"f{i}" for i in range(1, n + 1))
+    ts = ", ".join(f"done[{k}] AS t{k}" for k in range(1, n + 1))
+    ctes = [
+        "ev AS ($rel)",
+        f"a AS (SELECT u, sv, min(t) AS t0, arg_min(b, t) AS b FROM ev WHERE ({any_step}) AND t < $hi GROUP BY u, sv)",
+        f"f AS (SELECT a.u, a.sv, a.b, {firsts} FROM a JOIN ev e ON e.u = a.u "
+        f"WHERE e.t >= a.t0 AND e.t <= a.t0 + $win GROUP BY a.u, a.sv, a.b)",
+        f"d AS (SELECT sv, b, list_sort(list_filter([{listed}], x -> x IS NOT NULL)) AS done FROM f)",
+        f"c AS (SELECT sv, b, {ts} FROM d)",
+    ]
+    return f"WITH {', '.join(ctes)} {_stats_select(plan, 'c')}"
+
+
+def _bind_common(plan: _Plan, sql: str) -> exp.Expression:
+    hi = plan.params.bind(plan.timeline.hi)
+    win = exp.cast(plan.params.bind(plan.window), exp.DataType.build("INTERVAL"))
+    return template(sql, rel=plan.relation, hi=hi, win=win)
+
+
+def build_sql(store: Any, project: Project, spec: FunnelSpec) -> tuple[str, dict[str, Any]]:
+    """The single statement of a ``uniques`` funnel (``specific`` or ``any`` order)."""
+    plan = _plan(store, project, spec)
+    sql = _any_order_sql(plan) if spec.order == "any" else _uniques_sql(plan)
+    return render(_bind_common(plan, sql)), plan.params.values
+
+
+# ------------------------------------------------------------------ totals (re-entry)
+def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
+    import pyarrow as pa
+
+    batches = list(store.stream(render(plan.relation), plan.params.values))
+    if not batches:
+        return []
+    events = pa.Table.from_batches(batches)
+    conn = duckdb.connect(config={"threads": "2", "autoinstall_known_extensions": "false"})
+    try:
+        conn.register("ev", events)
+        params = {"hi": plan.timeline.hi, "win": plan.window}
+        chain = ", ".join([*_step_ctes(plan), *_chain_ctes(plan)])
+        n = plan.n
+        exits = ["CASE"]
+        exits.append(f"WHEN t{n} IS NOT NULL THEN t{n}")
+        for k in range(n - 1, 0, -1):
+            exits.append(f"WHEN t{k} IS NOT NULL THEN least(coalesce(xt{k}, t1 + $win), t1 + $win)")
+        exit_expr = " ".join([*exits, "END"])
+        conn.execute(
+            "CREATE TEMP TABLE entries AS SELECT u, sv, min(t) AS t1, arg_min(hv, t) AS hv, "
+            "arg_min(b, t) AS b FROM ev WHERE m1 AND t < $hi GROUP BY u, sv",
+            {"hi": params["hi"]},
+        )
+        conn.execute("CREATE TEMP TABLE done AS SELECT * FROM entries LIMIT 0")
+        first = True
+        while True:
+            count = conn.execute("SELECT count(*) FROM entries").fetchone()
+            if not count or not count[0]:
+                break
+            sql = (
+                f"WITH c1 AS (SELECT * FROM entries), {chain} "
+                f"SELECT *, {exit_expr} AS exit_at FROM c{n}"
+            )
+            conn.execute("CREATE OR REPLACE TEMP TABLE rnd AS " + sql, {"win": plan.window})
+            if first:
+                conn.execute("DROP TABLE done")
+                conn.execute("CREATE TEMP TABLE done AS SELECT * FROM rnd LIMIT 0")
+                first = False
+            conn.execute("INSERT INTO done SELECT * FROM rnd")
+            conn.execute(
+                """CREATE OR REPLACE TEMP TABLE entries AS
+                   SELECT s.u, s.sv, min(s.t) AS t1, arg_min(s.hv, s.t) AS hv, arg_min(s.b, s.t) AS b
+                   FROM ev s JOIN rnd r ON s.u = r.u AND s.sv = r.sv AND s.t > r.exit_at
+                   WHERE s.m1 AND s.t < $hi GROUP BY s.u, s.sv""",
+                {"hi": params["hi"]},
+            )
+        return conn.sql(_stats_select(plan, "done")).to_arrow_table().to_pylist()
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------ result
+def funnel(store: Any, project: Project, spec: FunnelSpec) -> dict[str, Any]:
+    """Run a funnel; Mixpanel's ``/funnels`` shape plus ``steps`` for the whole range."""
+    if spec.count == "totals":
+        plan = _plan(store, project, spec)
+        rows = _totals_rows(store, plan)
+    else:
+        sql, params = build_sql(store, project, spec)
+        rows = fetch_rows(store, sql, params)
+    return _shape(spec, rows, Timeline.of(project.timezone, spec.from_date, spec.to_date))
+
+
+def _steps(spec: FunnelSpec, row: dict[str, Any] | None) -> list[dict[str, Any]]:
+    out = []
+    first = (row or {}).get("n1") or 0
+    prev = first
+    for k, step in enumerate(spec.steps, 1):
+        count = int((row or {}).get(f"n{k}") or 0)
+        entry: dict[str, Any] = {
+            "event": step.event,
+            "goal": step.event,
+            "count": count,
+            "step_conv_ratio": 1.0 if k == 1 else (round(count / prev, 6) if prev else 0.0),
+            "overall_conv_ratio": 1.0 if k == 1 else (round(count / first, 6) if first else 0.0),
+            "avg_time": None,
+            "avg_time_from_start": None,
+            "median_time": None,
+        }
+        if k > 1 and row:
+            for key, col in (
+                ("avg_time", "avg"),
+                ("avg_time_from_start", "avgs"),
+                ("median_time", "med"),
+            ):
+                value = row.get(f"{col}{k}")
+                entry[key] = None if value is None else round(value / 1000, 3)
+        if k == 1 and not row:
+            entry["overall_conv_ratio"] = entry["step_conv_ratio"] = 1.0 if count else 0.0
+        out.append(entry)
+        prev = count
+    return out
+
+
+def _analysis(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    ratios = [s["step_conv_ratio"] for s in steps[1:]]
+    worst = 1 + min(range(len(ratios)), key=lambda i: ratios[i]) if ratios else 1
+    return {
+        "completion": steps[-1]["count"],
+        "starting_amount": steps[0]["count"],
+        "steps": len(steps),
+        "worst": worst,
+    }
+
+
+def _shape(spec: FunnelSpec, rows: list[dict[str, Any]], timeline: Timeline) -> dict[str, Any]:
+    overall = next((r for r in rows if r["gs"] == 1 and r["gb"] == 1), None)
+    dates = (
+        [label(t, spec.unit) for t in timeline.bucket_starts(spec.unit)]
+        if spec.unit
+        else [timeline.start.isoformat()]
+    )
+    by_date = {label(r["b"], spec.unit or "day"): r for r in rows if r["gs"] == 1 and r["gb"] == 0}
+    result: dict[str, Any] = {"meta": {"dates": dates}, "data": {}}
+    segments: dict[str, dict[str, Any]] = {}
+    if spec.by:
+        seg_rows = {r["sv"]: r for r in rows if r["gs"] == 0 and r["gb"] == 1}
+        keep = sorted(seg_rows, key=lambda s: (-(seg_rows[s]["n1"] or 0), s))[: int(spec.limit)]
+        segments = {s: seg_rows[s] for s in keep}
+        cells = {
+            (label(r["b"], spec.unit or "day"), r["sv"]): r
+            for r in rows
+            if r["gs"] == 0 and r["gb"] == 0
+        }
+    for date in dates:
+        steps = _steps(spec, by_date.get(date))
+        if spec.by:
+            entry: dict[str, Any] = {"$overall": steps}
+            for s in segments:
+                entry[s] = _steps(spec, cells.get((date, s)))
+            result["data"][date] = entry
+        else:
+            result["data"][date] = {"steps": steps, "analysis": _analysis(steps)}
+    result["steps"] = _steps(spec, overall)
+    result["analysis"] = _analysis(result["steps"])
+    if spec.by:
+        result["segments"] = {s: _steps(spec, r) for s, r in segments.items()}
+    return result
