@@ -11,6 +11,7 @@ compared with a timezone lookup per event.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zoneinfo
 from dataclasses import dataclass
 
@@ -144,7 +145,7 @@ class Timeline:
                 return column
             return exp.Add(this=column, expression=_interval(offset))
         case = exp.Case()
-        for (_, offset), (until, _) in zip(periods, periods[1:], strict=False):
+        for (_, offset), (until, _) in itertools.pairwise(periods):
             case = case.when(exp.LT(this=column, expression=params.bind(until)), _interval(offset))
         case = case.else_(_interval(periods[-1][1]))
         return exp.Add(this=column, expression=exp.paren(case, copy=False))
