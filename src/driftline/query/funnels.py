@@ -17,7 +17,8 @@ Rules (Mixpanel's funnels; the golden tests in ``tests/query`` pin each one):
   any order; step N counts entries that completed N distinct steps within the window, and
   the times are between the N-1-th and N-th completed step.
 * **Exclusions** between steps K and K+1: an exclusion event strictly after step K and
-  strictly before step K+1 would have happened ends the entry at step K.
+  strictly before the event that would complete step K+1 ends the entry at step K (at the
+  same millisecond as either step it does not).
 * **Hold a property constant:** every step must carry the step-1 event's value of the
   property (unset counts as a value, ``undefined``).
 * **Breakdown** (``by``): by the value on the entry's step-1 event (user, group and lookup
@@ -224,7 +225,7 @@ def _chain_ctes(plan: _Plan) -> list[str]:
             ctes.append(
                 f"""c{k} AS (
                   SELECT c.*, x.t AS xt{k - 1},
-                         CASE WHEN n.t <= c.t1 + $win AND (x.t IS NULL OR n.t < x.t) THEN n.t END AS t{k}
+                         CASE WHEN n.t <= c.t1 + $win AND (x.t IS NULL OR n.t <= x.t) THEN n.t END AS t{k}
                   FROM c{k - 1} c
                   ASOF LEFT JOIN s{k} n ON n.u = c.u{hold} AND n.t {op} c.{prev}
                   ASOF LEFT JOIN x{k - 1} x ON x.u = c.u AND x.t > c.{prev})"""
@@ -322,28 +323,28 @@ def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
         for k in range(n - 1, 0, -1):
             exits.append(f"WHEN t{k} IS NOT NULL THEN least(coalesce(xt{k}, t1 + $win), t1 + $win)")
         exit_expr = " ".join([*exits, "END"])
-        conn.execute(
+        _run(conn, 
             "CREATE TEMP TABLE entries AS SELECT u, sv, min(t) AS t1, arg_min(hv, t) AS hv, "
             "arg_min(b, t) AS b FROM ev WHERE m1 AND t < $hi GROUP BY u, sv",
             {"hi": params["hi"]},
         )
-        conn.execute("CREATE TEMP TABLE done AS SELECT * FROM entries LIMIT 0")
+        _run(conn, "CREATE TEMP TABLE done AS SELECT * FROM entries LIMIT 0")
         first = True
         while True:
-            count = conn.execute("SELECT count(*) FROM entries").fetchone()
-            if not count or not count[0]:
+            count = _run(conn, "SELECT count(*) FROM entries")
+            if not count or not count[0][0]:
                 break
             sql = (
                 f"WITH c1 AS (SELECT * FROM entries), {chain} "
                 f"SELECT *, {exit_expr} AS exit_at FROM c{n}"
             )
-            conn.execute("CREATE OR REPLACE TEMP TABLE rnd AS " + sql, {"win": plan.window})
+            _run(conn, "CREATE OR REPLACE TEMP TABLE rnd AS " + sql, {"win": plan.window})
             if first:
-                conn.execute("DROP TABLE done")
-                conn.execute("CREATE TEMP TABLE done AS SELECT * FROM rnd LIMIT 0")
+                _run(conn, "DROP TABLE done")
+                _run(conn, "CREATE TEMP TABLE done AS SELECT * FROM rnd LIMIT 0")
                 first = False
-            conn.execute("INSERT INTO done SELECT * FROM rnd")
-            conn.execute(
+            _run(conn, "INSERT INTO done SELECT * FROM rnd")
+            _run(conn, 
                 """CREATE OR REPLACE TEMP TABLE entries AS
                    SELECT s.u, s.sv, min(s.t) AS t1, arg_min(s.hv, s.t) AS hv, arg_min(s.b, s.t) AS b
                    FROM ev s JOIN rnd r ON s.u = r.u AND s.sv = r.sv AND s.t > r.exit_at
@@ -353,6 +354,10 @@ def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
         return conn.sql(_stats_select(plan, "done")).to_arrow_table().to_pylist()
     finally:
         conn.close()
+
+
+def _run(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[Any]:
+    return conn.execute(sql, params or {}).fetchall()
 
 
 # ------------------------------------------------------------------ result

@@ -164,6 +164,14 @@ class Timeline:
 
     def bucket_starts(self, unit: str) -> list[dt.datetime]:
         """Every bucket start (naive local) that the range touches, in order."""
+        if unit in ("minute", "hour"):  # walk real time: a DST gap has no 02:00, an overlap one
+            out, t = [], self.lo
+            while t < self.hi:
+                start = truncate(self.local(t), unit)
+                if not out or out[-1] != start:
+                    out.append(start)
+                t += UNIT_LENGTH[unit]
+            return out
         first = truncate(dt.datetime.combine(self.start, dt.time()), unit)
         stop = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
         out = []
