@@ -351,6 +351,8 @@ def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
                    WHERE s.m1 AND s.t < $hi GROUP BY s.u, s.sv""",
                 {"hi": params["hi"]},
             )
+        if first:  # nobody entered
+            return []
         return conn.sql(_stats_select(plan, "done")).to_arrow_table().to_pylist()
     finally:
         conn.close()
