@@ -86,6 +86,8 @@ def segmentation(store: Any, project: Project, spec: SegmentationSpec) -> dict[s
     totals: dict[str, int] = {}
     for row in rows:
         totals[row["s"]] = totals.get(row["s"], 0) + row["n"]
+    if not spec.on:  # the event's own line, zeros included, even when nothing happened
+        totals.setdefault(spec.event, 0)
     keep = sorted(totals, key=lambda s: (-totals[s], s))[: int(spec.limit)]
     values: dict[str, dict[str, float]] = {s: dict.fromkeys(series, 0) for s in keep}
     kept = set(keep)

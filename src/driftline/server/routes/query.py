@@ -68,6 +68,11 @@ def _int(params: dict[str, str], name: str, default: int | None) -> int | None:
         raise InvalidInput(f"{name} must be a whole number", field=name) from None
 
 
+def _count(params: dict[str, str], name: str, default: int) -> int:
+    value = _int(params, name, default)
+    return default if value is None else value
+
+
 def _bool(params: dict[str, str], name: str) -> bool:
     return str(params.get(name, "false")).lower() in ("1", "true", "yes")
 
@@ -110,7 +115,7 @@ async def segmentation_route(request: Request) -> Response:
             type=p.get("type") or "general",
             on=_expression(p, "on"),
             where=_expression(p, "where"),
-            limit=_int(p, "limit", 60) or 60,
+            limit=_count(p, "limit", 60),
         )
         return segmentation(store, project, spec), p.get("format")
 
@@ -173,7 +178,7 @@ async def funnels_route(request: Request) -> Response:
             "by": _expression(p, "on"),
             "where": _expression(p, "where"),
             "unit": p.get("unit") or "day",
-            "limit": _int(p, "limit", 255) or 255,
+            "limit": _count(p, "limit", 255),
         }
         parsed: FunnelSpec = funnel_spec(steps, _json_list(p, "exclude") or [], spec)
         return funnel(store, project, parsed)
@@ -206,7 +211,7 @@ async def retention_route(request: Request) -> Response:
             born_where=_expression(p, "born_where"),
             where=_expression(p, "where"),
             on=_expression(p, "on"),
-            limit=_int(p, "limit", 60) or 60,
+            limit=_count(p, "limit", 60),
         )
         return retention(store, project, spec)
 
@@ -230,8 +235,8 @@ async def engage_route(request: Request) -> Response:
             distinct_ids=tuple(ids),
             group_key=_expression(p, "data_group_id"),
             output_properties=tuple(output) if output is not None else None,
-            page=_int(p, "page", 0) or 0,
-            page_size=_int(p, "page_size", 1000) or 1000,
+            page=_count(p, "page", 0),
+            page_size=_count(p, "page_size", 1000),
         )
         return query_profiles(store, project, query)
 
