@@ -64,7 +64,12 @@ def load(store: DuckDBStore, project: Project, case: dict[str, Any]) -> None:
     if case.get("profiles"):
         table = pa.Table.from_pylist(
             [
-                {"project_id": project.id, "distinct_id": k, "properties": json.dumps(v), "origin": "t"}
+                {
+                    "project_id": project.id,
+                    "distinct_id": k,
+                    "properties": json.dumps(v),
+                    "origin": "t",
+                }
                 for k, v in case["profiles"].items()
             ]
         )
@@ -80,9 +85,14 @@ def load(store: DuckDBStore, project: Project, case: dict[str, Any]) -> None:
         store.apply([UpsertGroups(table)])
     for spec in case.get("lookups") or []:
         rows = pa.Table.from_pylist(
-            [{"row_id": rid, "properties": json.dumps(props)} for rid, props in spec["rows"].items()]
+            [
+                {"row_id": rid, "properties": json.dumps(props)}
+                for rid, props in spec["rows"].items()
+            ]
         )
-        store.apply([ReplaceLookupTable(project.id, spec["id"], spec["name"], spec["property"], rows)])
+        store.apply(
+            [ReplaceLookupTable(project.id, spec["id"], spec["name"], spec["property"], rows)]
+        )
 
 
 class DeleteEvents:

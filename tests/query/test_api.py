@@ -41,12 +41,20 @@ def loaded(store: DuckDBStore, client: TestClient) -> dict[str, Any]:
 
 def test_segmentation_shape_and_breakdown(loaded: dict[str, Any]) -> None:
     client, auth = loaded["client"], loaded["auth"]
-    params = {"event": "Sign Up", "from_date": "2025-01-01", "to_date": "2025-01-02", "on": 'properties["plan"]'}
+    params = {
+        "event": "Sign Up",
+        "from_date": "2025-01-01",
+        "to_date": "2025-01-02",
+        "on": 'properties["plan"]',
+    }
     body = client.get("/api/query/segmentation", params=params, headers=auth).json()
     assert body == {
         "data": {
             "series": ["2025-01-01", "2025-01-02"],
-            "values": {"free": {"2025-01-01": 0, "2025-01-02": 1}, "pro": {"2025-01-01": 1, "2025-01-02": 0}},
+            "values": {
+                "free": {"2025-01-01": 0, "2025-01-02": 1},
+                "pro": {"2025-01-01": 1, "2025-01-02": 0},
+            },
         },
         "legend_size": 2,
     }
@@ -64,7 +72,9 @@ def test_projects_only_see_their_own_data(loaded: dict[str, Any]) -> None:
     engage = client.post("/api/query/engage", data={}, headers=loaded["other"]).json()
     assert engage["total"] == 0
     # a secret cannot be pointed at another project with project_id
-    r = client.get("/api/query/segmentation", params={**params, "project_id": "1"}, headers=loaded["other"])
+    r = client.get(
+        "/api/query/segmentation", params={**params, "project_id": "1"}, headers=loaded["other"]
+    )
     assert r.status_code == 401
 
 
@@ -72,13 +82,18 @@ def test_requests_without_the_secret_are_refused(loaded: dict[str, Any]) -> None
     client = loaded["client"]
     params = {"event": "Sign Up", "from_date": "2025-01-01", "to_date": "2025-01-02"}
     assert client.get("/api/query/segmentation", params=params).status_code == 401
-    assert client.get("/api/query/segmentation", params=params, headers=basic("wrong")).status_code == 401
+    assert (
+        client.get("/api/query/segmentation", params=params, headers=basic("wrong")).status_code
+        == 401
+    )
 
 
 def test_funnel_ad_hoc_steps(loaded: dict[str, Any]) -> None:
     client, auth = loaded["client"], loaded["auth"]
     params = {
-        "events": json.dumps([{"event": "Sign Up"}, {"event": "Purchase", "where": "plan = \"pro\""}]),
+        "events": json.dumps(
+            [{"event": "Sign Up"}, {"event": "Purchase", "where": 'plan = "pro"'}]
+        ),
         "from_date": "2025-01-01",
         "to_date": "2025-01-02",
         "length": "1",
@@ -119,18 +134,76 @@ def test_retention_and_engage(loaded: dict[str, Any]) -> None:
     ("path", "params", "field"),
     [
         ("/api/query/segmentation", {"from_date": "2025-01-01", "to_date": "2025-01-02"}, "event"),
-        ("/api/query/segmentation", {"event": "A", "from_date": "2025-13-01", "to_date": "2025-01-02"}, "from_date"),
-        ("/api/query/segmentation", {"event": "A", "from_date": "2025-01-02", "to_date": "2025-01-01"}, "to_date"),
-        ("/api/query/segmentation", {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "unit": "year"}, "unit"),
-        ("/api/query/segmentation", {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "where": "plan = "}, "where"),
-        ("/api/query/segmentation", {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "on": "nope.col"}, "property"),
-        ("/api/query/segmentation", {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "limit": "x"}, "limit"),
-        ("/api/query/funnels", {"funnel_id": "7", "from_date": "2025-01-01", "to_date": "2025-01-02"}, "funnel_id"),
-        ("/api/query/funnels", {"events": "[", "from_date": "2025-01-01", "to_date": "2025-01-02"}, "events"),
-        ("/api/query/funnels", {"events": '["A"]', "from_date": "2025-01-01", "to_date": "2025-01-02"}, "steps"),
-        ("/api/query/funnels", {"events": '["A","B"]', "from_date": "2025-01-01", "to_date": "2025-01-02", "length": "400"}, "window"),
-        ("/api/query/retention", {"from_date": "2025-01-01", "to_date": "2025-01-02"}, "born_event"),
-        ("/api/query/retention", {"born_event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "interval": "7"}, "interval"),
+        (
+            "/api/query/segmentation",
+            {"event": "A", "from_date": "2025-13-01", "to_date": "2025-01-02"},
+            "from_date",
+        ),
+        (
+            "/api/query/segmentation",
+            {"event": "A", "from_date": "2025-01-02", "to_date": "2025-01-01"},
+            "to_date",
+        ),
+        (
+            "/api/query/segmentation",
+            {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "unit": "year"},
+            "unit",
+        ),
+        (
+            "/api/query/segmentation",
+            {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "where": "plan = "},
+            "where",
+        ),
+        (
+            "/api/query/segmentation",
+            {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "on": "nope.col"},
+            "property",
+        ),
+        (
+            "/api/query/segmentation",
+            {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-02", "limit": "x"},
+            "limit",
+        ),
+        (
+            "/api/query/funnels",
+            {"funnel_id": "7", "from_date": "2025-01-01", "to_date": "2025-01-02"},
+            "funnel_id",
+        ),
+        (
+            "/api/query/funnels",
+            {"events": "[", "from_date": "2025-01-01", "to_date": "2025-01-02"},
+            "events",
+        ),
+        (
+            "/api/query/funnels",
+            {"events": '["A"]', "from_date": "2025-01-01", "to_date": "2025-01-02"},
+            "steps",
+        ),
+        (
+            "/api/query/funnels",
+            {
+                "events": '["A","B"]',
+                "from_date": "2025-01-01",
+                "to_date": "2025-01-02",
+                "length": "400",
+            },
+            "window",
+        ),
+        (
+            "/api/query/retention",
+            {"from_date": "2025-01-01", "to_date": "2025-01-02"},
+            "born_event",
+        ),
+        (
+            "/api/query/retention",
+            {
+                "born_event": "A",
+                "from_date": "2025-01-01",
+                "to_date": "2025-01-02",
+                "interval": "7",
+            },
+            "interval",
+        ),
         ("/api/query/engage", {"page_size": "0"}, "page_size"),
         ("/api/query/engage", {"where": "group.company.x = 1"}, "where"),
     ],
@@ -145,23 +218,60 @@ def test_bad_parameters_are_a_400_naming_the_field(
 
 texts = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", "2025-01-01", "day", "[]", '["A","B"]', "plan = \"x\"", "user.", "`", "0", "-1", "1e999"]),
+    st.sampled_from(
+        ["", "2025-01-01", "day", "[]", '["A","B"]', 'plan = "x"', "user.", "`", "0", "-1", "1e999"]
+    ),
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    path=st.sampled_from(["/api/query/segmentation", "/api/query/funnels", "/api/query/retention", "/api/query/engage"]),
+    path=st.sampled_from(
+        [
+            "/api/query/segmentation",
+            "/api/query/funnels",
+            "/api/query/retention",
+            "/api/query/engage",
+        ]
+    ),
     params=st.dictionaries(
-        st.sampled_from(["event", "events", "from_date", "to_date", "unit", "type", "on", "where", "limit",
-                         "length", "length_unit", "born_event", "interval_count", "retention_type",
-                         "page", "page_size", "distinct_ids", "output_properties", "exclude", "hold",
-                         "order", "count", "data_group_id", "unbounded_retention"]),
+        st.sampled_from(
+            [
+                "event",
+                "events",
+                "from_date",
+                "to_date",
+                "unit",
+                "type",
+                "on",
+                "where",
+                "limit",
+                "length",
+                "length_unit",
+                "born_event",
+                "interval_count",
+                "retention_type",
+                "page",
+                "page_size",
+                "distinct_ids",
+                "output_properties",
+                "exclude",
+                "hold",
+                "order",
+                "count",
+                "data_group_id",
+                "unbounded_retention",
+            ]
+        ),
         texts,
         max_size=8,
     ),
 )
-def test_fuzzed_parameters_never_cause_a_server_error(loaded: dict[str, Any], path: str, params: dict[str, str]) -> None:
+def test_fuzzed_parameters_never_cause_a_server_error(
+    loaded: dict[str, Any], path: str, params: dict[str, str]
+) -> None:
     params.setdefault("from_date", "2025-01-01")
     params.setdefault("to_date", "2025-01-03")
     r = loaded["client"].get(path, params=params, headers=loaded["auth"])

@@ -18,7 +18,9 @@ from .conftest import load
 
 CASE = {
     "profiles": {"u1": {"plan": "pro", "country": "US"}, "u2": {"plan": "free", "country": "DE"}},
-    "lookups": [{"id": "skus", "name": "SKUs", "property": "sku", "rows": {"s1": {"category": "books"}}}],
+    "lookups": [
+        {"id": "skus", "name": "SKUs", "property": "sku", "rows": {"s1": {"category": "books"}}}
+    ],
     "events": [
         {"e": "Sign Up", "t": "2025-01-06T10:00:00", "u": "u1", "p": {"plan": "pro"}},
         {"e": "Invite Sent", "t": "2025-01-06T11:00:00", "u": "u1"},
@@ -54,7 +56,14 @@ def test_funnel_by_plan_as_json_and_table(data_dir: Path) -> None:
         "pro": [1, 1, 1],
         "free": [1, 1, 0],
     }
-    assert set(body["steps"][0]) >= {"event", "count", "step_conv_ratio", "overall_conv_ratio", "avg_time", "median_time"}
+    assert set(body["steps"][0]) >= {
+        "event",
+        "count",
+        "step_conv_ratio",
+        "overall_conv_ratio",
+        "avg_time",
+        "median_time",
+    }
     table = cli(data_dir, *args)
     assert "Invite" in table and "50.0%" in table
 

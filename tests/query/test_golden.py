@@ -75,7 +75,12 @@ def project_result(report: str, result: Any, expected: dict[str, Any]) -> dict[s
             elif key == "dates":
                 cells = result["data"]
                 got[key] = {  # the dates the case names
-                    d: [s["count"] for s in (cells[d]["steps"] if "steps" in cells[d] else cells[d]["$overall"])]
+                    d: [
+                        s["count"]
+                        for s in (
+                            cells[d]["steps"] if "steps" in cells[d] else cells[d]["$overall"]
+                        )
+                    ]
                     for d in expected[key]
                 }
         return got
@@ -88,7 +93,11 @@ def project_result(report: str, result: Any, expected: dict[str, Any]) -> dict[s
             got[date] = cell(value) if "first" in value else {k: cell(v) for k, v in value.items()}
         return got
     if report == "profiles":
-        id_key = "$group_id" if result["results"] and "$group_id" in result["results"][0] else "$distinct_id"
+        id_key = (
+            "$group_id"
+            if result["results"] and "$group_id" in result["results"][0]
+            else "$distinct_id"
+        )
         return {"total": result["total"], "ids": [r[id_key] for r in result["results"]]}
     raise AssertionError(report)
 

@@ -56,7 +56,9 @@ def resolved(log: list[tuple[int, str, str, int]]) -> dict[str, list[tuple[dt.da
     return {u: sorted(evs) for u, evs in per.items()}
 
 
-def first(evs: list[tuple[dt.datetime, str]], name: str, after: dt.datetime, strict: bool) -> dt.datetime | None:
+def first(
+    evs: list[tuple[dt.datetime, str]], name: str, after: dt.datetime, strict: bool
+) -> dt.datetime | None:
     times = [t for t, n in evs if n == name and (t > after if strict else t >= after)]
     return min(times) if times else None
 
@@ -124,12 +126,16 @@ SETTINGS = settings(
 @SETTINGS
 @given(
     log=log_st,
-    steps=st.sampled_from([["A", "B"], ["A", "B", "C"], ["A", "A"], ["A", "B", "A"], ["B", "A", "C"]]),
+    steps=st.sampled_from(
+        [["A", "B"], ["A", "B", "C"], ["A", "A"], ["A", "B", "A"], ["B", "A", "C"]]
+    ),
     window_h=st.sampled_from([1, 24, 48]),
     excluded=st.booleans(),
     totals=st.booleans(),
 )
-def test_funnel_matches_reference(store, make_project, log, steps, window_h, excluded, totals) -> None:  # type: ignore[no-untyped-def]
+def test_funnel_matches_reference(
+    store, make_project, log, steps, window_h, excluded, totals
+) -> None:  # type: ignore[no-untyped-def]
     project = make_project()
     store.apply([_append(project.id, log)])
     window = dt.timedelta(hours=window_h)
@@ -162,7 +168,10 @@ def test_retention_matches_reference(store, make_project, log, events, unbounded
         intervals=4,
         unbounded=unbounded,
     )
-    got = {d: {"first": c["first"], "counts": c["counts"]} for d, c in retention(store, project, spec).items()}
+    got = {
+        d: {"first": c["first"], "counts": c["counts"]}
+        for d, c in retention(store, project, spec).items()
+    }
     assert got == ref_retention(log, events[0], events[1], 4, unbounded)
 
 

@@ -27,8 +27,8 @@ Rules (Mixpanel's funnels; the golden tests in ``tests/query`` pin each one):
   funnel over the range, segmented by entry date, so the dates add up to the whole.
 * Identity: steps done on a device before sign-up belong to the user the device merged into.
 
-The computation is SQL: each step is an ASOF join finding the first qualifying event after
-the previous step, so a 3-step funnel is three ordered lookups per entry. Re-entry
+The computation is SQL: each step is a range join finding the first qualifying event after
+the previous step inside the window, so a 3-step funnel is two joins on the user. Re-entry
 (``totals``) repeats that per round of entries in an in-memory DuckDB over the (small)
 relation of step events pulled from the store once.
 """
@@ -214,29 +214,38 @@ def _has_exclusion(plan: _Plan, k: int) -> bool:
 
 
 def _chain_ctes(plan: _Plan) -> list[str]:
-    """``c2..cN``: each adds ``tK`` (step K's time, NULL if not reached) and ``xK-1``."""
+    """``c2..cN``: each adds ``tK`` (step K's time, NULL if not reached) and ``xtK-1`` (the
+    first exclusion event after step K-1 within the window).
+
+    Each step is a range join on the user: the earliest qualifying event at or after the
+    previous step and within the window (``min``), which is the greedy match that the rules
+    define; rows of ``c`` are unique, so ``GROUP BY ALL`` keeps one row per entry.
+    """
     ctes = []
     hold = " AND n.hv = c.hv" if plan.spec.hold else ""
     for k in range(2, plan.n + 1):
         earlier = {s.event for s in plan.spec.steps[: k - 1]}
         op = ">" if plan.spec.steps[k - 1].event in earlier else ">="
         prev = f"t{k - 1}"
+        step = (
+            f"SELECT c.*, min(n.t) AS nt FROM c{k - 1} c LEFT JOIN s{k} n "
+            f"ON n.u = c.u{hold} AND n.t {op} c.{prev} AND n.t <= c.t1 + $win GROUP BY ALL"
+        )
         if _has_exclusion(plan, k - 1):
+            ctes.append(f"n{k} AS ({step})")
             ctes.append(
-                f"""c{k} AS (
-                  SELECT c.*, x.t AS xt{k - 1},
-                         CASE WHEN n.t <= c.t1 + $win AND (x.t IS NULL OR n.t <= x.t) THEN n.t END AS t{k}
-                  FROM c{k - 1} c
-                  ASOF LEFT JOIN s{k} n ON n.u = c.u{hold} AND n.t {op} c.{prev}
-                  ASOF LEFT JOIN x{k - 1} x ON x.u = c.u AND x.t > c.{prev})"""
+                f"""e{k} AS (
+                  SELECT c.*, min(x.t) AS xt{k - 1} FROM n{k} c LEFT JOIN x{k - 1} x
+                  ON x.u = c.u AND x.t > c.{prev} AND x.t <= c.t1 + $win GROUP BY ALL)"""
+            )
+            ctes.append(
+                f"c{k} AS (SELECT * EXCLUDE (nt), CASE WHEN xt{k - 1} IS NULL OR nt <= xt{k - 1} "
+                f"THEN nt END AS t{k} FROM e{k})"
             )
         else:
+            ctes.append(f"n{k} AS ({step})")
             ctes.append(
-                f"""c{k} AS (
-                  SELECT c.*, NULL::TIMESTAMP AS xt{k - 1},
-                         CASE WHEN n.t <= c.t1 + $win THEN n.t END AS t{k}
-                  FROM c{k - 1} c
-                  ASOF LEFT JOIN s{k} n ON n.u = c.u{hold} AND n.t {op} c.{prev})"""
+                f"c{k} AS (SELECT * EXCLUDE (nt), NULL::TIMESTAMP AS xt{k - 1}, nt AS t{k} FROM n{k})"
             )
     return ctes
 
@@ -253,17 +262,31 @@ def _stats_select(plan: _Plan, table: str) -> str:
             f"median({gap}) AS med{k}",
             f"avg({start}) AS avgs{k}",
         ]
-    sets = "GROUPING SETS ((), (sv), (b), (sv, b))"
+    by, unit = bool(plan.spec.by), bool(plan.spec.unit)
+    keys = [k for k, used in (("sv", by), ("b", unit)) if used]
+    sets = ["()", *[f"({k})" for k in keys]] + (["(sv, b)"] if by and unit else [])
+    heads = [
+        "sv" if by else "NULL AS sv",
+        "b" if unit else "NULL AS b",
+        "GROUPING(sv) AS gs" if by else "1 AS gs",
+        "GROUPING(b) AS gb" if unit else "1 AS gb",
+    ]
     return (
-        f"SELECT sv, b, GROUPING(sv) AS gs, GROUPING(b) AS gb, {', '.join(cols)} "
-        f"FROM {table} GROUP BY {sets}"
+        f"SELECT {', '.join(heads + cols)} FROM {table} GROUP BY GROUPING SETS ({', '.join(sets)})"
     )
+
+
+def _entry_values(plan: _Plan, prefix: str = "") -> str:
+    """``hv`` and ``b`` of an entry: those of its step-1 event (constants when unused)."""
+    hv = f"arg_min({prefix}hv, {prefix}t)" if plan.spec.hold else "''"
+    b = f"arg_min({prefix}b, {prefix}t)" if plan.spec.unit else f"min({prefix}b)"
+    return f"{hv} AS hv, {b} AS b"
 
 
 def _uniques_sql(plan: _Plan) -> str:
     ctes = [
         "ev AS ($rel)",
-        "c1 AS (SELECT u, sv, min(t) AS t1, arg_min(hv, t) AS hv, arg_min(b, t) AS b "
+        f"c1 AS (SELECT u, sv, min(t) AS t1, {_entry_values(plan)} "
         "FROM ev WHERE m1 AND t < $hi GROUP BY u, sv)",
         *_step_ctes(plan),
         *_chain_ctes(plan),
@@ -323,9 +346,10 @@ def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
         for k in range(n - 1, 0, -1):
             exits.append(f"WHEN t{k} IS NOT NULL THEN least(coalesce(xt{k}, t1 + $win), t1 + $win)")
         exit_expr = " ".join([*exits, "END"])
-        _run(conn, 
-            "CREATE TEMP TABLE entries AS SELECT u, sv, min(t) AS t1, arg_min(hv, t) AS hv, "
-            "arg_min(b, t) AS b FROM ev WHERE m1 AND t < $hi GROUP BY u, sv",
+        _run(
+            conn,
+            f"CREATE TEMP TABLE entries AS SELECT u, sv, min(t) AS t1, {_entry_values(plan)} "
+            "FROM ev WHERE m1 AND t < $hi GROUP BY u, sv",
             {"hi": params["hi"]},
         )
         _run(conn, "CREATE TEMP TABLE done AS SELECT * FROM entries LIMIT 0")
@@ -344,9 +368,10 @@ def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
                 _run(conn, "CREATE TEMP TABLE done AS SELECT * FROM rnd LIMIT 0")
                 first = False
             _run(conn, "INSERT INTO done SELECT * FROM rnd")
-            _run(conn, 
-                """CREATE OR REPLACE TEMP TABLE entries AS
-                   SELECT s.u, s.sv, min(s.t) AS t1, arg_min(s.hv, s.t) AS hv, arg_min(s.b, s.t) AS b
+            _run(
+                conn,
+                f"""CREATE OR REPLACE TEMP TABLE entries AS
+                   SELECT s.u, s.sv, min(s.t) AS t1, {_entry_values(plan, "s.")}
                    FROM ev s JOIN rnd r ON s.u = r.u AND s.sv = r.sv AND s.t > r.exit_at
                    WHERE s.m1 AND s.t < $hi GROUP BY s.u, s.sv""",
                 {"hi": params["hi"]},
