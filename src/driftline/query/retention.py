@@ -100,20 +100,30 @@ def build_sql(
     born_where = spec.born_where if birth else spec.where
     born_cond = [source.condition(parse_filter(born_where, "born_where"))] if born_where else []
     return_cond = [source.condition(parse_filter(spec.where, "where"))] if spec.where else []
-    # births: all history up to the range end (first time ever); anchors: the range only
-    born_rel = source.select(
-        {"u": source.uid, "t": source.time(), "sv": sv},
-        events=[born_name] if born_name else None,
-        lo=EPOCH if birth else lo,
-        hi=hi,
-        where=born_cond,
+    # One scan: births look at all history up to the range end (first time ever; anchors of
+    # compounded cohorts only at the range), returns up to the last interval's end.
+    is_born = (
+        exp.and_(source.event().eq(params.bind(born_name)), *born_cond)
+        if born_name
+        else exp.and_(exp.true(), *born_cond)
     )
-    ret_rel = source.select(
-        {"u": source.uid, "t": source.time()},
-        events=[spec.event] if spec.event else None,
-        lo=lo,
+    is_ret = (
+        exp.and_(source.event().eq(params.bind(spec.event)), *return_cond)
+        if spec.event
+        else exp.and_(exp.true(), *return_cond)
+    )
+    names = [born_name, spec.event] if born_name and spec.event else None
+    relation = source.select(
+        {
+            "u": source.uid,
+            "t": source.time(),
+            "fb": exp.func("coalesce", is_born, exp.false()),
+            "fr": exp.func("coalesce", is_ret, exp.false()),
+            "sv": exp.Case().when(is_born.copy(), sv).else_(exp.null()) if on else sv,
+        },
+        events=names,
+        lo=EPOCH if birth else lo,
         hi=hi + unit * n,
-        where=return_cond,
     )
     cohort = timeline.bucket(spec.unit, exp.column("bt"), params, lo, hi)
     same = born_name == spec.event or not spec.event
@@ -140,8 +150,9 @@ def build_sql(
             "(SELECT DISTINCT u, c, sv, k FROM hits) GROUP BY c, sv, k)"
         )
     sql = f"""
-    WITH born_ev AS ($born_rel),
-         ret AS ($ret_rel),
+    WITH ev AS ($rel),
+         born_ev AS (SELECT u, t, sv FROM ev WHERE fb AND t < $hi),
+         ret AS (SELECT u, t FROM ev WHERE fr AND t >= $lo),
          born0 AS ({born_sql}),
          born AS (SELECT u, bt, sv, $cohort AS c FROM born0),
          hits AS (
@@ -157,8 +168,8 @@ def build_sql(
     bucket_t = timeline.bucket(spec.unit, exp.column("t"), params, lo, hi)
     expression = template(
         sql,
-        born_rel=born_rel,
-        ret_rel=ret_rel,
+        rel=relation,
+        hi=params.bind(hi),
         cohort=cohort,
         bucket_t=bucket_t,
         lo=params.bind(lo),
