@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import run_cli, start_server  # tests/conftest.py
 from driftline.cli import app
 from driftline.store import DuckDBStore
 
-from conftest import run_cli, start_server  # tests/conftest.py
 from .conftest import load
 
 CASE = {

@@ -195,8 +195,8 @@ def funnel_cmd(
                 step=i,
                 event=step["event"],
                 count=step["count"],
-                from_previous=_pct(step["step_conv_ratio"], fmt),
-                from_start=_pct(step["overall_conv_ratio"], fmt),
+                conversion=_pct(step["step_conv_ratio"], fmt),
+                overall=_pct(step["overall_conv_ratio"], fmt),
                 avg_time=_duration(step["avg_time"], fmt),
                 median_time=_duration(step["median_time"], fmt),
             )
@@ -287,7 +287,7 @@ def retention_cmd(
                 row["segment"] = seg
             row["users"] = c["first"]
             for i, (n, rate) in enumerate(zip(c["counts"], c["rates"], strict=True)):
-                row[f"{unit} {i}"] = n if fmt is OutputFormat.csv else f"{rate * 100:.1f}% ({n})"
+                row[f"{unit} {i}"] = n if fmt is OutputFormat.csv else f"{rate * 100:.1f}%"
             width = max(width, len(c["counts"]))
             rows.append(row)
     columns = [
@@ -296,7 +296,14 @@ def retention_cmd(
         "users",
         *[f"{unit} {i}" for i in range(width)],
     ]
-    render_rows(rows, fmt, columns=columns, title=f"retention by {unit} ({type_}, {mode})")
+    title = f"retention by {unit} ({type_}, {mode}): share of each cohort's users"
+    if fmt is OutputFormat.table:  # compact headers; counts are in --format csv / json
+        rows = [
+            {(k[len(unit) + 1 :] if k.startswith(f"{unit} ") else k): v for k, v in r.items()}
+            for r in rows
+        ]
+        columns = [c[len(unit) + 1 :] if c.startswith(f"{unit} ") else c for c in columns]
+    render_rows(rows, fmt, columns=columns, title=title)
 
 
 @query_app.command("profiles")
