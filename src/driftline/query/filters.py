@@ -12,6 +12,7 @@ Grammar (keywords are case-insensitive)::
                | prop ["not"] "contains" string
                | prop "is" ["not"] "set"
                | prop ["not"] "between" value "and" value
+               | value ["not"] "in" prop          (Mixpanel's form of contains)
     list      := "(" value ("," value)* ")" | "[" value ("," value)* "]"
     value     := "string" | 'string' | number | true | false
     prop      := name | `any name` | user.name | group.KEY.name | LOOKUP_PROP.column
@@ -185,6 +186,13 @@ class Parser:
         return self.parse_predicate()
 
     def parse_predicate(self) -> Node:
+        tok = self.tok
+        if tok.kind in ("str", "num"):  # Mixpanel's `"x" in properties["tags"]`
+            value = self.parse_value()
+            negate = self.keyword("not")
+            if not self.keyword("in"):
+                raise self.error("'in' after a value (\"x\" in tags)")
+            return Compare(self.parse_property(), "contains", (value,), negate)
         prop = self.parse_property()
         op = self.punct("==", "=", "!=", ">", ">=", "<", "<=")
         if op:
