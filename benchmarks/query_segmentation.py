@@ -3,11 +3,14 @@
 Usage: python benchmarks/query_segmentation.py DATA_DIR   (DATA_DIR from query_data.py)
 
 Question: daily count of "View Page" (about 3 million of the 10 million events) over the
-90 days, broken down by the event property ``plan``.
+90 days, broken down by the event property ``plan`` — once for a UTC project and once for a
+project in America/New_York (days in local time, across the March DST change), where the
+hand-written SQL converts with DuckDB's ``timezone()``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -21,6 +24,16 @@ SELECT date_trunc('day', time) AS d, coalesce(properties->>'plan', 'undefined') 
 FROM events
 WHERE project_id = 1 AND event = 'View Page'
   AND time >= TIMESTAMP '2025-01-01' AND time < TIMESTAMP '2025-04-01'
+GROUP BY ALL
+"""
+
+
+HAND_TZ = """
+SELECT date_trunc('day', timezone('America/New_York', time::TIMESTAMPTZ)) AS d,
+       coalesce(properties->>'plan', 'undefined') AS s, count(*) AS n
+FROM events
+WHERE project_id = 1 AND event = 'View Page'
+  AND time >= TIMESTAMP '2025-01-01 05:00' AND time < TIMESTAMP '2025-04-01 04:00'
 GROUP BY ALL
 """
 
@@ -47,6 +60,24 @@ def main(data_dir: Path) -> None:
         "segmentation by day on plan (View Page, 3.0M of 10M events)",
         ours,
         {"hand": hand},
+        check=same,
+    )
+
+    # the same events read as a project in New York
+    ny = dataclasses.replace(project, timezone="America/New_York")
+
+    def ours_ny() -> dict[tuple[str, str], int]:
+        values = segmentation(store, ny, spec)["data"]["values"]
+        return {(d, s): n for s, days in values.items() for d, n in days.items() if n}
+
+    def hand_ny() -> dict[tuple[str, str], int]:
+        rows = store.query_rows(HAND_TZ)
+        return {(r[0].strftime("%Y-%m-%d"), r[1]): r[2] for r in rows}
+
+    compare(
+        "segmentation by local day on plan, America/New_York",
+        ours_ny,
+        {"hand-timezone()": hand_ny},
         check=same,
     )
     store.close()

@@ -69,8 +69,9 @@ def tokenize(text: str, field: str) -> list[Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
+            at = pos + len(text[pos:]) - len(text[pos:].lstrip())
             raise InvalidInput(
-                f"{field}: unexpected character {text[pos:].lstrip()[:1]!r} at position {pos + 1}",
+                f"{field}: unexpected character {text[at]!r} at position {at + 1}",
                 field=field,
             )
         kind = match.lastgroup or ""
