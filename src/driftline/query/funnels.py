@@ -35,6 +35,7 @@ relation of step events pulled from the store once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -389,14 +390,23 @@ def _run(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[
 
 # ------------------------------------------------------------------ result
 def funnel(store: Any, project: Project, spec: FunnelSpec) -> dict[str, Any]:
-    """Run a funnel; Mixpanel's ``/funnels`` shape plus ``steps`` for the whole range."""
-    if spec.count == "totals":
-        plan = _plan(store, project, spec)
-        rows = _totals_rows(store, plan)
-    else:
-        sql, params = build_sql(store, project, spec)
-        rows = fetch_rows(store, sql, params)
+    """Run a funnel; Mixpanel's ``/funnels`` shape plus ``steps`` for the whole range.
+
+    With a breakdown, a user may enter once in each segment; the overall figures count them
+    once, so they come from the same funnel without the breakdown.
+    """
+    rows = _rows(store, project, spec)
+    if spec.by:
+        whole = _rows(store, project, dataclasses.replace(spec, by=None))
+        rows = [r for r in rows if r["gs"] == 0] + whole
     return _shape(spec, rows, Timeline.of(project.timezone, spec.from_date, spec.to_date))
+
+
+def _rows(store: Any, project: Project, spec: FunnelSpec) -> list[dict[str, Any]]:
+    if spec.count == "totals":
+        return _totals_rows(store, _plan(store, project, spec))
+    sql, params = build_sql(store, project, spec)
+    return fetch_rows(store, sql, params)
 
 
 def _steps(spec: FunnelSpec, row: dict[str, Any] | None) -> list[dict[str, Any]]:
