@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
+def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Wall seconds, CPU seconds of this process (all threads) and the result."""
+    start, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    return time.perf_counter() - start, result
+    return time.perf_counter() - start, time.process_time() - cpu, result
 
 
 def compare(
@@ -29,19 +30,24 @@ def compare(
     runs: int = 5,
     check: Callable[[Any, Any], None] | None = None,
 ) -> dict[str, float]:
-    """Warm once, then alternate ``ours`` and each baseline ``runs`` times."""
+    """Warm once, then alternate ``ours`` and each baseline ``runs`` times.
+
+    Besides wall time, the CPU time of the process (DuckDB's threads included) is reported:
+    on a shared machine it moves much less with the load than wall time does.
+    """
     ours()
     for fn in baselines.values():
         fn()
     times: dict[str, list[float]] = {"driftline": [], **{k: [] for k in baselines}}
+    cpus: dict[str, list[float]] = {k: [] for k in times}
     last: dict[str, Any] = {}
     for _ in range(runs):
-        t, last["driftline"] = timed(ours)
-        times["driftline"].append(t)
-        for key, fn in baselines.items():
-            t, last[key] = timed(fn)
+        for key, fn in {"driftline": ours, **baselines}.items():
+            t, c, last[key] = timed(fn)
             times[key].append(t)
+            cpus[key].append(c)
     medians = {k: statistics.median(v) for k, v in times.items()}
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
     if check is not None:
         for key in baselines:
             check(last["driftline"], last[key])
@@ -51,7 +57,8 @@ def compare(
     print(
         f"{name}: driftline {medians['driftline']:.3f}s, best hand-written SQL ({best}) "
         f"{medians[best]:.3f}s, ratio {ratio:.2f}x  "
-        f"[{', '.join(f'{k} {v:.3f}s' for k, v in medians.items())}] "
+        f"[{', '.join(f'{k} {v:.3f}s' for k, v in medians.items())}; "
+        f"CPU {', '.join(f'{k} {v:.2f}s' for k, v in cpu.items())}] "
         f"load {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}",
         flush=True,
     )
