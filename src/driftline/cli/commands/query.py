@@ -206,6 +206,8 @@ def funnel_cmd(
 
 @query_app.command("retention")
 def retention_cmd(
+    from_date: FromOption,
+    to_date: ToOption,
     born_event: Annotated[
         str | None,
         typer.Option("--born-event", help="The event that puts a user in a cohort (birth)."),
@@ -213,8 +215,6 @@ def retention_cmd(
     event: Annotated[
         str | None, typer.Option("--event", help="The event that counts as coming back.")
     ] = None,
-    from_date: FromOption = "",
-    to_date: ToOption = "",
     unit: Annotated[str, typer.Option("--unit", help="day, week or month.")] = "day",
     type_: Annotated[
         str,
@@ -254,8 +254,6 @@ def retention_cmd(
     """
     from driftline.errors import InvalidInput
 
-    if not from_date or not to_date:
-        raise InvalidInput("--from and --to are required (YYYY-MM-DD)")
     if mode not in ("on", "on-or-after"):
         raise InvalidInput("--mode must be on or on-or-after")
     result = _run(
