@@ -113,3 +113,24 @@ def test_query_through_a_running_server(data_dir: Path) -> None:
         assert [s["count"] for s in json.loads(proc.stdout)["steps"]] == [2, 2]
     finally:
         server.stop()
+
+
+@pytest.mark.e2e
+def test_report_api_on_a_running_server_with_the_project_secret(data_dir: Path) -> None:
+    import httpx
+
+    with DuckDBStore(data_dir) as store:
+        secret = store.get_project(1).secret
+    server = start_server(data_dir)
+    try:
+        params = {
+            "event": "Sign Up",
+            "from_date": "2025-01-06",
+            "to_date": "2025-01-07",
+            "type": "unique",
+        }
+        r = httpx.get(f"{server.url}/api/query/segmentation", params=params, auth=(secret, ""))
+        assert r.json()["data"]["values"] == {"Sign Up": {"2025-01-06": 1, "2025-01-07": 1}}
+        assert httpx.get(f"{server.url}/api/query/segmentation", params=params).status_code == 401
+    finally:
+        server.stop()
