@@ -179,3 +179,72 @@ def _append(project_id: int, log: list[tuple[int, str, str, int]]) -> Any:
     from driftline.store import AppendEvents
 
     return AppendEvents(event_rows(project_id, to_events(log)))
+
+
+def ref_any_order(log, steps, window) -> list[int]:  # type: ignore[no-untyped-def]
+    counts = [0] * len(steps)
+    for evs in resolved(log).values():
+        starts = [t for t, n in evs if n in steps and LO <= t < HI]
+        if not starts:
+            continue
+        t0 = min(starts)
+        done = sum(1 for s in steps if any(n == s and t0 <= t <= t0 + window for t, n in evs))
+        for k in range(done):
+            counts[k] += 1
+    return counts
+
+
+def ref_compounded(log, event, n) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    cohorts: dict[str, dict[str, Any]] = {}
+    for evs in resolved(log).values():
+        times = sorted(t for t, name in evs if name == event)
+        days = sorted({t.date() for t in times if LO <= t < HI})
+        for day in days:
+            anchor = min(t for t in times if t.date() == day)
+            ks = {int((t - anchor) / dt.timedelta(days=1)) for t in times if t > anchor}
+            cell = cohorts.setdefault(day.isoformat(), {"first": 0, "counts": [0] * n})
+            cell["first"] += 1
+            for k in ks:
+                if k < n:
+                    cell["counts"][k] += 1
+    return cohorts
+
+
+@SETTINGS
+@given(
+    log=log_st,
+    steps=st.sampled_from([["A", "B"], ["A", "B", "C"], ["C", "B", "A"]]),
+    window_h=st.sampled_from([1, 24, 48]),
+)
+def test_any_order_funnel_matches_reference(store, make_project, log, steps, window_h) -> None:  # type: ignore[no-untyped-def]
+    project = make_project()
+    store.apply([_append(project.id, log)])
+    spec = FunnelSpec(
+        steps=tuple(Step(s) for s in steps),
+        from_date=LO.date().isoformat(),
+        to_date=(HI - dt.timedelta(days=1)).date().isoformat(),
+        window=f"{window_h}h",
+        order="any",
+    )
+    got = [s["count"] for s in funnel(store, project, spec)["steps"]]
+    assert got == ref_any_order(log, steps, dt.timedelta(hours=window_h))
+
+
+@SETTINGS
+@given(log=log_st)
+def test_compounded_retention_matches_reference(store, make_project, log) -> None:  # type: ignore[no-untyped-def]
+    project = make_project()
+    store.apply([_append(project.id, log)])
+    spec = RetentionSpec(
+        born_event=None,
+        event="B",
+        type="compounded",
+        from_date=LO.date().isoformat(),
+        to_date=(HI - dt.timedelta(days=1)).date().isoformat(),
+        intervals=3,
+    )
+    got = {
+        d: {"first": c["first"], "counts": c["counts"]}
+        for d, c in retention(store, project, spec).items()
+    }
+    assert got == ref_compounded(log, "B", 3)
