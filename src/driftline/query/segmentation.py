@@ -57,6 +57,13 @@ def build_sql(
 ) -> tuple[str, dict[str, Any], Timeline]:
     spec.check()
     timeline = Timeline.of(project.timezone, spec.from_date, spec.to_date)
+    days = (timeline.end - timeline.start).days + 1
+    for unit, most in (("minute", 7), ("hour", 366)):
+        if spec.unit == unit and days > most:
+            raise InvalidInput(
+                f"unit {unit} covers at most {most} days; choose a shorter range or a larger unit",
+                field="unit",
+            )
     source = EventSource(store, project, timeline)
     lo, hi = timeline.lo, timeline.hi
     on = parse_property(spec.on, "on") if spec.on else None
