@@ -392,11 +392,12 @@ def _run(conn: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[
 def funnel(store: Any, project: Project, spec: FunnelSpec) -> dict[str, Any]:
     """Run a funnel; Mixpanel's ``/funnels`` shape plus ``steps`` for the whole range.
 
-    With a breakdown, a user may enter once in each segment; the overall figures count them
-    once, so they come from the same funnel without the breakdown.
+    With a breakdown by an event (or group, or lookup) property, a user may enter once in each
+    segment; the overall figures count them once, so they come from the same funnel without
+    the breakdown. A user property has one value per user: the segments add up already.
     """
     rows = _rows(store, project, spec)
-    if spec.by:
+    if spec.by and parse_property(spec.by, "by").kind != "user":
         whole = _rows(store, project, dataclasses.replace(spec, by=None))
         rows = [r for r in rows if r["gs"] == 0] + whole
     return _shape(spec, rows, Timeline.of(project.timezone, spec.from_date, spec.to_date))
