@@ -26,11 +26,12 @@ class Params:
         self.values: dict[str, Any] = {}
 
     def bind(self, value: Any) -> exp.Expression:
-        for name, existing in self.values.items():
-            if type(existing) is type(value) and existing == value:
-                return exp.Placeholder(this=name)
-        name = f"p{len(self.values)}"
-        self.values[name] = value
+        name = next(
+            (n for n, v in self.values.items() if type(v) is type(value) and v == value), None
+        )
+        if name is None:
+            name = f"p{len(self.values)}"
+            self.values[name] = value
         if isinstance(value, dt.datetime):
             return exp.cast(exp.Placeholder(this=name), exp.DataType.build("TIMESTAMP"))
         return exp.Placeholder(this=name)
