@@ -134,3 +134,9 @@ def test_report_api_on_a_running_server_with_the_project_secret(data_dir: Path) 
         assert httpx.get(f"{server.url}/api/query/segmentation", params=params).status_code == 401
     finally:
         server.stop()
+
+
+def test_funnel_step_filter(data_dir: Path) -> None:
+    out = cli(data_dir, "query", "funnel", "--steps", "Sign Up,Invite Sent", "--from", "2025-01-06",
+              "--to", "2025-01-12", "--step-where", '1:plan = "pro"', "--format", "json")  # fmt: skip
+    assert [s["count"] for s in json.loads(out)["steps"]] == [1, 1]

@@ -142,6 +142,13 @@ def funnel_cmd(
         str | None,
         typer.Option("--unit", help="Also split by entry date: day, week or month."),
     ] = None,
+    step_where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--step-where",
+            help="A filter on one step: N:EXPR, e.g. 3:'price > 100' for step 3. Repeatable.",
+        ),
+    ] = None,
     where: WhereOption = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
@@ -152,7 +159,16 @@ def funnel_cmd(
     Example: `driftline query funnel --steps "Sign Up,Invite Sent,Purchase" --from 2025-03-01
     --to 2025-03-31 --by user.plan --unit week`
     """
-    step_list = [s.strip() for s in steps.split(",") if s.strip()]
+    step_list: list[Any] = [{"event": s.strip()} for s in steps.split(",") if s.strip()]
+    for item in step_where or []:
+        number, sep, expr = item.partition(":")
+        if not sep or not number.strip().isdigit() or not 1 <= int(number) <= len(step_list):
+            from driftline.errors import InvalidInput
+
+            raise InvalidInput(
+                f"--step-where {item!r}: write N:EXPR with N a step number from 1 to {len(step_list)}"
+            )
+        step_list[int(number) - 1]["where"] = expr
     result = _run(
         data_dir,
         "query.funnel",
