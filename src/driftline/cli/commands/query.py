@@ -98,8 +98,18 @@ def segmentation_cmd(
         return
     series = result["data"]["series"]
     values = result["data"]["values"]
+    title = f"{event} ({type_}, by {unit})"
+    if fmt is OutputFormat.table and len(values) > 8:  # too wide: one line per date and segment
+        long = [
+            {"date": d, "segment": seg, "value": vals[d]}
+            for d in series
+            for seg, vals in values.items()
+            if vals.get(d)
+        ]
+        render_rows(long, fmt, columns=["date", "segment", "value"], title=title)
+        return
     rows = [{"date": d, **{seg: vals.get(d, 0) for seg, vals in values.items()}} for d in series]
-    render_rows(rows, fmt, columns=["date", *values], title=f"{event} ({type_}, by {unit})")
+    render_rows(rows, fmt, columns=["date", *values], title=title)
 
 
 @query_app.command("funnel")
