@@ -21,7 +21,7 @@ HAND = """
 WITH ev AS (
   SELECT coalesce(i.user_id, e.distinct_id) AS u, e.time AS t, e.event
   FROM events e LEFT JOIN identities i
-    ON e.user_id IS NULL AND i.project_id = 1 AND i.device_id = e.device_id
+    ON i.project_id = 1 AND i.device_id = CASE WHEN e.user_id IS NULL THEN e.device_id END
   WHERE e.project_id = 1 AND e.event IN ('Sign Up', 'Log In') AND e.time < TIMESTAMP '2025-06-23'),
 born AS (
   SELECT u, min(t) AS bt FROM ev WHERE event = 'Sign Up' AND t < TIMESTAMP '2025-03-31'

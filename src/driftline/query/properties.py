@@ -170,10 +170,12 @@ class PropertyResolver:
 
     def apply_joins(self, select: exp.Select) -> exp.Select:
         if self.needs_identity and not any(j.alias == "i" for j in self.joins):
+            # Only events without a user id look their device up; a NULL key matches nothing
+            # and costs the hash join less than a separate condition would.
+            device_key = exp.Case().when(self.col("user_id").is_(exp.null()), self.col("device_id"))
             on = exp.and_(
-                self.col("user_id").is_(exp.null()),
                 exp.column("project_id", table="i").eq(self.params.bind(self.project_id)),
-                exp.column("device_id", table="i").eq(self.col("device_id")),
+                exp.column("device_id", table="i").eq(device_key),
             )
             self.joins.insert(0, Join("i", "identities", on))
         for join in self.joins:
