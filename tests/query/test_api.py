@@ -277,3 +277,27 @@ def test_fuzzed_parameters_never_cause_a_server_error(
     r = loaded["client"].get(path, params=params, headers=loaded["auth"])
     assert r.status_code in (200, 400), (r.status_code, r.text)
     r.json()
+
+
+def test_segmentation_sum_and_average(loaded: dict[str, Any], store: DuckDBStore) -> None:
+    client, auth = loaded["client"], loaded["auth"]
+    load(
+        store,
+        store.get_project(1),
+        {"events": [
+            {"e": "Purchase", "t": "2025-01-01T12:00:00", "u": "u2", "p": {"amount": 30}},
+            {"e": "Purchase", "t": "2025-01-01T13:00:00", "u": "u2", "p": {"amount": 10.5}},
+        ]},
+    )  # fmt: skip
+    params = {
+        "event": "Purchase",
+        "from_date": "2025-01-01",
+        "to_date": "2025-01-01",
+        "on": 'properties["amount"]',
+    }
+    body = client.get("/api/query/segmentation/sum", params=params, headers=auth).json()
+    assert body["status"] == "ok" and body["results"] == {"2025-01-01": 40.5}
+    body = client.get("/api/query/segmentation/average", params=params, headers=auth).json()
+    assert body["results"] == {"2025-01-01": 20.25}
+    r = client.get("/api/query/segmentation/sum", params={**params, "on": ""}, headers=auth)
+    assert r.status_code == 400 and r.json()["field"] == "on"

@@ -2,8 +2,9 @@
 
 Mixpanel's ``/segmentation``: ``event`` counted per ``unit`` bucket (hour, day, week or month
 of the project's timezone) over inclusive dates, as ``general`` (events), ``unique`` (distinct
-users per bucket, after identity merge) or ``average`` (events per user per bucket), split by
-one property (``on``) and filtered (``where``). The response is Mixpanel's::
+users per bucket, after identity merge), ``average`` (events per user per bucket), or the
+``sum`` / ``mean`` of a numeric property (``of``; Mixpanel's ``/segmentation/sum`` and
+``/segmentation/average``), split by one property (``on``) and filtered (``where``). The response is Mixpanel's::
 
     {"data": {"series": ["2025-03-01", ...],
               "values": {"<segment or event>": {"2025-03-01": 12, ...}}},
@@ -28,7 +29,9 @@ from driftline.query.source import EventSource, fetch_rows
 from driftline.query.sqlbuild import render, template
 from driftline.query.timeline import Timeline, check_unit, label
 
-TYPES = ("general", "unique", "average")
+TYPES = ("general", "unique", "average", "sum", "mean")
+#: types that aggregate a numeric property (``of``) instead of counting events
+NUMERIC_TYPES = ("sum", "mean")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class SegmentationSpec:
     on: str | None = None
     where: str | None = None
     limit: int = 60
+    of: str | None = None  # the numeric property of ``sum`` / ``mean``
 
     def check(self) -> None:
         if not self.event or not str(self.event).strip():
@@ -48,6 +52,11 @@ class SegmentationSpec:
         check_unit(self.unit, ("minute", "hour", "day", "week", "month"))
         if self.type not in TYPES:
             raise InvalidInput(f"type must be one of {', '.join(TYPES)}", field="type")
+        if (self.type in NUMERIC_TYPES) != bool(self.of):
+            raise InvalidInput(
+                "sum and mean need the numeric property to aggregate (of), and only they take it",
+                field="of",
+            )
         if not 1 <= int(self.limit) <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000", field="limit")
 
@@ -72,15 +81,19 @@ def build_sql(
         "d": timeline.bucket(spec.unit, source.time(), source.params, lo, hi),
         "s": source.value(on) if on else exp.Literal.string(spec.event),
     }
-    per_user = spec.type != "general"
+    per_user = spec.type in ("unique", "average")
     if per_user:
         columns["u"] = source.uid
+    if spec.of:  # numbers only: text that is not a number is left out, as Mixpanel does
+        of = source.resolver.check(parse_property(spec.of, "of"))
+        columns["v"] = exp.TryCast(this=source.resolver.text(of), to=exp.DataType.build("DOUBLE"))
     relation = source.select(
         columns, events=[spec.event], lo=lo, hi=hi, where=[source.condition(where)]
     )
     users = "count(DISTINCT u)" if per_user else "0"
+    total = "sum(v) AS total, avg(v) AS mean" if spec.of else "NULL AS total, NULL AS mean"
     sql = template(
-        f"SELECT d, s, count(*) AS n, {users} AS users FROM $rel AS ev GROUP BY d, s",
+        f"SELECT d, s, count(*) AS n, {users} AS users, {total} FROM $rel AS ev GROUP BY d, s",
         rel=exp.paren(relation, copy=False),
     )
     return render(sql), source.params.values, timeline
@@ -108,6 +121,10 @@ def segmentation(store: Any, project: Project, spec: SegmentationSpec) -> dict[s
             value: float = row["n"]
         elif spec.type == "unique":
             value = row["users"]
+        elif spec.type == "sum":
+            value = round(row["total"] or 0, 6)
+        elif spec.type == "mean":
+            value = round(row["mean"], 6) if row["mean"] is not None else 0
         else:
             value = round(row["n"] / row["users"], 4) if row["users"] else 0
         values[row["s"]][key] = value

@@ -63,10 +63,15 @@ def segmentation_cmd(
     type_: Annotated[
         str,
         typer.Option(
-            "--type", help="general (events), unique (users) or average (events per user)."
+            "--type",
+            help="general (events), unique (users), average (events per user), or sum / mean of the numeric property --of.",
         ),
     ] = "general",
     on: Annotated[str | None, typer.Option("--on", help="Break down by this property.")] = None,
+    of: Annotated[
+        str | None,
+        typer.Option("--of", help="The numeric property that --type sum or mean aggregates."),
+    ] = None,
     where: WhereOption = None,
     limit: Annotated[
         int, typer.Option("--limit", help="Most segments shown (largest first).")
@@ -90,6 +95,7 @@ def segmentation_cmd(
         unit=unit,
         type=type_,
         on=on,
+        of=of,
         where=where,
         limit=limit,
     )

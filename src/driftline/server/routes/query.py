@@ -125,6 +125,41 @@ async def segmentation_route(request: Request) -> Response:
     return JSONResponse(result)
 
 
+@router.api_route("/api/query/segmentation/sum", methods=["GET", "POST"])
+async def segmentation_sum_route(request: Request) -> Response:
+    """The sum of a numeric expression (``on``) over an event, per unit of time."""
+    return await _numeric(request, "sum")
+
+
+@router.api_route("/api/query/segmentation/average", methods=["GET", "POST"])
+async def segmentation_average_route(request: Request) -> Response:
+    """The average of a numeric expression (``on``) over an event, per unit of time."""
+    return await _numeric(request, "mean")
+
+
+async def _numeric(request: Request, kind: str) -> Response:
+    import datetime as dt
+
+    store = state_of(request).store
+
+    def run(project: Project, p: dict[str, str]) -> Any:
+        event = _required(p, "event", "the event whose property is aggregated")
+        spec = SegmentationSpec(
+            event=event,
+            from_date=_required(p, "from_date", "YYYY-MM-DD"),
+            to_date=_required(p, "to_date", "YYYY-MM-DD"),
+            unit=p.get("unit") or "day",
+            type=kind,
+            of=_required(p, "on", 'the numeric property, e.g. properties["amount"]'),
+            where=_expression(p, "where"),
+        )
+        values = segmentation(store, project, spec)["data"]["values"].get(event, {})
+        computed = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        return {"status": "ok", "computed_at": computed, "results": values}
+
+    return JSONResponse(await _run(request, run))
+
+
 def _segmentation_csv(result: dict[str, Any]) -> str:
     import csv
     import io
