@@ -20,6 +20,7 @@ from driftline.query.retention import RetentionSpec, retention
 from .conftest import event_rows
 
 LO = dt.datetime(2025, 1, 1)
+GRACE = dt.timedelta(seconds=2)
 DAYS = 3
 HI = LO + dt.timedelta(days=DAYS)
 
@@ -29,14 +30,19 @@ event_st = st.tuples(
     st.sampled_from(["user", "user", "device", "both"]),
     st.sampled_from(["A", "B", "C", "X"]),
     st.integers(-2 * 48, 8 * 48).map(lambda h: h * 30),
+    st.sampled_from([0, 0, 0, 1, 2, 3, -1]),  # seconds: steps close enough for the grace
 )
 log_st = st.lists(event_st, max_size=30)
 
 
-def to_events(log: list[tuple[int, str, str, int]]) -> list[dict[str, Any]]:
+def at(minutes: int, seconds: int) -> dt.datetime:
+    return LO + dt.timedelta(minutes=minutes, seconds=seconds)
+
+
+def to_events(log: list[tuple[int, str, str, int, int]]) -> list[dict[str, Any]]:
     out = []
-    for user, mode, name, minutes in log:
-        t = (LO + dt.timedelta(minutes=minutes)).isoformat()
+    for user, mode, name, minutes, seconds in log:
+        t = at(minutes, seconds).isoformat()
         ev: dict[str, Any] = {"e": name, "t": t}
         if mode in ("user", "both"):
             ev["u"] = f"u{user}"
@@ -46,13 +52,13 @@ def to_events(log: list[tuple[int, str, str, int]]) -> list[dict[str, Any]]:
     return out
 
 
-def resolved(log: list[tuple[int, str, str, int]]) -> dict[str, list[tuple[dt.datetime, str]]]:
+def resolved(log: list[tuple[int, str, str, int, int]]) -> dict[str, list[tuple[dt.datetime, str]]]:
     """Per canonical user: ``[(time, name)]`` sorted — devices merged into their user."""
-    linked = {u for u, mode, _, _ in log if mode == "both"}
+    linked = {u for u, mode, _, _, _ in log if mode == "both"}
     per: dict[str, list[tuple[dt.datetime, str]]] = {}
-    for user, mode, name, minutes in log:
+    for user, mode, name, minutes, seconds in log:
         uid = f"u{user}" if mode != "device" or user in linked else f"$device:d{user}"
-        per.setdefault(uid, []).append((LO + dt.timedelta(minutes=minutes), name))
+        per.setdefault(uid, []).append((at(minutes, seconds), name))
     return {u: sorted(evs) for u, evs in per.items()}
 
 
@@ -68,13 +74,16 @@ def ref_entry(evs, t1, steps, window, excluded) -> tuple[list[dt.datetime], dt.d
     times = [t1]
     for k in range(1, len(steps)):
         prev = times[-1]
-        cand = first(evs, steps[k], prev, steps[k] in steps[:k])
+        if steps[k] in steps[:k]:  # a repeated event: after every step so far
+            cand = first(evs, steps[k], max(times), True)
+        else:  # two seconds of grace before the previous step
+            cand = first(evs, steps[k], prev - GRACE, False)
         x = first(evs, "X", prev, True) if excluded else None
         if cand is None or cand > t1 + window or (x is not None and x < cand):
             leave = t1 + window if x is None else min(x, t1 + window)
             return times, leave
         times.append(cand)
-    return times, times[-1]
+    return times, max(times)
 
 
 def ref_funnel(log, steps, window, excluded, totals) -> list[int]:  # type: ignore[no-untyped-def]
@@ -175,7 +184,7 @@ def test_retention_matches_reference(store, make_project, log, events, unbounded
     assert got == ref_retention(log, events[0], events[1], 4, unbounded)
 
 
-def _append(project_id: int, log: list[tuple[int, str, str, int]]) -> Any:
+def _append(project_id: int, log: list[tuple[int, str, str, int, int]]) -> Any:
     from driftline.store import AppendEvents
 
     return AppendEvents(event_rows(project_id, to_events(log)))

@@ -11,9 +11,11 @@ Rules (Mixpanel's funnels; the golden tests in ``tests/query`` pin each one):
   after the entry's step-1 event; later step-1 events do not reset the clock. Later steps may
   fall after the date range.
 * **Order.** ``specific``: each step is matched by the first qualifying event at or after the
-  previous step (other events may happen in between). Events with the same timestamp count in
-  either order, but one event completes at most one step: a step whose event name also
-  appears in an earlier step needs a strictly later event. ``any``: the steps may be done in
+  previous step (other events may happen in between), with Mixpanel's two-second grace: an
+  event up to 2 s *before* the previous step still completes the next one, since clocks and
+  SDK batching reorder events that close. One event completes at most one step: a step whose
+  event name also appears in an earlier step needs an event strictly later than every step
+  so far. Times between steps done in grace count as 0 s. ``any``: the steps may be done in
   any order; step N counts entries that completed N distinct steps within the window, and
   the times are between the N-1-th and N-th completed step.
 * **Exclusions** between steps K and K+1: an exclusion event strictly after step K and
@@ -52,6 +54,9 @@ from driftline.query.sqlbuild import Params, render, template
 from driftline.query.timeline import Timeline, check_unit, label
 
 MAX_WINDOW = dt.timedelta(days=366)
+#: Mixpanel's grace period: a step up to this long before the previous one still counts
+GRACE = dt.timedelta(seconds=2)
+GRACE_SQL = "INTERVAL 2 SECOND"
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _WINDOW_UNITS = {
     "s": "seconds",
@@ -226,11 +231,16 @@ def _chain_ctes(plan: _Plan) -> list[str]:
     hold = " AND n.hv = c.hv" if plan.spec.hold else ""
     for k in range(2, plan.n + 1):
         earlier = {s.event for s in plan.spec.steps[: k - 1]}
-        op = ">" if plan.spec.steps[k - 1].event in earlier else ">="
         prev = f"t{k - 1}"
+        if plan.spec.steps[k - 1].event in earlier:
+            # a repeated event: strictly after every step so far, so no event counts twice
+            latest = f"greatest({', '.join(f'c.t{j}' for j in range(1, k))})"
+            after = f"c.{prev} IS NOT NULL AND n.t > {latest}"
+        else:  # the two-second grace: up to 2 s before the previous step still counts
+            after = f"n.t >= c.{prev} - {GRACE_SQL}"
         step = (
             f"SELECT c.*, min(n.t) AS nt FROM c{k - 1} c LEFT JOIN s{k} n "
-            f"ON n.u = c.u{hold} AND n.t {op} c.{prev} AND n.t <= c.t1 + $win GROUP BY ALL"
+            f"ON n.u = c.u{hold} AND {after} AND n.t <= c.t1 + $win GROUP BY ALL"
         )
         if _has_exclusion(plan, k - 1):
             ctes.append(f"n{k} AS ({step})")
@@ -255,8 +265,9 @@ def _stats_select(plan: _Plan, table: str) -> str:
     n = plan.n
     cols = ["count(t1) AS n1"]
     for k in range(2, n + 1):
-        gap = f"epoch_ms(t{k}) - epoch_ms(t{k - 1})"
-        start = f"epoch_ms(t{k}) - epoch_ms(t1)"
+        # greatest() skips NULLs: guard, so entries that stopped earlier stay out of the times
+        gap = f"CASE WHEN t{k} IS NOT NULL THEN greatest(epoch_ms(t{k}) - epoch_ms(t{k - 1}), 0) END"
+        start = f"CASE WHEN t{k} IS NOT NULL THEN greatest(epoch_ms(t{k}) - epoch_ms(t1), 0) END"
         cols += [
             f"count(t{k}) AS n{k}",
             f"avg({gap}) AS avg{k}",
@@ -343,7 +354,8 @@ def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
         chain = ", ".join([*_step_ctes(plan), *_chain_ctes(plan)])
         n = plan.n
         exits = ["CASE"]
-        exits.append(f"WHEN t{n} IS NOT NULL THEN t{n}")
+        latest = ", ".join(f"t{j}" for j in range(1, n + 1))
+        exits.append(f"WHEN t{n} IS NOT NULL THEN greatest({latest})")
         for k in range(n - 1, 0, -1):
             exits.append(f"WHEN t{k} IS NOT NULL THEN least(coalesce(xt{k}, t1 + $win), t1 + $win)")
         exit_expr = " ".join([*exits, "END"])
