@@ -3,8 +3,8 @@
 Usage: python benchmarks/query_funnel.py DATA_DIR   (DATA_DIR from query_data.py)
 
 Question: Sign Up → Add To Cart → Purchase over the 90 days, uniques, 7-day window from each
-user's first sign-up, devices resolved to users: counts per step and the average time
-between steps. Two hand-written baselines answer it — ASOF joins, and range joins with
+user's first sign-up, Mixpanel's two-second grace between steps, devices resolved to users:
+counts per step and the average time between steps. Two hand-written baselines answer it — ASOF joins, and range joins with
 ``min()`` — and the faster one is the reference.
 """
 
@@ -29,25 +29,26 @@ a AS (SELECT u, min(t) AS t1 FROM ev WHERE event = 'Sign Up' AND t < TIMESTAMP '
 """
 STATS = """
 SELECT count(t1), count(t2), count(t3),
-       avg(epoch_ms(t2) - epoch_ms(t1)), avg(epoch_ms(t3) - epoch_ms(t2))
+       avg(CASE WHEN t2 IS NOT NULL THEN greatest(epoch_ms(t2) - epoch_ms(t1), 0) END),
+       avg(CASE WHEN t3 IS NOT NULL THEN greatest(epoch_ms(t3) - epoch_ms(t2), 0) END)
 """
 ASOF = f"""
 WITH {RESOLVED},
 s2 AS (SELECT u, t FROM ev WHERE event = 'Add To Cart'),
 s3 AS (SELECT u, t FROM ev WHERE event = 'Purchase'),
 b AS (SELECT a.u, a.t1, CASE WHEN s2.t <= a.t1 + INTERVAL 7 DAY THEN s2.t END AS t2
-      FROM a ASOF LEFT JOIN s2 ON s2.u = a.u AND s2.t >= a.t1),
+      FROM a ASOF LEFT JOIN s2 ON s2.u = a.u AND s2.t >= a.t1 - INTERVAL 2 SECOND),
 c AS (SELECT b.*, CASE WHEN s3.t <= b.t1 + INTERVAL 7 DAY THEN s3.t END AS t3
-      FROM b ASOF LEFT JOIN s3 ON s3.u = b.u AND s3.t >= b.t2)
+      FROM b ASOF LEFT JOIN s3 ON s3.u = b.u AND s3.t >= b.t2 - INTERVAL 2 SECOND)
 {STATS} FROM c
 """
 RANGE = f"""
 WITH {RESOLVED},
 b AS (SELECT a.u, a.t1, min(e.t) AS t2 FROM a LEFT JOIN ev e
-        ON e.u = a.u AND e.event = 'Add To Cart' AND e.t >= a.t1 AND e.t <= a.t1 + INTERVAL 7 DAY
+        ON e.u = a.u AND e.event = 'Add To Cart' AND e.t >= a.t1 - INTERVAL 2 SECOND AND e.t <= a.t1 + INTERVAL 7 DAY
       GROUP BY a.u, a.t1),
 c AS (SELECT b.u, b.t1, b.t2, min(e.t) AS t3 FROM b LEFT JOIN ev e
-        ON e.u = b.u AND e.event = 'Purchase' AND e.t >= b.t2 AND e.t <= b.t1 + INTERVAL 7 DAY
+        ON e.u = b.u AND e.event = 'Purchase' AND e.t >= b.t2 - INTERVAL 2 SECOND AND e.t <= b.t1 + INTERVAL 7 DAY
       GROUP BY b.u, b.t1, b.t2)
 {STATS} FROM c
 """
