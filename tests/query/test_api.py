@@ -301,3 +301,15 @@ def test_segmentation_sum_and_average(loaded: dict[str, Any], store: DuckDBStore
     assert body["results"] == {"2025-01-01": 20.25}
     r = client.get("/api/query/segmentation/sum", params={**params, "on": ""}, headers=auth)
     assert r.status_code == 400 and r.json()["field"] == "on"
+
+
+def test_event_names_and_funnel_list(loaded: dict[str, Any]) -> None:
+    client, auth = loaded["client"], loaded["auth"]
+    names = client.get("/api/query/events/names", headers=auth).json()
+    assert names == ["Sign Up", "Log In", "Purchase"]
+    assert client.get("/api/query/events/names", headers=loaded["other"]).json() == []
+    assert client.get("/api/query/funnels/list", headers=auth).json() == []
+    assert (
+        client.get("/api/query/events/names", params={"limit": "0"}, headers=auth).status_code
+        == 400
+    )

@@ -266,7 +266,9 @@ def _stats_select(plan: _Plan, table: str) -> str:
     cols = ["count(t1) AS n1"]
     for k in range(2, n + 1):
         # greatest() skips NULLs: guard, so entries that stopped earlier stay out of the times
-        gap = f"CASE WHEN t{k} IS NOT NULL THEN greatest(epoch_ms(t{k}) - epoch_ms(t{k - 1}), 0) END"
+        gap = (
+            f"CASE WHEN t{k} IS NOT NULL THEN greatest(epoch_ms(t{k}) - epoch_ms(t{k - 1}), 0) END"
+        )
         start = f"CASE WHEN t{k} IS NOT NULL THEN greatest(epoch_ms(t{k}) - epoch_ms(t1), 0) END"
         cols += [
             f"count(t{k}) AS n{k}",

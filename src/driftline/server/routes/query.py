@@ -276,3 +276,29 @@ async def engage_route(request: Request) -> Response:
         return query_profiles(store, project, query)
 
     return JSONResponse(await _run(request, run))
+
+
+@router.get("/api/query/funnels/list")
+async def funnels_list_route(request: Request) -> Response:
+    """Mixpanel's list of saved funnels: driftline keeps none (funnels are ad hoc)."""
+    project_from_secret(request)
+    return JSONResponse([])
+
+
+@router.get("/api/query/events/names")
+async def event_names_route(request: Request) -> Response:
+    """The project's event names, most frequent first (Mixpanel's ``/events/names``)."""
+    store = state_of(request).store
+
+    def run(project: Project, p: dict[str, str]) -> Any:
+        limit = _count(p, "limit", 255)
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", field="limit")
+        rows = store.query_rows(
+            "SELECT event FROM events WHERE project_id = ? GROUP BY event "
+            "ORDER BY count(*) DESC, event LIMIT ?",
+            [project.id, limit],
+        )
+        return [r[0] for r in rows]
+
+    return JSONResponse(await _run(request, run))
