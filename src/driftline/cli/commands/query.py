@@ -15,7 +15,7 @@ from driftline.cli.options import (
     OutputFormat,
     ProjectOption,
 )
-from driftline.cli.render import render_rows
+from driftline.cli.render import render_rows, stderr
 from driftline.cli.runtime import Runtime
 
 query_app = typer.Typer(
@@ -44,8 +44,12 @@ WhereOption = Annotated[
 
 
 def _run(data_dir: Any, op: str, **args: Any) -> Any:
+    """Run one report operation, with a spinner on a terminal while it works."""
     with Runtime(data_dir).session() as session:
-        return session.op(op, **args)
+        if not stderr.is_terminal:
+            return session.op(op, **args)
+        with stderr.status(f"running {op.split('.')[-1]}…"):
+            return session.op(op, **args)
 
 
 def _print_json(result: Any) -> None:
