@@ -31,8 +31,9 @@ Rules (Mixpanel's funnels; the golden tests in ``tests/query`` pin each one):
 
 The computation is SQL: each step is a range join finding the first qualifying event after
 the previous step inside the window, so a 3-step funnel is two joins on the user. Re-entry
-(``totals``) repeats that per round of entries in an in-memory DuckDB over the (small)
-relation of step events pulled from the store once.
+(``totals``) computes the steps for every step-1 event at once, in an in-memory DuckDB over
+the step events pulled from the store once, and follows each user's chain of entries in
+numpy.
 """
 
 from __future__ import annotations
@@ -343,56 +344,59 @@ def build_sql(store: Any, project: Project, spec: FunnelSpec) -> tuple[str, dict
 
 # ------------------------------------------------------------------ totals (re-entry)
 def _totals_rows(store: Any, plan: _Plan) -> list[dict[str, Any]]:
+    """Re-entry without a loop over rounds of SQL.
+
+    Every step-1 event is a candidate entry; the chain of steps and the exit time are
+    computed for all candidates at once, and each candidate points at the next one its user
+    could enter with (the first step-1 event after its exit). The entries are the candidates
+    reachable from each user's first one: a walk along those pointers, done in numpy a whole
+    frontier at a time.
+    """
+    import numpy as np
     import pyarrow as pa
 
     batches = list(store.stream(render(plan.relation), plan.params.values))
     if not batches:
         return []
-    events = pa.Table.from_batches(batches)
     conn = duckdb.connect(config={"threads": "2", "autoinstall_known_extensions": "false"})
     try:
-        conn.register("ev", events)
-        params = {"hi": plan.timeline.hi, "win": plan.window}
-        chain = ", ".join([*_step_ctes(plan), *_chain_ctes(plan)])
+        conn.register("ev", pa.Table.from_batches(batches))
         n = plan.n
-        exits = ["CASE"]
         latest = ", ".join(f"t{j}" for j in range(1, n + 1))
-        exits.append(f"WHEN t{n} IS NOT NULL THEN greatest({latest})")
+        exits = [f"WHEN t{n} IS NOT NULL THEN greatest({latest})"]
         for k in range(n - 1, 0, -1):
-            exits.append(f"WHEN t{k} IS NOT NULL THEN least(coalesce(xt{k}, t1 + $win), t1 + $win)")
-        exit_expr = " ".join([*exits, "END"])
+            exits.append(f"WHEN t{k} IS NOT NULL THEN coalesce(xt{k}, t1 + $win)")
         _run(
             conn,
-            f"CREATE TEMP TABLE entries AS SELECT u, sv, min(t) AS t1, {_entry_values(plan)} "
-            "FROM ev WHERE m1 AND t < $hi GROUP BY u, sv",
-            {"hi": params["hi"]},
+            "CREATE TEMP TABLE cand AS SELECT (row_number() OVER (ORDER BY u, sv, t) - 1) AS id, "
+            "u, sv, t AS t1, hv, b FROM ev WHERE m1 AND t < $hi",
+            {"hi": plan.timeline.hi},
         )
-        _run(conn, "CREATE TEMP TABLE done AS SELECT * FROM entries LIMIT 0")
-        first = True
-        while True:
-            count = _run(conn, "SELECT count(*) FROM entries")
-            if not count or not count[0][0]:
-                break
-            sql = (
-                f"WITH c1 AS (SELECT * FROM entries), {chain} "
-                f"SELECT *, {exit_expr} AS exit_at FROM c{n}"
-            )
-            _run(conn, "CREATE OR REPLACE TEMP TABLE rnd AS " + sql, {"win": plan.window})
-            if first:
-                _run(conn, "DROP TABLE done")
-                _run(conn, "CREATE TEMP TABLE done AS SELECT * FROM rnd LIMIT 0")
-                first = False
-            _run(conn, "INSERT INTO done SELECT * FROM rnd")
-            _run(
-                conn,
-                f"""CREATE OR REPLACE TEMP TABLE entries AS
-                   SELECT s.u, s.sv, min(s.t) AS t1, {_entry_values(plan, "s.")}
-                   FROM ev s JOIN rnd r ON s.u = r.u AND s.sv = r.sv AND s.t > r.exit_at
-                   WHERE s.m1 AND s.t < $hi GROUP BY s.u, s.sv""",
-                {"hi": params["hi"]},
-            )
-        if first:  # nobody entered
+        chain = ", ".join([*_step_ctes(plan), *_chain_ctes(plan)])
+        _run(
+            conn,
+            f"CREATE TEMP TABLE chained AS WITH c1 AS (SELECT * FROM cand), {chain} "
+            f"SELECT *, CASE {' '.join(exits)} END AS exit_at FROM c{n}",
+            {"win": plan.window},
+        )
+        links = conn.sql(
+            """SELECT c.id, coalesce(n.id, -1) AS next_id,
+                      c.id = min(c.id) OVER (PARTITION BY c.u, c.sv) AS first
+               FROM chained c ASOF LEFT JOIN cand n
+                 ON n.u = c.u AND n.sv = c.sv AND n.t1 > c.exit_at
+               ORDER BY c.id"""
+        ).to_arrow_table()
+        if links.num_rows == 0:
             return []
+        following = links.column("next_id").to_numpy()
+        reached = np.zeros(links.num_rows, dtype=bool)
+        frontier = np.flatnonzero(links.column("first").to_numpy(zero_copy_only=False))
+        while frontier.size:
+            reached[frontier] = True
+            frontier = following[frontier]
+            frontier = frontier[frontier >= 0]
+        conn.register("entered", pa.table({"id": np.flatnonzero(reached)}))
+        _run(conn, "CREATE TEMP VIEW done AS SELECT * FROM chained SEMI JOIN entered USING (id)")
         return conn.sql(_stats_select(plan, "done")).to_arrow_table().to_pylist()
     finally:
         conn.close()
