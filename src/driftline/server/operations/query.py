@@ -1,0 +1,87 @@
+"""Report operations: the CLI's ``driftline query ...`` runs these in-process or inside the
+running server, and gets the same JSON either way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftline.query.funnels import Exclusion, FunnelSpec, Step, parse_exclusion
+from driftline.query.profiles import ProfileQuery, query_profiles
+from driftline.query.retention import RetentionSpec, retention
+from driftline.query.segmentation import SegmentationSpec, segmentation
+from driftline.server.ops import Context, operation
+
+
+@operation("query.segmentation")
+def segmentation_op(ctx: Context, project: str | None = None, **spec: Any) -> dict[str, Any]:
+    return segmentation(ctx.store, ctx.store.get_project(project), SegmentationSpec(**spec))
+
+
+@operation("query.funnel")
+def funnel_op(
+    ctx: Context,
+    project: str | None = None,
+    steps: list[Any] | None = None,
+    exclude: list[str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    from driftline.query.funnels import funnel
+
+    parsed = funnel_spec(steps or [], exclude or [], spec)
+    return funnel(ctx.store, ctx.store.get_project(project), parsed)
+
+
+def funnel_spec(steps: list[Any], exclude: list[Any], spec: dict[str, Any]) -> FunnelSpec:
+    """A :class:`FunnelSpec` from JSON: steps as names or ``{"event", "where"}`` objects,
+    exclusions as ``NAME[@K-M]`` or ``{"event", "after", "before"}``."""
+    from driftline.errors import InvalidInput
+
+    parsed_steps = []
+    for i, step in enumerate(steps, 1):
+        if isinstance(step, str):
+            parsed_steps.append(Step(step))
+        elif isinstance(step, dict) and isinstance(step.get("event"), str):
+            where = step.get("where") or step.get("selector")
+            parsed_steps.append(Step(step["event"], where if isinstance(where, str) else None))
+        else:
+            raise InvalidInput(
+                f'step {i} must be an event name or {{"event": NAME, "where": EXPR}}',
+                field="steps",
+            )
+    exclusions = []
+    for x in exclude:
+        if isinstance(x, str):
+            exclusions.append(parse_exclusion(x))
+        elif isinstance(x, dict) and isinstance(x.get("event"), str):
+            try:
+                after = int(x.get("after", x.get("from_step", 1)))
+                before = x.get("before", x.get("to_step"))
+                exclusions.append(Exclusion(x["event"], after, int(before) if before else None))
+            except (TypeError, ValueError):
+                raise InvalidInput(
+                    "exclusion steps must be whole numbers", field="exclude"
+                ) from None
+        else:
+            raise InvalidInput('an exclusion is a name or {"event": NAME}', field="exclude")
+    return FunnelSpec(steps=tuple(parsed_steps), exclusions=tuple(exclusions), **spec)
+
+
+@operation("query.retention")
+def retention_op(ctx: Context, project: str | None = None, **spec: Any) -> dict[str, Any]:
+    return retention(ctx.store, ctx.store.get_project(project), RetentionSpec(**spec))
+
+
+@operation("query.profiles")
+def profiles_op(
+    ctx: Context,
+    project: str | None = None,
+    distinct_ids: list[str] | None = None,
+    output_properties: list[str] | None = None,
+    **query: Any,
+) -> dict[str, Any]:
+    spec = ProfileQuery(
+        distinct_ids=tuple(distinct_ids or ()),
+        output_properties=tuple(output_properties) if output_properties is not None else None,
+        **query,
+    )
+    return query_profiles(ctx.store, ctx.store.get_project(project), spec)

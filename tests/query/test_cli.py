@@ -1,0 +1,142 @@
+"""`driftline query ...` in-process (Typer's CliRunner) and through a running server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import run_cli, start_server  # tests/conftest.py
+from driftline.cli import app
+from driftline.store import DuckDBStore
+
+from .conftest import load
+
+CASE = {
+    "profiles": {"u1": {"plan": "pro", "country": "US"}, "u2": {"plan": "free", "country": "DE"}},
+    "lookups": [
+        {"id": "skus", "name": "SKUs", "property": "sku", "rows": {"s1": {"category": "books"}}}
+    ],
+    "events": [
+        {"e": "Sign Up", "t": "2025-01-06T10:00:00", "u": "u1", "p": {"plan": "pro"}},
+        {"e": "Invite Sent", "t": "2025-01-06T11:00:00", "u": "u1"},
+        {"e": "Purchase", "t": "2025-01-07T10:00:00", "u": "u1", "p": {"sku": "s1"}},
+        {"e": "Sign Up", "t": "2025-01-07T10:00:00", "d": "d2", "p": {"plan": "free"}},
+        {"e": "Invite Sent", "t": "2025-01-08T10:00:00", "d": "d2", "u": "u2"},
+        {"e": "Log In", "t": "2025-01-14T10:00:00", "u": "u2"},
+    ],
+}
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    with DuckDBStore(path) as store:
+        project = store.create_project("default")
+        load(store, project, CASE)
+    return path
+
+
+def cli(data_dir: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--data-dir", str(data_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_funnel_by_plan_as_json_and_table(data_dir: Path) -> None:
+    args = ["query", "funnel", "--steps", "Sign Up,Invite Sent,Purchase", "--from", "2025-01-06",
+            "--to", "2025-01-12", "--by", "plan", "--unit", "week"]  # fmt: skip
+    body = json.loads(cli(data_dir, *args, "--format", "json"))
+    assert [s["count"] for s in body["steps"]] == [2, 2, 1]
+    assert {k: [s["count"] for s in v] for k, v in body["segments"].items()} == {
+        "pro": [1, 1, 1],
+        "free": [1, 1, 0],
+    }
+    assert set(body["steps"][0]) >= {
+        "event",
+        "count",
+        "step_conv_ratio",
+        "overall_conv_ratio",
+        "avg_time",
+        "median_time",
+    }
+    table = cli(data_dir, *args)
+    assert "Invite" in table and "50.0%" in table
+
+
+def test_segmentation_by_lookup_column_as_csv(data_dir: Path) -> None:
+    out = cli(data_dir, "query", "segmentation", "--event", "Purchase", "--from", "2025-01-06",
+              "--to", "2025-01-08", "--on", "sku.category", "--format", "csv")  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows == [
+        {"date": "2025-01-06", "books": "0"},
+        {"date": "2025-01-07", "books": "1"},
+        {"date": "2025-01-08", "books": "0"},
+    ]
+
+
+def test_weekly_retention_by_country(data_dir: Path) -> None:
+    out = cli(data_dir, "query", "retention", "--born-event", "Sign Up", "--event", "Log In",
+              "--from", "2025-01-06", "--to", "2025-01-12", "--unit", "week", "--intervals", "2",
+              "--on", "user.country", "--format", "json")  # fmt: skip
+    body = json.loads(out)
+    week = body["2025-01-06"]
+    assert week["$overall"]["first"] == 2
+    assert week["DE"]["counts"] == [0, 1]  # u2 signed up on a device, logged in 7 days later
+    assert week["US"]["counts"] == [0, 0]
+
+
+def test_profiles_listing(data_dir: Path) -> None:
+    out = cli(data_dir, "query", "profiles", "--where", 'plan = "pro"', "--format", "json")
+    assert [r["$distinct_id"] for r in json.loads(out)["results"]] == ["u1"]
+    assert "u1" in cli(data_dir, "query", "profiles")
+
+
+def test_bad_filter_is_one_line_error(data_dir: Path) -> None:
+    proc = run_cli("query", "segmentation", "--event", "A", "--from", "2025-01-01", "--to", "2025-01-02",
+                   "--where", "plan ==", data_dir=data_dir, check=False)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: where: expected a value")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.e2e
+def test_query_through_a_running_server(data_dir: Path) -> None:
+    server = start_server(data_dir)
+    try:
+        proc = run_cli("query", "funnel", "--steps", "Sign Up,Invite Sent", "--from", "2025-01-06",
+                       "--to", "2025-01-12", "--format", "json", data_dir=data_dir)  # fmt: skip
+        assert [s["count"] for s in json.loads(proc.stdout)["steps"]] == [2, 2]
+    finally:
+        server.stop()
+
+
+@pytest.mark.e2e
+def test_report_api_on_a_running_server_with_the_project_secret(data_dir: Path) -> None:
+    import httpx
+
+    with DuckDBStore(data_dir) as store:
+        secret = store.get_project(1).secret
+    server = start_server(data_dir)
+    try:
+        params = {
+            "event": "Sign Up",
+            "from_date": "2025-01-06",
+            "to_date": "2025-01-07",
+            "type": "unique",
+        }
+        r = httpx.get(f"{server.url}/api/query/segmentation", params=params, auth=(secret, ""))
+        assert r.json()["data"]["values"] == {"Sign Up": {"2025-01-06": 1, "2025-01-07": 1}}
+        assert httpx.get(f"{server.url}/api/query/segmentation", params=params).status_code == 401
+    finally:
+        server.stop()
+
+
+def test_funnel_step_filter(data_dir: Path) -> None:
+    out = cli(data_dir, "query", "funnel", "--steps", "Sign Up,Invite Sent", "--from", "2025-01-06",
+              "--to", "2025-01-12", "--step-where", '1:plan = "pro"', "--format", "json")  # fmt: skip
+    assert [s["count"] for s in json.loads(out)["steps"]] == [1, 1]
