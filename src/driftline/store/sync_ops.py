@@ -22,6 +22,7 @@ Events take the same deduplication path as API events: rows with the same
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -77,7 +78,9 @@ class BeginSyncRun:
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
         key = [self.project_id, self.sync_name]
-        if not conn.execute("SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", key).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", key
+        ).fetchone():
             raise NotFound(f'no sync named "{self.sync_name}"')
         for (old,) in conn.execute(
             "SELECT run_id FROM sync_runs WHERE project_id = ? AND sync_name = ? AND status = 'running'",
@@ -117,14 +120,14 @@ class StageBatch:
             return 0
         conn.register(self._view, self.table)
         names = ", ".join(f'"{n}"' for n in self.table.schema.names)
-        conn.execute(f"INSERT INTO {stage_table(self.run_id)} ({names}) SELECT {names} FROM {self._view}")
+        conn.execute(
+            f"INSERT INTO {stage_table(self.run_id)} ({names}) SELECT {names} FROM {self._view}"
+        )
         return self.rows
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             conn.unregister(self._view)
-        except duckdb.Error:
-            pass
 
 
 @dataclass
@@ -413,11 +416,14 @@ class SaveSync:
         if row and not self.replace:
             from driftline.errors import AlreadyExists
 
-            raise AlreadyExists(f'a sync named "{name}" already exists (`driftline sync delete {name}` first)')
+            raise AlreadyExists(
+                f'a sync named "{name}" already exists (`driftline sync delete {name}` first)'
+            )
         state = None if (row is None or self.reset_state) else row[0]
         if self.reset_state:
             conn.execute(
-                "DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?", [project_id, name]
+                "DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?",
+                [project_id, name],
             )
         conn.execute(
             """INSERT OR REPLACE INTO syncs (project_id, name, warehouse, spec, state, created_at)
@@ -439,7 +445,9 @@ class DeleteSync:
         self.key = [project_id, name]
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
-        if not conn.execute("SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", self.key).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", self.key
+        ).fetchone():
             raise NotFound(f'no sync named "{self.key[1]}"')
         for (run_id,) in conn.execute(
             "SELECT run_id FROM sync_runs WHERE project_id = ? AND sync_name = ? AND status = 'running'",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from driftline.errors import InvalidInput, TerminalError
+from driftline.errors import InvalidInput, NotFound
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import DeleteSync, SaveSync, SaveWarehouse
 from driftline.sync import sources, urls
@@ -35,7 +35,8 @@ def add_warehouse(
 
 def list_warehouses(store: DuckDBStore, project_id: int) -> list[dict[str, Any]]:
     rows = store.query_rows(
-        "SELECT name, url, created_at FROM warehouses WHERE project_id = ? ORDER BY name", [project_id]
+        "SELECT name, url, created_at FROM warehouses WHERE project_id = ? ORDER BY name",
+        [project_id],
     )
     out = []
     for name, url, created in rows:
@@ -63,7 +64,13 @@ def test_warehouse(store: DuckDBStore, project_id: int, name: str) -> dict[str, 
     with connected(url) as source:
         lines = source.check()
         tables = [str(t) for t in source.list_tables()]
-    return {"name": name, "url": urls.redact(url), "ok": True, "checks": lines, "tables": tables[:200]}
+    return {
+        "name": name,
+        "url": urls.redact(url),
+        "ok": True,
+        "checks": lines,
+        "tables": tables[:200],
+    }
 
 
 # ---------------------------------------------------------------------- syncs
@@ -95,7 +102,9 @@ def add_sync(
         old = _spec(store, project_id, spec.name)
         reset = old is not None and _identity(old) != _identity(spec.public())
     created = writer.write(
-        SaveSync(project_id, spec.name, spec.warehouse, spec.public(), replace=replace, reset_state=reset)
+        SaveSync(
+            project_id, spec.name, spec.warehouse, spec.public(), replace=replace, reset_state=reset
+        )
     )
     out = {**spec.public(), "created": created, "state_reset": reset}
     if mapping is not None:
@@ -109,7 +118,9 @@ def _identity(spec: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _spec(store: DuckDBStore, project_id: int, name: str) -> dict[str, Any] | None:
-    rows = store.query_rows("SELECT spec FROM syncs WHERE project_id = ? AND name = ?", [project_id, name])
+    rows = store.query_rows(
+        "SELECT spec FROM syncs WHERE project_id = ? AND name = ?", [project_id, name]
+    )
     return json.loads(rows[0][0]) if rows else None
 
 
@@ -147,7 +158,7 @@ def list_syncs(store: DuckDBStore, project_id: int) -> list[dict[str, Any]]:
 def get_sync(store: DuckDBStore, project_id: int, name: str) -> dict[str, Any]:
     spec = _spec(store, project_id, name)
     if spec is None:
-        raise TerminalError(f'no sync named "{name}"')
+        raise NotFound(f'no sync named "{name}"; `driftline sync list` shows them')
     return spec
 
 

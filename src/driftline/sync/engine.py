@@ -33,7 +33,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from driftline.errors import DriftlineError, NotFound, TerminalError
+from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
 from driftline.model import TableType
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
@@ -66,6 +66,7 @@ class Progress:
     counts: RunCounts = field(default_factory=RunCounts)
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
+    transient: bool = False  # the error is one a retry may cure
     message: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -79,6 +80,7 @@ class Progress:
             "rows_per_second": round(self.counts.rows_read / elapsed),
             "seconds": round(elapsed, 3),
             "error": self.error,
+            "transient": self.transient,
             "message": self.message,
             **{k: v for k, v in self.counts.as_dict().items() if k != "rows_read"},
         }
@@ -117,13 +119,16 @@ def warehouse_url(store: DuckDBStore, project_id: int, name: str) -> str:
         "SELECT url FROM warehouses WHERE project_id = ? AND name = ?", [project_id, name]
     )
     if not rows:
-        raise NotFound(f'no warehouse named "{name}"; add it with `driftline warehouse add {name} URL`')
+        raise NotFound(
+            f'no warehouse named "{name}"; add it with `driftline warehouse add {name} URL`'
+        )
     return str(rows[0][0])
 
 
 def _boundary(store: DuckDBStore, project_id: int, name: str) -> set[str]:
     rows = store.query_rows(
-        "SELECT row_key FROM sync_boundary WHERE project_id = ? AND sync_name = ?", [project_id, name]
+        "SELECT row_key FROM sync_boundary WHERE project_id = ? AND sync_name = ?",
+        [project_id, name],
     )
     return {str(r[0]) for r in rows}
 
@@ -176,7 +181,8 @@ def preview_sync(definition: SyncDefinition, *, rows: int = 10) -> dict[str, Any
         "type": spec.type.value,
         "mode": spec.mode.value,
         "columns": [
-            {"name": c.name, "type": c.type_name, "kind": c.kind.value} for c in mapping.schema.columns
+            {"name": c.name, "type": c.type_name, "kind": c.kind.value}
+            for c in mapping.schema.columns
         ],
         "mapping": mapping.describe(),
         "rows_to_read": total,
@@ -216,7 +222,9 @@ def run_sync(
             skip = mode.skip_reason()
             if skip:
                 prog.status, prog.message = "skipped", skip
-                writer.write(FailSyncRun(project_id, name, prog.run_id, "skipped", skip, prog.counts))
+                writer.write(
+                    FailSyncRun(project_id, name, prog.run_id, "skipped", skip, prog.counts)
+                )
                 return _history_row(store, project_id, name, prog.run_id)
             request = mode.request()
             prog.total = source.count(request)
@@ -237,9 +245,12 @@ def run_sync(
     except BaseException as exc:
         prog.status = "failed"
         prog.error = _message(exc, definition.url)
+        prog.transient = isinstance(exc, TransientError)
         if started:
             with contextlib.suppress(Exception):
-                writer.write(FailSyncRun(project_id, name, prog.run_id, "failed", prog.error, prog.counts))
+                writer.write(
+                    FailSyncRun(project_id, name, prog.run_id, "failed", prog.error, prog.counts)
+                )
         notify(prog)
         if isinstance(exc, DriftlineError):
             raise type(exc)(prog.error) from None
@@ -343,7 +354,9 @@ HISTORY_COLUMNS = (
 )  # fmt: skip
 
 
-def history(store: DuckDBStore, project_id: int, name: str, limit: int = 100) -> list[dict[str, Any]]:
+def history(
+    store: DuckDBStore, project_id: int, name: str, limit: int = 100
+) -> list[dict[str, Any]]:
     """Runs of a sync, oldest first."""
     cols = ", ".join(HISTORY_COLUMNS)
     rows = store.query_rows(
@@ -369,7 +382,9 @@ def _run_dict(row: tuple[Any, ...]) -> dict[str, Any]:
         if isinstance(out[key], dt.datetime):
             out[key] = out[key].isoformat()
     if out["started_at"] and out["finished_at"]:
-        took = dt.datetime.fromisoformat(out["finished_at"]) - dt.datetime.fromisoformat(out["started_at"])
+        took = dt.datetime.fromisoformat(out["finished_at"]) - dt.datetime.fromisoformat(
+            out["started_at"]
+        )
         out["duration_seconds"] = round(took.total_seconds(), 3)
     else:
         out["duration_seconds"] = None

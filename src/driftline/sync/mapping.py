@@ -98,11 +98,16 @@ class Mapping:
             {"column": c.name, "type": c.type_name, "lands_as": target[f]}
             for f, c in self.columns.items()
         ]
-        out += [{"column": c.name, "type": c.type_name, "lands_as": f"property {c.name}"} for c in self.properties]
+        out += [
+            {"column": c.name, "type": c.type_name, "lands_as": f"property {c.name}"}
+            for c in self.properties
+        ]
         return out
 
     # ------------------------------------------------------------------ transform
-    def transform(self, batch: pa.RecordBatch, *, seq_start: int, project_id: int, now_ms: int | None = None) -> pa.Table:
+    def transform(
+        self, batch: pa.RecordBatch, *, seq_start: int, project_id: int, now_ms: int | None = None
+    ) -> pa.Table:
         """Store rows for ``batch``: the staged layout plus ``_wm`` (insert time) and ``err``."""
         now_ms = int(_time.time() * 1000) if now_ms is None else now_ms
         seq = pa.array(np.arange(seq_start, seq_start + batch.num_rows, dtype=np.int64))
@@ -113,8 +118,12 @@ class Mapping:
             sql = self._events_sql() if self.spec.type is TableType.EVENTS else self._rows_sql()
             return conn.sql(
                 sql,
-                params=
-                {"pid": project_id, "origin": self.spec.origin, "now_ms": now_ms, "ev": self.spec.event_name or ""}
+                params={
+                    "pid": project_id,
+                    "origin": self.spec.origin,
+                    "now_ms": now_ms,
+                    "ev": self.spec.event_name or "",
+                }
                 if self.spec.type is TableType.EVENTS
                 else None,
             ).to_arrow_table()

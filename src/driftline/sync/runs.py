@@ -127,7 +127,9 @@ class ActiveRuns:
         run = self._runs.get((project_id, name))
         return run is not None and run.thread.is_alive()
 
-    def wait(self, project_id: int, name: str, timeout: float | None = None) -> dict[str, Any] | None:
+    def wait(
+        self, project_id: int, name: str, timeout: float | None = None
+    ) -> dict[str, Any] | None:
         run = self._runs.get((project_id, name))
         if run is not None:
             run.thread.join(timeout)

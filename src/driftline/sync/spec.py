@@ -40,12 +40,16 @@ class SyncSpec(BaseModel):
     name: str = Field(..., description="Unique sync name; also the lookup table's name.")
     warehouse: str = Field(..., description="Name of a warehouse added with `warehouse add`.")
     table: str = Field(..., description="[SCHEMA.]TABLE (or view) to read.")
-    type: TableType = Field(..., description="events, user-profiles, group-profiles or lookup-table.")
+    type: TableType = Field(
+        ..., description="events, user-profiles, group-profiles or lookup-table."
+    )
     mode: SyncMode = Field(..., description="mirror, append, full or one-time.")
     every: str | None = Field(None, description="Schedule inside `driftline serve`: 1h, 1d or 1w.")
     event_name: str | None = Field(None, description="Fixed event name for every row.")
     event_name_column: str | None = Field(None, description="Column holding the event name.")
-    time_column: str | None = Field(None, description="Event time column (timestamp, date or epoch).")
+    time_column: str | None = Field(
+        None, description="Event time column (timestamp, date or epoch)."
+    )
     user_id_column: str | None = Field(None, description="Column mapped to $user_id.")
     device_id_column: str | None = Field(None, description="Column mapped to $device_id.")
     insert_id_column: str | None = Field(
@@ -65,7 +69,8 @@ class SyncSpec(BaseModel):
         None, description="User profiles: a History table's start-time column."
     )
     lookup_property: str | None = Field(
-        None, description="Event property whose values are this lookup table's ids (default: the name)."
+        None,
+        description="Event property whose values are this lookup table's ids (default: the name).",
     )
 
     # ------------------------------------------------------------------ rules
@@ -74,7 +79,8 @@ class SyncSpec(BaseModel):
         who = f'sync "{self.name}"'
         if not NAME.match(self.name):
             raise InvalidInput(
-                f"sync name {self.name!r} must be 1-64 letters, digits, '_', '.' or '-'", field="name"
+                f"sync name {self.name!r} must be 1-64 letters, digits, '_', '.' or '-'",
+                field="name",
             )
         if not self.table.strip():
             raise InvalidInput(f"{who}: --table is required", field="table")
@@ -136,7 +142,9 @@ class SyncSpec(BaseModel):
                     field=name,
                 )
         if self.type is TableType.GROUP_PROFILES and not self.group_key:
-            raise InvalidInput(f"{who}: group profiles need --group-key (e.g. company_id)", field="group_key")
+            raise InvalidInput(
+                f"{who}: group profiles need --group-key (e.g. company_id)", field="group_key"
+            )
         if self.type is not TableType.GROUP_PROFILES and self.group_key:
             raise InvalidInput(f"{who}: --group-key is only for group-profiles", field="group_key")
         if self.start_time_column and self.type is not TableType.USER_PROFILES:
@@ -145,7 +153,9 @@ class SyncSpec(BaseModel):
                 field="start_time_column",
             )
         if self.lookup_property and self.type is not TableType.LOOKUP_TABLE:
-            raise InvalidInput(f"{who}: --lookup-property is only for lookup-table", field="lookup_property")
+            raise InvalidInput(
+                f"{who}: --lookup-property is only for lookup-table", field="lookup_property"
+            )
 
     # ------------------------------------------------------------------ views
     def public(self) -> dict[str, Any]:
@@ -160,7 +170,8 @@ def every_seconds(every: str) -> int:
     match = EVERY.match(every.strip())
     if not match or int(match.group(1)) == 0:
         raise InvalidInput(
-            f"--every {every!r} is not a schedule; use 1h, 1d or 1w (or e.g. 30m, 6h)", field="every"
+            f"--every {every!r} is not a schedule; use 1h, 1d or 1w (or e.g. 30m, 6h)",
+            field="every",
         )
     return int(match.group(1)) * _UNIT[match.group(2)]
 

@@ -51,7 +51,9 @@ def parse(url: str, *, resolve: bool = True) -> WarehouseUrl:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"warehouse URL {redact(url)} is not valid: {exc}", field="url") from None
+        raise InvalidInput(
+            f"warehouse URL {redact(url)} is not valid: {exc}", field="url"
+        ) from None
     scheme = parts.scheme.lower()
     if not scheme:
         raise InvalidInput(

@@ -62,14 +62,19 @@ def warehouse_add(
             show_default=False,
         ),
     ],
-    replace: Annotated[bool, typer.Option("--replace", help="Change an existing warehouse's URL.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Change an existing warehouse's URL.")
+    ] = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
 ) -> None:
     """Add a warehouse, e.g. `driftline warehouse add shop 'postgresql://loader:${PG_PASSWORD}@db:5432/shop'`."""
     with Runtime(data_dir).session() as session:
         out = session.op("warehouse.add", name=name, url=url, project=project, replace=replace)
-    stderr.print(f"warehouse {out['name']} ({out['source']}) {out['url']} — check it with `driftline warehouse test {name}`", markup=False)
+    stderr.print(
+        f"warehouse {out['name']} ({out['source']}) {out['url']} — check it with `driftline warehouse test {name}`",
+        markup=False,
+    )
 
 
 @warehouse_app.command("list")
@@ -109,9 +114,15 @@ def warehouse_test(
 @sync_app.command("add")
 def sync_add(
     name: Name,
-    warehouse: Annotated[str, typer.Option("--warehouse", "-w", help="Warehouse name.", show_default=False)],
-    table: Annotated[str, typer.Option("--table", help="[SCHEMA.]TABLE or view.", show_default=False)],
-    type_: Annotated[TableType, typer.Option("--type", help="What the rows are.", show_default=False)],
+    warehouse: Annotated[
+        str, typer.Option("--warehouse", "-w", help="Warehouse name.", show_default=False)
+    ],
+    table: Annotated[
+        str, typer.Option("--table", help="[SCHEMA.]TABLE or view.", show_default=False)
+    ],
+    type_: Annotated[
+        TableType, typer.Option("--type", help="What the rows are.", show_default=False)
+    ],
     mode: Annotated[
         SyncMode,
         typer.Option(
@@ -121,31 +132,57 @@ def sync_add(
             show_default=False,
         ),
     ],
-    every: Annotated[str | None, _column("--every", "Run inside `driftline serve` every 1h, 1d or 1w.")] = None,
-    event_name: Annotated[str | None, _column("--event-name", "Events: one fixed event name.")] = None,
-    event_name_column: Annotated[str | None, _column("--event-name-column", "Events: column with the event name.")] = None,
-    time_column: Annotated[str | None, _column("--time-column", "Events: event time (timestamp, date or epoch).")] = None,
-    user_id_column: Annotated[str | None, _column("--user-id-column", "Events: column mapped to $user_id.")] = None,
-    device_id_column: Annotated[str | None, _column("--device-id-column", "Events: column mapped to $device_id.")] = None,
+    every: Annotated[
+        str | None, _column("--every", "Run inside `driftline serve` every 1h, 1d or 1w.")
+    ] = None,
+    event_name: Annotated[
+        str | None, _column("--event-name", "Events: one fixed event name.")
+    ] = None,
+    event_name_column: Annotated[
+        str | None, _column("--event-name-column", "Events: column with the event name.")
+    ] = None,
+    time_column: Annotated[
+        str | None, _column("--time-column", "Events: event time (timestamp, date or epoch).")
+    ] = None,
+    user_id_column: Annotated[
+        str | None, _column("--user-id-column", "Events: column mapped to $user_id.")
+    ] = None,
+    device_id_column: Annotated[
+        str | None, _column("--device-id-column", "Events: column mapped to $device_id.")
+    ] = None,
     insert_id_column: Annotated[
-        str | None, _column("--insert-id-column", "Events: column mapped to $insert_id (default: a stable hash of the row).")
+        str | None,
+        _column(
+            "--insert-id-column",
+            "Events: column mapped to $insert_id (default: a stable hash of the row).",
+        ),
     ] = None,
     json_properties_column: Annotated[
-        str | None, _column("--json-properties-column", "Events: JSON column flattened into properties.")
+        str | None,
+        _column("--json-properties-column", "Events: JSON column flattened into properties."),
     ] = None,
     insert_time_column: Annotated[
-        str | None, _column("--insert-time-column", "When each row was written (append's watermark).")
+        str | None,
+        _column("--insert-time-column", "When each row was written (append's watermark)."),
     ] = None,
     id_column: Annotated[
         str | None,
-        _column("--id-column", "Key of profiles (user id), group profiles (group id) and lookup tables."),
+        _column(
+            "--id-column", "Key of profiles (user id), group profiles (group id) and lookup tables."
+        ),
     ] = None,
-    group_key: Annotated[str | None, _column("--group-key", "Group profiles: the group key, e.g. company_id.")] = None,
+    group_key: Annotated[
+        str | None, _column("--group-key", "Group profiles: the group key, e.g. company_id.")
+    ] = None,
     start_time_column: Annotated[
-        str | None, _column("--start-time-column", "User profiles: a History table's start-time column.")
+        str | None,
+        _column("--start-time-column", "User profiles: a History table's start-time column."),
     ] = None,
     lookup_property: Annotated[
-        str | None, _column("--lookup-property", "Lookup tables: event property holding the ids (default: NAME).")
+        str | None,
+        _column(
+            "--lookup-property", "Lookup tables: event property holding the ids (default: NAME)."
+        ),
     ] = None,
     no_check: Annotated[
         bool, typer.Option("--no-check", help="Do not check the mapping against the table now.")
@@ -172,14 +209,18 @@ def sync_add(
     }  # fmt: skip
     spec = {k: v for k, v in spec.items() if v is not None}
     with Runtime(data_dir).session() as session:
-        out = session.op("sync.add", spec=spec, project=project, check_table=not no_check, replace=replace)
+        out = session.op(
+            "sync.add", spec=spec, project=project, check_table=not no_check, replace=replace
+        )
     if fmt is not OutputFormat.table:
         render_rows([out], fmt)
         return
     stderr.print(f"sync {name}: {out['type']} from {out['table']} ({out['mode']})", markup=False)
     if out.get("mapping"):
         render_rows(out["mapping"], fmt, columns=["column", "type", "lands_as"])
-    stderr.print(f"next: `driftline sync preview {name}`, then `driftline sync run {name}`", markup=False)
+    stderr.print(
+        f"next: `driftline sync preview {name}`, then `driftline sync run {name}`", markup=False
+    )
 
 
 @sync_app.command("list")
@@ -200,7 +241,9 @@ def sync_list(
 @sync_app.command("preview")
 def sync_preview(
     name: Name,
-    rows: Annotated[int, typer.Option("--rows", "-n", min=1, max=1000, help="Sample rows to show.")] = 10,
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", min=1, max=1000, help="Sample rows to show.")
+    ] = 10,
     fmt: FormatOption = OutputFormat.table,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
@@ -212,8 +255,12 @@ def sync_preview(
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
-    stdout.print(f"sync {out['sync']}: {out['type']} from {out['table']} ({out['mode']})", markup=False)
-    render_rows(out["mapping"], OutputFormat.table, columns=["column", "type", "lands_as"], title="mapping")
+    stdout.print(
+        f"sync {out['sync']}: {out['type']} from {out['table']} ({out['mode']})", markup=False
+    )
+    render_rows(
+        out["mapping"], OutputFormat.table, columns=["column", "type", "lands_as"], title="mapping"
+    )
     since = f" (insert time ≥ {out['since']})" if out["since"] else ""
     stdout.print(f"rows the next run reads: {out['rows_to_read']:,}{since}", markup=False)
     if out["skip"]:
@@ -235,7 +282,10 @@ def _cell(value: Any) -> Any:
 def sync_run(
     name: Name,
     retries: Annotated[
-        int, typer.Option("--retries", min=0, max=10, help="Retry transient errors this many times, with backoff.")
+        int,
+        typer.Option(
+            "--retries", min=0, max=10, help="Retry transient errors this many times, with backoff."
+        ),
     ] = 0,
     fmt: FormatOption = OutputFormat.table,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
@@ -287,7 +337,11 @@ def _follow(session: Any, name: str, project: str | None, status: dict[str, Any]
                 task, completed=status["rows_read"], rate=status["rows_per_second"],
                 description=f"sync {name} · {status['status']}",
             )  # fmt: skip
-            if not stderr.is_terminal and status["rows_read"] != last_rows and status["status"] == "reading":
+            if (
+                not stderr.is_terminal
+                and status["rows_read"] != last_rows
+                and status["status"] == "reading"
+            ):
                 last_rows = status["rows_read"]
                 print(f"sync {name}: {last_rows} rows read", file=sys.stderr, flush=True)
             if not status.get("running", True):
@@ -299,7 +353,9 @@ def _follow(session: Any, name: str, project: str | None, status: dict[str, Any]
 @sync_app.command("history")
 def sync_history(
     name: Name,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Most recent runs to show.")] = 100,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="Most recent runs to show.")
+    ] = 100,
     fmt: FormatOption = OutputFormat.table,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
@@ -330,7 +386,9 @@ def sync_delete(
 # ---------------------------------------------------------------------- apply
 def apply(
     file: Annotated[Path, typer.Argument(help="TOML file.", show_default=False)],
-    no_check: Annotated[bool, typer.Option("--no-check", help="Do not check syncs against their tables.")] = False,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Do not check syncs against their tables.")
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,

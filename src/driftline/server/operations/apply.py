@@ -33,6 +33,10 @@ def apply_file(
     for section in sorted(doc, key=lambda s: (rank.get(s, len(ORDER)), s)):
         items = doc[section]
         if not isinstance(items, dict):
-            raise InvalidInput(f"[{section}] must hold named tables, e.g. [{section}.NAME]", field=section)
-        results[section] = ops.run(f"apply.{section}", ctx, {"items": items, "project": project, "check": check})
+            raise InvalidInput(
+                f"[{section}] must hold named tables, e.g. [{section}.NAME]", field=section
+            )
+        results[section] = ops.run(
+            f"apply.{section}", ctx, {"items": items, "project": project, "check": check}
+        )
     return results

@@ -32,7 +32,9 @@ def parse_spec(raw: dict[str, Any]) -> SyncSpec:
 
 
 @operation("warehouse.add")
-def warehouse_add(ctx: Context, name: str, url: str, project: str | None = None, replace: bool = False) -> dict[str, Any]:
+def warehouse_add(
+    ctx: Context, name: str, url: str, project: str | None = None, replace: bool = False
+) -> dict[str, Any]:
     return catalog.add_warehouse(ctx.writer, _pid(ctx, project), name, url, replace=replace)
 
 
@@ -52,7 +54,12 @@ def sync_add(
     replace: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     return catalog.add_sync(
-        ctx.store, ctx.writer, _pid(ctx, project), parse_spec(spec), check_table=check_table, replace=replace
+        ctx.store,
+        ctx.writer,
+        _pid(ctx, project),
+        parse_spec(spec),
+        check_table=check_table,
+        replace=replace,
     )
 
 
@@ -75,14 +82,18 @@ def sync_delete(ctx: Context, name: str, project: str | None = None) -> dict[str
 
 
 @operation("sync.preview")
-def sync_preview(ctx: Context, name: str, project: str | None = None, rows: int = 10) -> dict[str, Any]:
+def sync_preview(
+    ctx: Context, name: str, project: str | None = None, rows: int = 10
+) -> dict[str, Any]:
     if not 0 < rows <= 1000:
         raise InvalidInput("rows must be between 1 and 1000", field="rows")
     return engine.preview_sync(engine.load_sync(ctx.store, _pid(ctx, project), name), rows=rows)
 
 
 @operation("sync.start")
-def sync_start(ctx: Context, name: str, project: str | None = None, retries: int = 0) -> dict[str, Any]:
+def sync_start(
+    ctx: Context, name: str, project: str | None = None, retries: int = 0
+) -> dict[str, Any]:
     pid = _pid(ctx, project)
     engine.load_sync(ctx.store, pid, name)  # a clear 404 before a thread starts
     runs = ActiveRuns.for_store(ctx.store, ctx.writer)
@@ -100,7 +111,9 @@ def sync_status(ctx: Context, name: str, project: str | None = None) -> dict[str
 
 
 @operation("sync.run")
-def sync_run(ctx: Context, name: str, project: str | None = None, retries: int = 0) -> dict[str, Any]:
+def sync_run(
+    ctx: Context, name: str, project: str | None = None, retries: int = 0
+) -> dict[str, Any]:
     """Run and wait; the history row, or the run's error."""
     pid = _pid(ctx, project)
     sync_start(ctx, name, project, retries)
@@ -110,13 +123,15 @@ def sync_run(ctx: Context, name: str, project: str | None = None, retries: int =
 
 def finished(status: dict[str, Any]) -> dict[str, Any]:
     if status.get("status") == "failed":
-        cls = TransientError if "retry" in str(status.get("error", "")).lower() else TerminalError
+        cls = TransientError if status.get("transient") else TerminalError
         raise cls(f'sync "{status.get("sync")}" failed: {status.get("error")}')
     return status.get("result") or status
 
 
 @operation("sync.history")
-def sync_history(ctx: Context, name: str, project: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def sync_history(
+    ctx: Context, name: str, project: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     pid = _pid(ctx, project)
     engine.load_sync(ctx.store, pid, name)
     return engine.history(ctx.store, pid, name, limit)
@@ -130,7 +145,10 @@ def apply_warehouses(
     out = []
     for name, body in items.items():
         if not isinstance(body, dict) or set(body) != {"url"} or not isinstance(body["url"], str):
-            raise InvalidInput(f'[warehouses.{name}] needs exactly one key: url = "..."', field=f"warehouses.{name}")
+            raise InvalidInput(
+                f'[warehouses.{name}] needs exactly one key: url = "..."',
+                field=f"warehouses.{name}",
+            )
         out.append(warehouse_add(ctx, name, body["url"], project, replace=True))
     return out
 

@@ -53,7 +53,9 @@ class AppendRun:
         # rows without an insert time can never be picked up again: load them now
         if self.watermark is not None and len(self.old_boundary):
             key = rows.column(_key_column(rows))
-            seen = pc.and_(pc.equal(wm, pa.scalar(self.watermark, wm.type)), pc.is_in(key, self.old_boundary))
+            seen = pc.and_(
+                pc.equal(wm, pa.scalar(self.watermark, wm.type)), pc.is_in(key, self.old_boundary)
+            )
             rows = rows.filter(pc.invert(pc.fill_null(seen, False)))
             wm = rows.column("_wm")
         if rows.num_rows == 0:
@@ -77,5 +79,9 @@ class AppendRun:
     def boundary(self) -> pa.Table | None:
         if self.max is None:
             return None
-        keys = pa.concat_arrays([k.cast(pa.string()) for k in self.keys]) if self.keys else pa.array([], pa.string())
+        keys = (
+            pa.concat_arrays([k.cast(pa.string()) for k in self.keys])
+            if self.keys
+            else pa.array([], pa.string())
+        )
         return pa.table({"row_key": keys})

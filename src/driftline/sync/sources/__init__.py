@@ -14,7 +14,16 @@ from driftline.errors import InvalidInput, TerminalError
 from driftline.sync import urls
 from driftline.sync.sources.base import Capabilities, Source
 
-PACKAGES = ("postgres", "redshift", "mysql", "sqlite", "duckdb", "snowflake", "bigquery", "databricks")
+PACKAGES = (
+    "postgres",
+    "redshift",
+    "mysql",
+    "sqlite",
+    "duckdb",
+    "snowflake",
+    "bigquery",
+    "databricks",
+)
 _EXTRAS = {"postgres": "postgres", "redshift": "postgres", "mysql": "mysql",
            "snowflake": "snowflake", "bigquery": "bigquery", "databricks": "databricks"}  # fmt: skip
 

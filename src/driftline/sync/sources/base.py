@@ -185,7 +185,9 @@ class Capabilities:
     name: str
     dialect: str  # sqlglot dialect of the warehouse's SQL
     modes: frozenset[SyncMode] = ALL_MODES
-    arrow_path: str = ""  # how rows become Arrow: "COPY + pyarrow.csv", "ADBC", "vendor Arrow fetch", ...
+    arrow_path: str = (
+        ""  # how rows become Arrow: "COPY + pyarrow.csv", "ADBC", "vendor Arrow fetch", ...
+    )
     batch_rows: int = 100_000
     views: bool = True  # tables and views can be read
     checksums: bool = False  # can compute Mirror's row checksums in the warehouse
@@ -227,4 +229,6 @@ class WarehouseChecksums(Protocol):
 
     def checksum_sql(self, table: TableSchema, key: Sequence[str]) -> str: ...
 
-    def read_checksums(self, table: TableSchema, key: Sequence[str]) -> Iterator[pa.RecordBatch]: ...
+    def read_checksums(
+        self, table: TableSchema, key: Sequence[str]
+    ) -> Iterator[pa.RecordBatch]: ...

@@ -28,6 +28,8 @@ def row_checksum(table: TableSchema) -> exp.Expression:
     for piece in pieces[1:]:
         joined = exp.DPipe(this=joined, expression=piece, safe=True)
     trimmed = exp.RegexpReplace(
-        this=joined, expression=exp.Literal.string(f"({SEP}N)+$"), replacement=exp.Literal.string("")
+        this=joined,
+        expression=exp.Literal.string(f"({SEP}N)+$"),
+        replacement=exp.Literal.string(""),
     )
     return exp.MD5(this=trimmed)

@@ -101,7 +101,9 @@ class SqlSource:
 
     def _filter(self, query: exp.Select, request: ReadRequest) -> exp.Select:
         if request.since_column and request.since is not None:
-            query = query.where(exp.GTE(this=column(request.since_column), expression=literal(request.since)))
+            query = query.where(
+                exp.GTE(this=column(request.since_column), expression=literal(request.since))
+            )
         return query
 
     def _table(self, table: TableRef) -> exp.Table:
@@ -151,7 +153,9 @@ class SqlSource:
         return [f"reached {self.description}", f"{len(tables)} tables and views readable"]
 
     def list_tables(self) -> list[TableRef]:
-        return [TableRef(str(name), str(schema)) for schema, name in self.client.rows(self.tables_sql())]
+        return [
+            TableRef(str(name), str(schema)) for schema, name in self.client.rows(self.tables_sql())
+        ]
 
     def describe(self, table: TableRef) -> TableSchema:
         rows = self.client.rows(self.columns_sql(table))
@@ -170,7 +174,9 @@ class SqlSource:
         rows = self.client.rows(self.count_sql(request))
         return int(rows[0][0]) if rows else 0
 
-    def read(self, request: ReadRequest, schema: TableSchema | None = None) -> Iterator[pa.RecordBatch]:
+    def read(
+        self, request: ReadRequest, schema: TableSchema | None = None
+    ) -> Iterator[pa.RecordBatch]:
         schema = schema or self.describe(request.table)
         wanted = [c for c in schema.columns if c.name in set(request.columns)]
         order = {n: i for i, n in enumerate(request.columns)}

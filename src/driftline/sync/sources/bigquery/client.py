@@ -77,7 +77,9 @@ class BigQueryClient:
 
 
 class BigQuerySource(SqlSource):
-    def __init__(self, config: BigQueryConfig, capabilities: Capabilities, client: Any = None) -> None:
+    def __init__(
+        self, config: BigQueryConfig, capabilities: Capabilities, client: Any = None
+    ) -> None:
         super().__init__(BigQueryClient(config, client), description=config.shown)
         self.capabilities = capabilities
         self.config = config
@@ -93,7 +95,9 @@ class BigQuerySource(SqlSource):
 
     def tables_sql(self) -> str:
         return self.render(
-            exp.select("table_schema", "table_name").from_(self._info_schema("TABLES")).order_by("table_name")
+            exp.select("table_schema", "table_name")
+            .from_(self._info_schema("TABLES"))
+            .order_by("table_name")
         )
 
     def columns_sql(self, table: TableRef) -> str:

@@ -22,7 +22,12 @@ def map_error(exc: BaseException, config: DatabricksConfig) -> DriftlineError:
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     message = urls.scrub(f"{config.shown}: {text}", config.secrets())
     name = type(exc).__name__
-    if name in ("RequestError", "OperationalError", "MaxRetryDurationError", "SessionAlreadyClosedError"):
+    if name in (
+        "RequestError",
+        "OperationalError",
+        "MaxRetryDurationError",
+        "SessionAlreadyClosedError",
+    ):
         return TransientError(message)
     return TerminalError(message)
 
@@ -76,7 +81,9 @@ class DatabricksClient:
 
 
 class DatabricksSource(SqlSource):
-    def __init__(self, config: DatabricksConfig, capabilities: Capabilities, connect: Any = None) -> None:
+    def __init__(
+        self, config: DatabricksConfig, capabilities: Capabilities, connect: Any = None
+    ) -> None:
         super().__init__(DatabricksClient(config, connect), description=config.shown)
         self.capabilities = capabilities
         self.default_schema = config.schema

@@ -22,9 +22,15 @@ def map_error(exc: BaseException, config: SnowflakeConfig) -> DriftlineError:
     """The one place Snowflake connector errors become driftline errors."""
     text = str(getattr(exc, "msg", None) or exc).strip().splitlines()[0]
     message = urls.scrub(f"{config.shown}: {text}", config.secrets())
-    if isinstance(exc, sferr.DatabaseError) and getattr(exc, "errno", None) in (390100, 390144, 250001):
+    if isinstance(exc, sferr.DatabaseError) and getattr(exc, "errno", None) in (
+        390100,
+        390144,
+        250001,
+    ):
         return TerminalError(message)  # bad credentials
-    if isinstance(exc, sferr.OperationalError | sferr.InterfaceError | sferr.ServiceUnavailableError):
+    if isinstance(
+        exc, sferr.OperationalError | sferr.InterfaceError | sferr.ServiceUnavailableError
+    ):
         return TransientError(message)
     return TerminalError(message)
 
@@ -114,11 +120,15 @@ class SnowflakeSource(SqlSource):
         NULL columns left out (so adding an all-NULL column changes no checksum)."""
         from driftline.sync.sources.checksums import row_checksum
 
-        select = exp.select(*(column(k) for k in key), exp.alias_(row_checksum(table), "_dl_checksum"))
+        select = exp.select(
+            *(column(k) for k in key), exp.alias_(row_checksum(table), "_dl_checksum")
+        )
         return self.render(select.from_(self._table(table.table)))
 
     def read_checksums(self, table: TableSchema, key: Sequence[str]) -> Iterator[pa.RecordBatch]:
         cols = [Column(k, "VARCHAR", ColumnKind.STRING) for k in key] + [
             Column("_dl_checksum", "VARCHAR", ColumnKind.STRING)
         ]
-        yield from self.client.batches(self.checksum_sql(table, key), cols, self.capabilities.batch_rows)
+        yield from self.client.batches(
+            self.checksum_sql(table, key), cols, self.capabilities.batch_rows
+        )
