@@ -116,16 +116,14 @@ class Mapping:
         conn.register("b", table)
         try:
             sql = self._events_sql() if self.spec.type is TableType.EVENTS else self._rows_sql()
+            params: dict[str, object] | None = None
+            if self.spec.type is TableType.EVENTS:
+                params = {"pid": project_id, "origin": self.spec.origin, "now_ms": now_ms}
+                if "event_name_column" not in self.columns:
+                    params["ev"] = self.spec.event_name or ""
             return conn.sql(
                 sql,
-                params={
-                    "pid": project_id,
-                    "origin": self.spec.origin,
-                    "now_ms": now_ms,
-                    "ev": self.spec.event_name or "",
-                }
-                if self.spec.type is TableType.EVENTS
-                else None,
+                params=params,
             ).to_arrow_table()
         finally:
             conn.unregister("b")

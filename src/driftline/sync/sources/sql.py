@@ -212,6 +212,13 @@ def _array(values: Any, col: Column) -> pa.Array:
         ColumnKind.TIMESTAMP: pa.timestamp("us"),
         ColumnKind.DATE: pa.date32(),
     }.get(col.kind)
+    if col.kind is ColumnKind.JSON:
+        import json
+
+        return pa.array(
+            [v if v is None or isinstance(v, str) else json.dumps(v, default=str) for v in values],
+            pa.string(),
+        )
     try:
         arr = pa.array(values, from_pandas=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):

@@ -53,7 +53,7 @@ class DuckDBClient:
             elif path.is_file():
                 conn = duckdb.connect(str(path), read_only=True, config=config)
             else:
-                raise TerminalError(f"{self.config.shown}: no such file or folder {path}")
+                raise TerminalError(f"{self.config.shown}: file or folder {path} not found")
             conn.execute("SET TimeZone = 'UTC'")
         self._conn = conn
         return conn
@@ -66,7 +66,7 @@ class DuckDBClient:
         with self._errors():
             cur = self.connection().cursor()
             try:
-                reader = cur.execute(sql).to_arrow_reader(batch_rows)
+                reader = cur.sql(sql).to_arrow_reader(batch_rows)
                 for batch in reader:
                     yield _plain(batch)
             finally:

@@ -39,7 +39,7 @@ class SQLiteClient:
     def connection(self) -> sqlite3.Connection:
         if self._conn is None:
             if not self.config.path.is_file():
-                raise TerminalError(f"{self.config.shown}: no such file {self.config.path}")
+                raise NotFound(f"{self.config.shown}: database file {self.config.path} not found")
             with self._errors():
                 self._conn = sqlite3.connect(
                     f"file:{self.config.path}?mode=ro", uri=True, check_same_thread=False
