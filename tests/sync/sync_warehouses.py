@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 Columns = Sequence[tuple[str, str]]  # (name, logical type: text int float bool ts json)
 
@@ -21,7 +21,7 @@ Columns = Sequence[tuple[str, str]]  # (name, logical type: text int float bool 
 class Warehouse:
     url: str
     schema: str | None = None
-    types: dict[str, str] = {}
+    types: ClassVar[dict[str, str]] = {}
     quote = '"'
     param = "%s"
 
@@ -62,7 +62,7 @@ class Warehouse:
 
 
 class Postgres(Warehouse):
-    types = {"text": "text", "int": "bigint", "float": "double precision", "bool": "boolean",
+    types: ClassVar[dict[str, str]] = {"text": "text", "int": "bigint", "float": "double precision", "bool": "boolean",
              "ts": "timestamp", "tstz": "timestamptz", "json": "jsonb", "date": "date"}  # fmt: skip
 
     def __init__(self, database: str, scheme: str = "postgresql") -> None:
@@ -93,7 +93,7 @@ class Postgres(Warehouse):
 
 class MariaDB(Warehouse):
     quote = "`"
-    types = {"text": "varchar(255)", "int": "bigint", "float": "double", "bool": "tinyint(1)",
+    types: ClassVar[dict[str, str]] = {"text": "varchar(255)", "int": "bigint", "float": "double", "bool": "tinyint(1)",
              "ts": "datetime(6)", "tstz": "datetime(6)", "json": "json", "date": "date"}  # fmt: skip
 
     def __init__(self, database: str) -> None:
@@ -122,7 +122,7 @@ class MariaDB(Warehouse):
 
 class SQLite(Warehouse):
     param = "?"
-    types = {"text": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN",
+    types: ClassVar[dict[str, str]] = {"text": "TEXT", "int": "INTEGER", "float": "REAL", "bool": "BOOLEAN",
              "ts": "TIMESTAMP", "tstz": "TIMESTAMP", "json": "JSON", "date": "DATE"}  # fmt: skip
 
     def __init__(self, path: Path) -> None:
@@ -145,7 +145,7 @@ class SQLite(Warehouse):
 
 class DuckDBFile(Warehouse):
     param = "?"
-    types = {"text": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
+    types: ClassVar[dict[str, str]] = {"text": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
              "ts": "TIMESTAMP", "tstz": "TIMESTAMPTZ", "json": "JSON", "date": "DATE"}  # fmt: skip
 
     def __init__(self, path: Path) -> None:
@@ -164,7 +164,7 @@ class DuckDBFile(Warehouse):
 
 
 class Snowflake(Warehouse):
-    types = {"text": "VARCHAR", "int": "NUMBER(38,0)", "float": "FLOAT", "bool": "BOOLEAN",
+    types: ClassVar[dict[str, str]] = {"text": "VARCHAR", "int": "NUMBER(38,0)", "float": "FLOAT", "bool": "BOOLEAN",
              "ts": "TIMESTAMP_NTZ", "tstz": "TIMESTAMP_NTZ", "json": "VARIANT", "date": "DATE"}  # fmt: skip
 
     def __init__(self, kwargs: dict[str, Any], database: str) -> None:
