@@ -2,19 +2,18 @@
 
 A sync run is atomic in the store without holding the writer for its whole duration:
 
-1. :class:`BeginSyncRun` records the run (status ``running``), creates the run's own staging
-   table, and clears whatever an earlier run of the same sync left behind (a run that was
-   killed leaves a staging table and a ``running`` row: the table is dropped and the row is
-   marked ``failed`` with "interrupted").
-2. :class:`StageBatch` appends a batch of validated rows to the staging table; each is a
-   small commit that interleaves with ingestion, and nothing outside the staging table
-   changes.
+1. :class:`BeginSyncRun` records the run (status ``running``) and clears whatever an earlier
+   run of the same sync left behind (a run that was killed leaves staged files and a
+   ``running`` row: the files are removed and the row is marked ``failed``, "interrupted").
+2. :class:`SyncStaging` writes each batch of validated rows as a Parquet part in the data
+   directory (``sync-staging/<run id>/``). Staging takes no lock: ingestion and other syncs
+   go on, and nothing in the database changes.
 3. :class:`CommitSyncRun` moves the staged rows into ``events`` / ``profiles`` /
    ``profile_history`` / ``groups`` / ``lookup_rows``, stores the sync's new state (the
-   Append watermark and the keys on its boundary), writes the history row and drops the
-   staging table — all in one transaction. Until it commits, the store and the watermark
-   are exactly as before the run; after it, all of the run is there.
-4. :class:`FailSyncRun` records the error and drops the staging table.
+   Append watermark and the keys on its boundary) and writes the history row — all in one
+   transaction. Until it commits, the store and the watermark are exactly as before the
+   run; after it, all of the run is there. The staged files are removed afterwards.
+4. :class:`FailSyncRun` records the error and removes the staged files.
 
 Events take the same deduplication path as API events: rows with the same
 (event, distinct_id, time, insert_id) are one event and the last one ingested wins.
@@ -22,11 +21,12 @@ Events take the same deduplication path as API events: rows with the same
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import json
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -36,21 +36,56 @@ from driftline.errors import NotFound
 
 _names = itertools.count()
 
-STAGE_EVENTS = """(
-    seq BIGINT NOT NULL, project_id INTEGER NOT NULL, event VARCHAR NOT NULL,
-    time TIMESTAMP NOT NULL, distinct_id VARCHAR NOT NULL, device_id VARCHAR,
-    user_id VARCHAR, insert_id VARCHAR NOT NULL, properties JSON, origin VARCHAR NOT NULL,
-    origin_key VARCHAR)"""
-STAGE_ROWS = """(
-    seq BIGINT NOT NULL, row_key VARCHAR NOT NULL, properties JSON NOT NULL,
-    start_time TIMESTAMP)"""
+STAGING_DIR = "sync-staging"
 
 
-def stage_table(run_id: str) -> str:
-    """The staging table of one run (run ids are generated hex, never user text)."""
-    if not run_id.isalnum():
-        raise ValueError(run_id)
-    return f"sync_stage_{run_id}"
+class SyncStaging:
+    """A run's staged rows: Parquet parts under ``<data dir>/sync-staging/<run id>/``."""
+
+    def __init__(self, data_dir: Path, run_id: str) -> None:
+        if not run_id.isalnum():
+            raise ValueError(run_id)
+        self.dir = Path(data_dir) / STAGING_DIR / run_id
+        self.parts = 0
+
+    def write(self, table: pa.Table) -> int:
+        """Write one part (no database lock is taken); returns its rows."""
+        import pyarrow.parquet as pq
+
+        if table.num_rows == 0:
+            return 0
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f"part-{self.parts:06d}.tmp"
+        pq.write_table(table, tmp, compression="lz4")
+        tmp.rename(self.dir / f"part-{self.parts:06d}.parquet")
+        self.parts += 1
+        return table.num_rows
+
+    def files(self) -> list[str]:
+        return sorted(str(p) for p in self.dir.glob("part-*.parquet")) if self.dir.is_dir() else []
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _relation(files: list[str]) -> str:
+    """``read_parquet([...])`` over our own staged files (paths quoted as SQL literals)."""
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}])"
+
+
+def _sweep(conn: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """Remove staged files of runs that are not running any more."""
+    root = Path(data_dir) / STAGING_DIR
+    if not root.is_dir():
+        return
+    running = {
+        r[0]
+        for r in conn.execute("SELECT run_id FROM sync_runs WHERE status = 'running'").fetchall()
+    }
+    for entry in root.iterdir():
+        if entry.name not in running:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 @dataclass
@@ -69,11 +104,13 @@ class RunCounts:
 class BeginSyncRun:
     rows = 0
 
-    def __init__(self, project_id: int, sync_name: str, run_id: str, kind: str, mode: str) -> None:
+    def __init__(
+        self, data_dir: Path, project_id: int, sync_name: str, run_id: str, mode: str
+    ) -> None:
+        self.data_dir = data_dir
         self.project_id = project_id
         self.sync_name = sync_name
         self.run_id = run_id
-        self.kind = kind  # "events" or "rows"
         self.mode = mode
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
@@ -82,11 +119,6 @@ class BeginSyncRun:
             "SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", key
         ).fetchone():
             raise NotFound(f'no sync named "{self.sync_name}"')
-        for (old,) in conn.execute(
-            "SELECT run_id FROM sync_runs WHERE project_id = ? AND sync_name = ? AND status = 'running'",
-            key,
-        ).fetchall():
-            conn.execute(f"DROP TABLE IF EXISTS {stage_table(old)}")
         conn.execute(
             """UPDATE sync_runs SET status = 'failed', finished_at = ?::TIMESTAMP,
                    error = 'interrupted: the process running it stopped before it committed; '
@@ -94,8 +126,7 @@ class BeginSyncRun:
                WHERE project_id = ? AND sync_name = ? AND status = 'running'""",
             [now, *key],
         )
-        layout = STAGE_EVENTS if self.kind == "events" else STAGE_ROWS
-        conn.execute(f"CREATE TABLE {stage_table(self.run_id)} {layout}")
+        _sweep(conn, self.data_dir)
         conn.execute(
             """INSERT INTO sync_runs (project_id, sync_name, run_id, started_at, status, mode)
                VALUES (?, ?, ?, ?::TIMESTAMP, 'running', ?)""",
@@ -104,30 +135,6 @@ class BeginSyncRun:
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass
-
-
-class StageBatch:
-    """Append one batch of transformed rows to a run's staging table."""
-
-    def __init__(self, run_id: str, table: pa.Table) -> None:
-        self.run_id = run_id
-        self.table = table
-        self.rows = table.num_rows
-        self._view = f"_stage_in_{next(_names)}"
-
-    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> int:
-        if not self.rows:
-            return 0
-        conn.register(self._view, self.table)
-        names = ", ".join(f'"{n}"' for n in self.table.schema.names)
-        conn.execute(
-            f"INSERT INTO {stage_table(self.run_id)} ({names}) SELECT {names} FROM {self._view}"
-        )
-        return self.rows
-
-    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        with contextlib.suppress(duckdb.Error):
-            conn.unregister(self._view)
 
 
 @dataclass
@@ -146,6 +153,7 @@ class Target:
 
 @dataclass
 class CommitSyncRun:
+    staging: SyncStaging
     project_id: int
     sync_name: str
     run_id: str
@@ -157,10 +165,17 @@ class CommitSyncRun:
     result: RunCounts = field(default_factory=RunCounts)
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
-        stage = stage_table(self.run_id)
+        files = self.staging.files()
+        # an empty relation with the staged layout when the run staged nothing
+        stage = _relation(files) if files else "(SELECT * FROM (SELECT 1) WHERE false)"
         counts = self.counts
         kind = self.target.table_type
-        if kind == "events":
+        if not files:
+            if kind == "lookup-table":
+                counts.inserted, counts.updated, counts.deleted = _move_lookup(
+                    conn, None, self, now
+                )
+        elif kind == "events":
             counts.inserted, counts.updated = _move_events(conn, stage, now)
         elif kind == "user-profiles":
             counts.inserted, counts.updated = _move_profiles(conn, stage, self, now)
@@ -184,29 +199,28 @@ class CommitSyncRun:
             finally:
                 conn.unregister(view)
         _finish(conn, self.project_id, self.sync_name, self.run_id, "succeeded", None, counts, now)
-        conn.execute(f"DROP TABLE IF EXISTS {stage}")
         return counts
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        pass
+        self.staging.remove()
 
 
 class FailSyncRun:
     rows = 0
 
     def __init__(
-        self, project_id: int, sync_name: str, run_id: str, status: str, error: str | None,
-        counts: RunCounts,
+        self, staging: SyncStaging, project_id: int, sync_name: str, run_id: str, status: str,
+        error: str | None, counts: RunCounts,
     ) -> None:  # fmt: skip
+        self.staging = staging
         self.args = (project_id, sync_name, run_id, status, error, counts)
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
         project_id, sync_name, run_id, status, error, counts = self.args
-        conn.execute(f"DROP TABLE IF EXISTS {stage_table(run_id)}")
         _finish(conn, project_id, sync_name, run_id, status, error, counts, now)
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        pass
+        self.staging.remove()
 
 
 def _finish(
@@ -233,40 +247,54 @@ _EVENT_KEY = "project_id, event, distinct_id, time, insert_id"
 
 def _move_events(conn: duckdb.DuckDBPyConnection, stage: str, now: dt.datetime) -> tuple[int, int]:
     """Deduplicate the staged events against each other and the store (last one wins)."""
-    src = stage
-    dup = _scalar(conn, f"SELECT count(*) <> count(DISTINCT hash({_EVENT_KEY})) FROM {stage}")
-    if dup:
-        src = f"{stage}_d"
-        conn.execute(
-            f"""CREATE TEMP TABLE {src} AS SELECT * FROM {stage}
-                QUALIFY row_number() OVER (PARTITION BY {_EVENT_KEY} ORDER BY seq DESC) = 1"""
-        )
-    lo, hi = conn.execute(f"SELECT min(time), max(time) FROM {src}").fetchone() or (None, None)
+    stats = conn.execute(
+        f"""SELECT count(*) <> count(DISTINCT hash({_EVENT_KEY})), min(time), max(time),
+                   count(device_id), min(project_id) FROM {stage}"""
+    ).fetchone()
+    dup, lo, hi, devices, project_id = stats if stats else (False, None, None, 0, None)
     if lo is None:
         return 0, 0
-    replaced = _scalar(
+    src = stage
+    if dup:
+        src = "_sync_dedup"
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {src} AS SELECT * FROM {stage}
+                QUALIFY row_number() OVER (PARTITION BY {_EVENT_KEY} ORDER BY seq DESC) = 1"""
+        )
+    replaced = 0
+    overlap = _scalar(
         conn,
-        f"""DELETE FROM events e USING {src} n
-            WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
-              AND e.project_id = n.project_id AND e.event = n.event
-              AND e.distinct_id = n.distinct_id AND e.time = n.time AND e.insert_id = n.insert_id""",
-        [lo, hi],
+        "SELECT count(*) FROM events WHERE project_id = ? AND time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP",
+        [project_id, lo, hi],
     )
+    if overlap:
+        replaced = int(
+            _scalar(
+                conn,
+                f"""DELETE FROM events e USING {src} n
+                    WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
+                      AND e.project_id = n.project_id AND e.event = n.event
+                      AND e.distinct_id = n.distinct_id AND e.time = n.time
+                      AND e.insert_id = n.insert_id""",
+                [lo, hi],
+            )
+            or 0
+        )
     stored = _scalar(
         conn,
         f"""INSERT INTO events SELECT project_id, event, time, distinct_id, device_id, user_id,
                    insert_id, properties, origin, origin_key, ?::TIMESTAMP FROM {src}""",
         [now],
     )
-    conn.execute(
-        f"""INSERT OR IGNORE INTO identities
-            SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP FROM {src}
-            WHERE device_id IS NOT NULL AND user_id IS NOT NULL GROUP BY project_id, device_id""",
-        [now],
-    )
+    if devices:
+        conn.execute(
+            f"""INSERT OR IGNORE INTO identities
+                SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP FROM {src}
+                WHERE device_id IS NOT NULL AND user_id IS NOT NULL GROUP BY project_id, device_id""",
+            [now],
+        )
     if dup:
         conn.execute(f"DROP TABLE {src}")
-    replaced = int(replaced or 0)
     return int(stored or 0) - replaced, replaced
 
 
@@ -339,10 +367,12 @@ def _move_groups(
 
 
 def _move_lookup(
-    conn: duckdb.DuckDBPyConnection, stage: str, op: CommitSyncRun, now: dt.datetime
+    conn: duckdb.DuckDBPyConnection, stage: str | None, op: CommitSyncRun, now: dt.datetime
 ) -> tuple[int, int, int]:
     """Lookup tables are replaced whole (Full and One-Time), as Mixpanel's are."""
     pid, table_id = op.project_id, op.target.lookup_id
+    if stage is None:
+        stage = "(SELECT CAST(NULL AS VARCHAR) AS row_key, CAST(NULL AS JSON) AS properties, CAST(NULL AS TIMESTAMP) AS start_time, 0 AS seq WHERE false)"
     conn.execute(
         "INSERT OR REPLACE INTO lookup_tables VALUES (?, ?, ?, ?, ?::TIMESTAMP)",
         [pid, table_id, op.target.lookup_name, op.target.lookup_property, now],
@@ -449,11 +479,6 @@ class DeleteSync:
             "SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", self.key
         ).fetchone():
             raise NotFound(f'no sync named "{self.key[1]}"')
-        for (run_id,) in conn.execute(
-            "SELECT run_id FROM sync_runs WHERE project_id = ? AND sync_name = ? AND status = 'running'",
-            self.key,
-        ).fetchall():
-            conn.execute(f"DROP TABLE IF EXISTS {stage_table(run_id)}")
         conn.execute("DELETE FROM syncs WHERE project_id = ? AND name = ?", self.key)
         conn.execute("DELETE FROM sync_runs WHERE project_id = ? AND sync_name = ?", self.key)
         conn.execute("DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?", self.key)

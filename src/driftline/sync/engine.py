@@ -27,21 +27,20 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
-from driftline.model import TableType
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
     BeginSyncRun,
     CommitSyncRun,
     FailSyncRun,
     RunCounts,
-    StageBatch,
+    SyncStaging,
     Target,
 )
 from driftline.sync import urls
@@ -51,7 +50,7 @@ from driftline.sync.sources import open_source
 from driftline.sync.sources.base import Source, TableRef
 from driftline.sync.spec import SyncSpec
 
-#: staged batches in flight to the writer at once
+#: staged batches being written at once
 IN_FLIGHT = 2
 
 
@@ -212,29 +211,34 @@ def run_sync(
     prog.status = "connecting"
     notify = on_progress or (lambda p: None)
     started = False
+    staging = SyncStaging(store.data_dir, prog.run_id)
     try:
         with connected(definition.url) as source:
             mapping = resolve_mapping(source, spec)
             mode = runner_for(mapping, definition.state, _boundary(store, project_id, name))
-            kind = "events" if spec.type is TableType.EVENTS else "rows"
-            writer.write(BeginSyncRun(project_id, name, prog.run_id, kind, spec.mode.value))
+            writer.write(
+                BeginSyncRun(store.data_dir, project_id, name, prog.run_id, spec.mode.value)
+            )
             started = True
             skip = mode.skip_reason()
             if skip:
                 prog.status, prog.message = "skipped", skip
                 writer.write(
-                    FailSyncRun(project_id, name, prog.run_id, "skipped", skip, prog.counts)
+                    FailSyncRun(
+                        staging, project_id, name, prog.run_id, "skipped", skip, prog.counts
+                    )
                 )
                 return _history_row(store, project_id, name, prog.run_id)
             request = mode.request()
             prog.total = source.count(request)
             prog.status = "reading"
             notify(prog)
-            _stream(source, mapping, mode, request, writer, project_id, prog, notify, cancel)
+            _stream(source, mapping, mode, request, staging, project_id, prog, notify, cancel)
         prog.status = "committing"
         notify(prog)
         writer.write(
             CommitSyncRun(
+                staging,
                 project_id, name, prog.run_id, _target(spec), prog.counts, mode.new_state(),
                 mode.boundary(),
             )
@@ -249,7 +253,9 @@ def run_sync(
         if started:
             with contextlib.suppress(Exception):
                 writer.write(
-                    FailSyncRun(project_id, name, prog.run_id, "failed", prog.error, prog.counts)
+                    FailSyncRun(
+                        staging, project_id, name, prog.run_id, "failed", prog.error, prog.counts
+                    )
                 )
         notify(prog)
         if isinstance(exc, DriftlineError):
@@ -260,32 +266,33 @@ def run_sync(
 
 
 def _stream(
-    source: Source, mapping: Mapping, mode: Any, request: Any, writer: GroupCommitWriter,
+    source: Source, mapping: Mapping, mode: Any, request: Any, staging: SyncStaging,
     project_id: int, prog: Progress, notify: Callable[[Progress], None],
     cancel: threading.Event | None,
 ) -> None:  # fmt: skip
-    pending: deque[Future[Any]] = deque()
+    """Read, map and stage every batch; staged Parquet parts are written on their own thread."""
     seq = 0
     now_ms = int(time.time() * 1000)
-    for batch in _prefetch(source.read(request, mapping.schema)):
-        if cancel is not None and cancel.is_set():
-            raise TerminalError("cancelled")
-        prog.counts.rows_read += batch.num_rows
-        prog.counts.bytes += batch.nbytes
-        rows = mapping.transform(batch, seq_start=seq, project_id=project_id, now_ms=now_ms)
-        seq += batch.num_rows
-        rows = mode.accept(rows)
-        rows, rejected, reason = split_rejected(rows)
-        if rejected:
-            prog.counts.rejected += rejected
-            prog.message = prog.message or f"rejected rows, e.g.: {reason}"
-        rows = rows.drop_columns(["_wm"])
-        while len(pending) >= IN_FLIGHT:
+    with ThreadPoolExecutor(1, thread_name_prefix="driftline-sync-stage") as pool:
+        pending: deque[Future[int]] = deque()
+        for batch in _prefetch(source.read(request, mapping.schema)):
+            if cancel is not None and cancel.is_set():
+                raise TerminalError("cancelled")
+            prog.counts.rows_read += batch.num_rows
+            prog.counts.bytes += batch.nbytes
+            rows = mapping.transform(batch, seq_start=seq, project_id=project_id, now_ms=now_ms)
+            seq += batch.num_rows
+            rows = mode.accept(rows)
+            rows, rejected, reason = split_rejected(rows)
+            if rejected:
+                prog.counts.rejected += rejected
+                prog.message = prog.message or f"rejected rows, e.g.: {reason}"
+            while len(pending) >= IN_FLIGHT:
+                pending.popleft().result()
+            pending.append(pool.submit(staging.write, rows.drop_columns(["_wm"])))
+            notify(prog)
+        while pending:
             pending.popleft().result()
-        pending.append(writer.submit(StageBatch(prog.run_id, rows), wait_for_room=True))
-        notify(prog)
-    while pending:
-        pending.popleft().result()
 
 
 def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
