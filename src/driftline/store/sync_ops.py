@@ -21,6 +21,7 @@ Events take the same deduplication path as API events: rows with the same
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -183,6 +184,12 @@ class CommitSyncRun:
             counts.inserted, counts.updated = _move_groups(conn, stage, self, now)
         else:
             counts.inserted, counts.updated, counts.deleted = _move_lookup(conn, stage, self, now)
+        self.write_state(conn, now)
+        return counts
+
+    def write_state(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+        """The sync's new state, its Append boundary and the run's history row."""
+        counts = self.counts
         key = [self.project_id, self.sync_name]
         conn.execute(
             "UPDATE syncs SET state = ?::JSON WHERE project_id = ? AND name = ?",
@@ -199,7 +206,6 @@ class CommitSyncRun:
             finally:
                 conn.unregister(view)
         _finish(conn, self.project_id, self.sync_name, self.run_id, "succeeded", None, counts, now)
-        return counts
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.staging.remove()
@@ -227,16 +233,19 @@ def _finish(
     conn: duckdb.DuckDBPyConnection, project_id: int, sync_name: str, run_id: str, status: str,
     error: str | None, c: RunCounts, now: dt.datetime,
 ) -> None:  # fmt: skip
+    finished = max(now, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     conn.execute(
         """UPDATE sync_runs SET status = ?, error = ?, finished_at = ?::TIMESTAMP, rows_read = ?,
                inserted = ?, updated = ?, deleted = ?, rejected = ?, bytes = ?
            WHERE project_id = ? AND sync_name = ? AND run_id = ?""",
-        [status, error, now, c.rows_read, c.inserted, c.updated, c.deleted, c.rejected, c.bytes,
+        [status, error, finished, c.rows_read, c.inserted, c.updated, c.deleted, c.rejected, c.bytes,
          project_id, sync_name, run_id],
     )  # fmt: skip
 
 
-def _scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+def _scalar(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None
+) -> Any:
     row = conn.execute(sql, params or []).fetchone()
     return row[0] if row else None
 
@@ -485,3 +494,105 @@ class DeleteSync:
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass
+
+
+# ---------------------------------------------------------------------- streamed events
+class StreamSyncEvents:
+    """A whole events run as one write op: batches are inserted into ``events`` as they
+    arrive from the warehouse, inside the writer's transaction, then deduplicated, and the
+    sync's state and history row are written — one commit, or nothing.
+
+    Reading and writing overlap (the fastest path), but other writers wait until the run
+    commits. The engine uses it when nothing else is writing (a command run without a
+    server); inside `driftline serve` it stages instead (:class:`SyncStaging`), so
+    ingestion never waits on a sync.
+
+    ``batches`` yields tables in the staged events layout; ``finish()`` is called after the
+    last one and returns the :class:`CommitSyncRun` whose state and history are written.
+    """
+
+    rows = 0
+
+    def __init__(self, batches: Any, finish: Any) -> None:
+        self.batches = batches
+        self.finish = finish
+        self._view = f"_stream_in_{next(_names)}"
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        project_id = None
+        for table in self.batches:
+            if table.num_rows == 0:
+                continue
+            project_id = table.column("project_id")[0].as_py()
+            conn.register(self._view, table)
+            try:
+                conn.execute(
+                    f"""INSERT INTO events SELECT project_id, event, time, distinct_id, device_id,
+                           user_id, insert_id, properties, origin, origin_key, ?::TIMESTAMP
+                        FROM {self._view}""",
+                    [now],
+                )
+            finally:
+                conn.unregister(self._view)
+        commit: CommitSyncRun = self.finish()
+        counts = commit.counts
+        if project_id is not None:
+            counts.inserted, counts.updated = _dedup_committed(conn, project_id, now)
+        commit.write_state(conn, now)
+        return counts
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        with contextlib.suppress(duckdb.Error):
+            conn.unregister(self._view)
+
+
+def _dedup_committed(
+    conn: duckdb.DuckDBPyConnection, project_id: int, now: dt.datetime
+) -> tuple[int, int]:
+    """Events this transaction inserted (``ingested_at = now``: commits have distinct
+    clocks) replace older copies of themselves; within the run the last row wins."""
+    mine = "SELECT * FROM events WHERE project_id = $pid AND ingested_at = $now"
+    stats = conn.execute(
+        f"""SELECT count(*), count(*) <> count(DISTINCT hash({_EVENT_KEY})), min(time), max(time),
+                   count(device_id) FROM ({mine})""",
+        {"pid": project_id, "now": now},
+    ).fetchone()
+    total, dup, lo, hi, devices = stats if stats else (0, False, None, None, 0)
+    if not total:
+        return 0, 0
+    if dup:
+        conn.execute(
+            f"""DELETE FROM events WHERE rowid IN (
+                  SELECT rowid FROM events WHERE project_id = $pid AND ingested_at = $now
+                  QUALIFY row_number() OVER (PARTITION BY {_EVENT_KEY} ORDER BY rowid DESC) > 1)""",
+            {"pid": project_id, "now": now},
+        )
+    older = _scalar(
+        conn,
+        """SELECT count(*) FROM events WHERE project_id = ? AND ingested_at < ?::TIMESTAMP
+           AND time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP""",
+        [project_id, now, lo, hi],
+    )
+    replaced = 0
+    if older:
+        replaced = int(
+            _scalar(
+                conn,
+                f"""DELETE FROM events e USING ({mine}) n
+                    WHERE e.project_id = $pid AND e.ingested_at < $now
+                      AND e.time BETWEEN $lo AND $hi
+                      AND e.event = n.event AND e.distinct_id = n.distinct_id
+                      AND e.time = n.time AND e.insert_id = n.insert_id""",
+                {"pid": project_id, "now": now, "lo": lo, "hi": hi},
+            )
+            or 0
+        )
+    if devices:
+        conn.execute(
+            f"""INSERT OR IGNORE INTO identities
+                SELECT project_id, device_id, arg_min(user_id, time), $now FROM ({mine})
+                WHERE device_id IS NOT NULL AND user_id IS NOT NULL GROUP BY project_id, device_id""",
+            {"pid": project_id, "now": now},
+        )
+    stored = _scalar(conn, f"SELECT count(*) FROM ({mine})", {"pid": project_id, "now": now})
+    return int(stored or 0) - replaced, replaced

@@ -34,12 +34,14 @@ from typing import Any
 import pyarrow as pa
 
 from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
+from driftline.model import TableType
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
     BeginSyncRun,
     CommitSyncRun,
     FailSyncRun,
     RunCounts,
+    StreamSyncEvents,
     SyncStaging,
     Target,
 )
@@ -202,8 +204,13 @@ def run_sync(
     progress: Progress | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
+    streamed: bool = True,
 ) -> dict[str, Any]:
-    """Run sync ``name`` once; return its history row. Raises on failure (after recording it)."""
+    """Run sync ``name`` once; return its history row. Raises on failure (after recording it).
+
+    ``streamed``: events go into the store while they are read, in one write that other
+    writers wait for; otherwise they are staged first and moved in one short commit (what
+    `driftline serve` does, so that ingestion never waits on a sync)."""
     definition = load_sync(store, project_id, name)
     spec = definition.spec
     prog = progress or Progress(name)
@@ -233,16 +240,19 @@ def run_sync(
             prog.total = source.count(request)
             prog.status = "reading"
             notify(prog)
-            _stream(source, mapping, mode, request, staging, project_id, prog, notify, cancel)
-        prog.status = "committing"
-        notify(prog)
-        writer.write(
-            CommitSyncRun(
-                staging,
-                project_id, name, prog.run_id, _target(spec), prog.counts, mode.new_state(),
-                mode.boundary(),
-            )
-        )  # fmt: skip
+            batches = _mapped(source, mapping, mode, request, project_id, prog, notify, cancel)
+
+            def commit() -> CommitSyncRun:
+                return CommitSyncRun(
+                    staging, project_id, name, prog.run_id, _target(spec), prog.counts,
+                    mode.new_state(), mode.boundary(),
+                )  # fmt: skip
+
+            if spec.type is TableType.EVENTS and streamed:
+                writer.write(StreamSyncEvents(batches, commit))
+            else:
+                _stage(batches, staging)
+                writer.write(commit())
         prog.status = "succeeded"
         notify(prog)
         return _history_row(store, project_id, name, prog.run_id)
@@ -265,32 +275,39 @@ def run_sync(
         raise
 
 
-def _stream(
-    source: Source, mapping: Mapping, mode: Any, request: Any, staging: SyncStaging,
-    project_id: int, prog: Progress, notify: Callable[[Progress], None],
-    cancel: threading.Event | None,
-) -> None:  # fmt: skip
-    """Read, map and stage every batch; staged Parquet parts are written on their own thread."""
+def _mapped(
+    source: Source, mapping: Mapping, mode: Any, request: Any, project_id: int, prog: Progress,
+    notify: Callable[[Progress], None], cancel: threading.Event | None,
+) -> Iterator[pa.Table]:  # fmt: skip
+    """The run's rows, batch by batch, mapped, validated and ready for the store."""
     seq = 0
     now_ms = int(time.time() * 1000)
+    for batch in _prefetch(source.read(request, mapping.schema)):
+        if cancel is not None and cancel.is_set():
+            raise TerminalError("cancelled")
+        prog.counts.rows_read += batch.num_rows
+        prog.counts.bytes += batch.nbytes
+        rows = mapping.transform(batch, seq_start=seq, project_id=project_id, now_ms=now_ms)
+        seq += batch.num_rows
+        rows = mode.accept(rows)
+        rows, rejected, reason = split_rejected(rows)
+        if rejected:
+            prog.counts.rejected += rejected
+            prog.message = prog.message or f"rejected rows, e.g.: {reason}"
+        notify(prog)
+        yield rows.drop_columns(["_wm"])
+    prog.status = "committing"
+    notify(prog)
+
+
+def _stage(batches: Iterator[pa.Table], staging: SyncStaging) -> None:
+    """Write every batch as a Parquet part, on a thread of its own, a few in flight."""
     with ThreadPoolExecutor(1, thread_name_prefix="driftline-sync-stage") as pool:
         pending: deque[Future[int]] = deque()
-        for batch in _prefetch(source.read(request, mapping.schema)):
-            if cancel is not None and cancel.is_set():
-                raise TerminalError("cancelled")
-            prog.counts.rows_read += batch.num_rows
-            prog.counts.bytes += batch.nbytes
-            rows = mapping.transform(batch, seq_start=seq, project_id=project_id, now_ms=now_ms)
-            seq += batch.num_rows
-            rows = mode.accept(rows)
-            rows, rejected, reason = split_rejected(rows)
-            if rejected:
-                prog.counts.rejected += rejected
-                prog.message = prog.message or f"rejected rows, e.g.: {reason}"
+        for rows in batches:
             while len(pending) >= IN_FLIGHT:
                 pending.popleft().result()
-            pending.append(pool.submit(staging.write, rows.drop_columns(["_wm"])))
-            notify(prog)
+            pending.append(pool.submit(staging.write, rows))
         while pending:
             pending.popleft().result()
 

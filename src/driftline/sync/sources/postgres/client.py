@@ -1,5 +1,7 @@
-"""PostgreSQL through psycopg: catalog queries, and rows as ``COPY ... TO STDOUT`` CSV that
-pyarrow parses into typed record batches (no Python object per row or per value)."""
+"""PostgreSQL: catalog queries through psycopg; rows through ADBC's PostgreSQL driver, which
+streams ``COPY ... TO STDOUT (FORMAT binary)`` into Arrow record batches in C, without the
+GIL (no Python object per row or per value). Without ADBC installed, rows come as
+``COPY ... (FORMAT csv)`` parsed by pyarrow's CSV reader."""
 
 from __future__ import annotations
 
@@ -43,9 +45,15 @@ _TRANSIENT = (
 
 
 def map_error(exc: BaseException, config: PostgresConfig) -> DriftlineError:
-    """The one place PostgreSQL driver errors become driftline errors (secrets scrubbed)."""
+    """The one place PostgreSQL driver errors (psycopg's and ADBC's) become driftline errors,
+    secrets scrubbed."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     message = urls.scrub(f"{config.shown}: {first}", config.secrets())
+    if not isinstance(exc, psycopg.Error):  # ADBC: SQLSTATE tells the kind
+        state = str(getattr(exc, "sqlstate", "") or "")
+        if state[:2] in ("08", "53", "57", "40") or "connect" in first.lower():
+            return TransientError(message)
+        return TerminalError(message)
     if isinstance(exc, _TERMINAL):
         return TerminalError(message)
     if isinstance(exc, _TRANSIENT | psycopg.OperationalError):
@@ -90,6 +98,31 @@ class PostgresClient:
             return cur.fetchall()
 
     def batches(self, sql: str, columns: list[Column], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        try:
+            import adbc_driver_postgresql.dbapi as adbc
+        except ImportError:
+            yield from self._copy_csv(sql, columns, batch_rows)
+            return
+        yield from self._adbc(adbc, sql, columns, batch_rows)
+
+    def _adbc(
+        self, adbc: Any, sql: str, columns: list[Column], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        from adbc_driver_manager import Error as AdbcError
+
+        names = [c.name for c in columns]
+        try:
+            with adbc.connect(self.config.uri()) as conn, conn.cursor() as cur:
+                cur.execute(sql)
+                for batch in cur.fetch_record_batch():
+                    plain = pa.RecordBatch.from_arrays(batch.columns, names=names)
+                    yield from _split(plain, batch_rows)
+        except AdbcError as exc:
+            raise map_error(exc, self.config) from None
+
+    def _copy_csv(
+        self, sql: str, columns: list[Column], batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
         conn = self.connection()
         copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
         types = {c.name: _arrow_type(c.kind) for c in columns}
@@ -186,6 +219,13 @@ class PostgresSource(SqlSource):
             return exp.AtTimeZone(this=ref, zone=exp.Literal.string("UTC"))
         if col.kind in (ColumnKind.JSON, ColumnKind.OTHER, ColumnKind.BINARY):
             return exp.cast(ref, exp.DataType.build("text"))
+        if col.kind is ColumnKind.DECIMAL:  # numeric travels as text otherwise
+            return exp.cast(ref, exp.DataType.build("double precision", dialect="postgres"))
+        if col.kind is ColumnKind.STRING and col.type_name.lower() not in (
+            "text",
+            "character varying",
+        ):
+            return exp.cast(ref, exp.DataType.build("text"))  # char(n), name, uuid, citext...
         return ref
 
     def columns_sql(self, table: Any) -> str:

@@ -59,5 +59,25 @@ class PostgresConfig:
                 kwargs[key] = self.options[key]
         return kwargs
 
+    def uri(self) -> str:
+        """A libpq URI for ADBC (never logged; error messages are scrubbed)."""
+        from urllib.parse import quote, urlencode
+
+        auth = ""
+        if self.user:
+            auth = quote(self.user, safe="")
+            if self.password is not None:
+                auth += ":" + quote(self.password, safe="")
+            auth += "@"
+        params = {
+            k: self.options[k]
+            for k in ("sslmode", "sslrootcert", "sslcert", "sslkey")
+            if k in self.options
+        }
+        params.update({"application_name": "driftline", "options": "-c TimeZone=UTC",
+                       "connect_timeout": self.options.get("connect_timeout", "10")})  # fmt: skip
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"postgresql://{auth}{host}:{self.port}/{quote(self.database, safe='')}?{urlencode(params, quote_via=quote)}"
+
     def secrets(self) -> list[str]:
         return [self.password] if self.password else []
