@@ -220,13 +220,11 @@ def run_sync(
     started = False
     staging = SyncStaging(store.data_dir, prog.run_id)
     try:
+        writer.write(BeginSyncRun(store.data_dir, project_id, name, prog.run_id, spec.mode.value))
+        started = True
         with connected(definition.url) as source:
             mapping = resolve_mapping(source, spec)
             mode = runner_for(mapping, definition.state, _boundary(store, project_id, name))
-            writer.write(
-                BeginSyncRun(store.data_dir, project_id, name, prog.run_id, spec.mode.value)
-            )
-            started = True
             skip = mode.skip_reason()
             if skip:
                 prog.status, prog.message = "skipped", skip

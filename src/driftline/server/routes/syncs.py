@@ -54,11 +54,14 @@ class RunOut(BaseModel):
     duration_seconds: float | None = None
 
 
-async def _op(request: Request, name: str, **args: Any) -> Any:
+async def _op(request: Request, op_name: str, /, **args: Any) -> Any:
     project = project_from_secret(request)
     state = state_of(request)
     return await run_in_threadpool(
-        ops.run, name, ops.Context(state.store, state.writer), {**args, "project": str(project.id)}
+        ops.run,
+        op_name,
+        ops.Context(state.store, state.writer),
+        {**args, "project": str(project.id)},
     )
 
 

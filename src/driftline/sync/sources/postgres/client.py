@@ -56,7 +56,7 @@ def map_error(exc: BaseException, config: PostgresConfig) -> DriftlineError:
         return TerminalError(message)
     if isinstance(exc, _TERMINAL):
         return TerminalError(message)
-    if isinstance(exc, _TRANSIENT | psycopg.OperationalError):
+    if isinstance(exc, (*_TRANSIENT, psycopg.OperationalError)):
         text = first.lower()
         if "password authentication failed" in text or "does not exist" in text:
             return TerminalError(message)
