@@ -44,6 +44,7 @@ class AppendRun:
             self.mapping.read_columns,
             since_column=self.mapping.insert_time,
             since=self.watermark,
+            since_type=self.mapping.columns["insert_time_column"].type_name,
         )
 
     def accept(self, rows: pa.Table) -> pa.Table:

@@ -174,6 +174,7 @@ class ReadRequest:
     columns: tuple[str, ...]
     since_column: str | None = None
     since: dt.datetime | None = None
+    since_type: str | None = None  # the column's own type name: the literal is cast to it
     limit: int | None = None
     order_by: tuple[str, ...] = ()
 

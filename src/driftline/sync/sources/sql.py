@@ -9,7 +9,7 @@ dialect; identifiers from users are quoted, values are literals rendered by sqlg
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -101,9 +101,14 @@ class SqlSource:
 
     def _filter(self, query: exp.Select, request: ReadRequest) -> exp.Select:
         if request.since_column and request.since is not None:
-            query = query.where(
-                exp.GTE(this=column(request.since_column), expression=literal(request.since))
-            )
+            bound = literal(request.since)
+            if request.since_type:
+                try:  # the column's own type: no cross-type comparison (BigQuery refuses them)
+                    target = exp.DataType.build(request.since_type, dialect=self.dialect)
+                    bound = exp.cast(bound.this if isinstance(bound, exp.Cast) else bound, target)
+                except Exception:  # a type name sqlglot cannot parse: keep the plain literal
+                    pass
+            query = query.where(exp.GTE(this=column(request.since_column), expression=bound))
         return query
 
     def _table(self, table: TableRef) -> exp.Table:
@@ -186,6 +191,22 @@ class SqlSource:
 
     def close(self) -> None:
         self.client.close()
+
+    # ------------------------------------------------------------------ Mirror's hook
+    def checksum_sql(self, table: TableSchema, key: Sequence[str]) -> str:
+        """Per-row checksums computed in the warehouse (see :mod:`.checksums`): only
+        ``(key..., _dl_checksum)`` travels, so Mirror can diff snapshots cheaply."""
+        from driftline.sync.sources.checksums import row_checksum
+
+        select = exp.select(*(column(k) for k in key), exp.alias_(row_checksum(table), "_dl_checksum"))
+        return self.render(select.from_(self._table(table.table)))
+
+    def read_checksums(self, table: TableSchema, key: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        from driftline.sync.sources.base import ColumnKind
+
+        by_name = {c.name: c for c in table.columns}
+        cols = [by_name[k] for k in key] + [Column("_dl_checksum", "text", ColumnKind.STRING)]
+        yield from self.client.batches(self.checksum_sql(table, key), cols, self.capabilities.batch_rows)
 
 
 def _yes(value: Any) -> bool:

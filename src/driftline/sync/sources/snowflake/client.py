@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -113,22 +113,3 @@ class SnowflakeSource(SqlSource):
         if col.kind is ColumnKind.JSON:
             return exp.func("TO_JSON", ref)
         return ref
-
-    # ------------------------------------------------------------------ Mirror's hook
-    def checksum_sql(self, table: TableSchema, key: Sequence[str]) -> str:
-        """Row checksums in the warehouse: MD5 over the columns in table order, with trailing
-        NULL columns left out (so adding an all-NULL column changes no checksum)."""
-        from driftline.sync.sources.checksums import row_checksum
-
-        select = exp.select(
-            *(column(k) for k in key), exp.alias_(row_checksum(table), "_dl_checksum")
-        )
-        return self.render(select.from_(self._table(table.table)))
-
-    def read_checksums(self, table: TableSchema, key: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        cols = [Column(k, "VARCHAR", ColumnKind.STRING) for k in key] + [
-            Column("_dl_checksum", "VARCHAR", ColumnKind.STRING)
-        ]
-        yield from self.client.batches(
-            self.checksum_sql(table, key), cols, self.capabilities.batch_rows
-        )
