@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -120,7 +119,6 @@ def main() -> None:
         f"median: raw COPY {copy_rate:,.0f} rows/s · Append sync {sync_rate:,.0f} rows/s · "
         f"ratio {sync_rate / copy_rate:.2f} · peak RSS {peak:.0f} MiB · load {os.getloadavg()[0]:.1f}"
     )
-    _ = resource
 
 
 if __name__ == "__main__":

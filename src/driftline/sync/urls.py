@@ -45,15 +45,34 @@ class WarehouseUrl:
 
 
 def parse(url: str, *, resolve: bool = True) -> WarehouseUrl:
-    """Split ``url``; with ``resolve``, ``${NAME}`` references are read from the environment."""
-    text = resolve_env_refs(url) if resolve else url
+    """Split ``url``; with ``resolve``, ``${NAME}`` references are read from the environment.
+
+    The URL is split first and each part resolved after, so a secret may hold any
+    character (``:``, ``/``, ``@``...) without being URL-quoted."""
+    refs: dict[str, str] = {}
+
+    def hide(match: re.Match[str]) -> str:  # placeholders that survive URL splitting
+        key = f"dlref{len(refs)}x"
+        refs[key] = match.group(0)
+        return key
+
+    masked = _ENV_REF.sub(hide, url)
     try:
-        parts = urlsplit(text)
-        port = parts.port
+        parts = urlsplit(masked)
+        port_text = parts.port
     except ValueError as exc:
         raise InvalidInput(
             f"warehouse URL {redact(url)} is not valid: {exc}", field="url"
         ) from None
+
+    def value(text: str | None) -> str | None:
+        if text is None:
+            return None
+        text = unquote(text)
+        for key, ref in refs.items():
+            text = text.replace(key, resolve_env_refs(ref) if resolve else ref)
+        return text
+
     scheme = parts.scheme.lower()
     if not scheme:
         raise InvalidInput(
@@ -61,20 +80,21 @@ def parse(url: str, *, resolve: bool = True) -> WarehouseUrl:
             "sqlite:///, duckdb:///, snowflake://, bigquery://, databricks:// or redshift://",
             field="url",
         )
-    path = unquote(parts.path)
+    path = value(parts.path) or ""
     if parts.netloc and path.startswith("/"):
         path = path[1:]
     return WarehouseUrl(
         scheme,
-        unquote(parts.username) if parts.username else None,
-        unquote(parts.password) if parts.password is not None else None,
-        parts.hostname,
-        port,
+        value(parts.username),
+        value(parts.password),
+        value(parts.hostname),
+        port_text,
         path,
-        dict(parse_qsl(parts.query, keep_blank_values=True)),
+        {k: value(v) or "" for k, v in parse_qsl(parts.query, keep_blank_values=True)},
     )
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@?#:]*):([^/@?#]*)@")
 
 

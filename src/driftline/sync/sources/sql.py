@@ -198,7 +198,9 @@ class SqlSource:
         ``(key..., _dl_checksum)`` travels, so Mirror can diff snapshots cheaply."""
         from driftline.sync.sources.checksums import row_checksum
 
-        select = exp.select(*(column(k) for k in key), exp.alias_(row_checksum(table), "_dl_checksum"))
+        select = exp.select(
+            *(column(k) for k in key), exp.alias_(row_checksum(table), "_dl_checksum")
+        )
         return self.render(select.from_(self._table(table.table)))
 
     def read_checksums(self, table: TableSchema, key: Sequence[str]) -> Iterator[pa.RecordBatch]:
@@ -206,7 +208,9 @@ class SqlSource:
 
         by_name = {c.name: c for c in table.columns}
         cols = [by_name[k] for k in key] + [Column("_dl_checksum", "text", ColumnKind.STRING)]
-        yield from self.client.batches(self.checksum_sql(table, key), cols, self.capabilities.batch_rows)
+        yield from self.client.batches(
+            self.checksum_sql(table, key), cols, self.capabilities.batch_rows
+        )
 
 
 def _yes(value: Any) -> bool:
