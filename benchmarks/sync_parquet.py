@@ -57,7 +57,7 @@ from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.sync import catalog, engine
 from driftline.sync.spec import SyncSpec
 data, folder = Path(sys.argv[1]), sys.argv[2]
-store = DuckDBStore(data)
+store = DuckDBStore(data, memory_limit=sys.argv[-1])
 store.create_project("default")
 writer = GroupCommitWriter(store)
 catalog.add_warehouse(writer, 1, "files", "duckdb:///" + folder)
@@ -75,10 +75,10 @@ print(json.dumps({"seconds": seconds, "stored": stored,
 """
 
 
-def sync_once(folder: Path) -> dict[str, float]:
+def sync_once(folder: Path, memory_limit: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="dl-sync-bench-") as tmp:
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, os.path.join(tmp, "data"), str(folder.resolve())],
+            [sys.executable, "-c", CHILD, os.path.join(tmp, "data"), str(folder.resolve()), memory_limit],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -88,12 +88,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory-limit", default="1GB", help="The store's DuckDB memory limit.")
     args = parser.parse_args()
     folder = ensure_data(args.rows)
     reads, syncs = [], []
     for _ in range(args.repeat):
         reads.append(raw_read(folder))
-        run = sync_once(folder)
+        run = sync_once(folder, args.memory_limit)
         assert run["stored"] == args.rows, run
         syncs.append(run)
         print(f"raw read {args.rows / reads[-1]:,.0f} rows/s · sync {args.rows / run['seconds']:,.0f} rows/s, "

@@ -69,7 +69,7 @@ from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.sync import catalog, engine
 from driftline.sync.spec import SyncSpec
 data = Path(sys.argv[1])
-store = DuckDBStore(data)
+store = DuckDBStore(data, memory_limit=sys.argv[-1])
 store.create_project("default")
 writer = GroupCommitWriter(store)
 catalog.add_warehouse(writer, 1, "bench", "postgresql://postgres@127.0.0.1:5432/dl_sync_bench")
@@ -87,10 +87,10 @@ print(json.dumps({"seconds": seconds, "rows": out["rows_read"], "stored": stored
 """
 
 
-def sync_once() -> dict[str, float]:
+def sync_once(memory_limit: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="dl-sync-bench-") as tmp:
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, os.path.join(tmp, "data")],
+            [sys.executable, "-c", CHILD, os.path.join(tmp, "data"), memory_limit],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -100,13 +100,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory-limit", default="1GB", help="The store's DuckDB memory limit.")
     args = parser.parse_args()
     ensure_table(args.rows)
     copies, syncs = [], []
     for _ in range(args.repeat):
         seconds, nbytes = raw_copy()
         copies.append(seconds)
-        run = sync_once()
+        run = sync_once(args.memory_limit)
         assert run["stored"] == args.rows, run
         syncs.append(run)
         print(f"copy {args.rows / seconds:,.0f} rows/s ({nbytes / seconds / 1e6:.0f} MB/s) · "

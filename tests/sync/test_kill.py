@@ -1,6 +1,6 @@
 """A sync killed mid-run (SIGKILL) leaves the store and its watermark as they were; the next
-run picks up cleanly and ends with exact counts. Both ways a run commits are killed: the
-streamed run of a command without a server, and the staged run inside `driftline serve`."""
+run picks up cleanly and ends with exact counts: a `driftline sync run` killed, and a
+`driftline serve` killed while it runs a sync for the CLI."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def _state(data: Path) -> tuple[int, str | None]:
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_kill_streamed_run_then_rerun(big_orders: Any, tmp_path: Path) -> None:
+def test_kill_cli_run_then_rerun(big_orders: Any, tmp_path: Path) -> None:
     data = tmp_path / "data"
     _setup(data, big_orders.url)
     first = json.loads(run_cli("sync", "run", "orders", "--format", "json", data_dir=data).stdout)[
@@ -109,7 +109,7 @@ def test_kill_streamed_run_then_rerun(big_orders: Any, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_kill_server_during_staged_run_then_rerun(big_orders: Any, tmp_path: Path) -> None:
+def test_kill_server_during_run_then_rerun(big_orders: Any, tmp_path: Path) -> None:
     data = tmp_path / "data"
     _setup(data, big_orders.url)
     before = _state(data)

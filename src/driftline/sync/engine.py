@@ -34,14 +34,12 @@ from typing import Any
 import pyarrow as pa
 
 from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
-from driftline.model import TableType
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
     BeginSyncRun,
     CommitSyncRun,
     FailSyncRun,
     RunCounts,
-    StreamSyncEvents,
     SyncStaging,
     Target,
 )
@@ -204,13 +202,8 @@ def run_sync(
     progress: Progress | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     cancel: threading.Event | None = None,
-    streamed: bool = True,
 ) -> dict[str, Any]:
-    """Run sync ``name`` once; return its history row. Raises on failure (after recording it).
-
-    ``streamed``: events go into the store while they are read, in one write that other
-    writers wait for; otherwise they are staged first and moved in one short commit (what
-    `driftline serve` does, so that ingestion never waits on a sync)."""
+    """Run sync ``name`` once; return its history row. Raises on failure (after recording it)."""
     definition = load_sync(store, project_id, name)
     spec = definition.spec
     prog = progress or Progress(name)
@@ -246,11 +239,8 @@ def run_sync(
                     mode.new_state(), mode.boundary(),
                 )  # fmt: skip
 
-            if spec.type is TableType.EVENTS and streamed:
-                writer.write(StreamSyncEvents(batches, commit))
-            else:
-                _stage(batches, staging)
-                writer.write(commit())
+            _stage(batches, staging)
+            writer.write(commit())
         prog.status = "succeeded"
         notify(prog)
         return _history_row(store, project_id, name, prog.run_id)

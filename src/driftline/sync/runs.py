@@ -53,8 +53,6 @@ class ActiveRuns:
         self.writer = writer
         self._lock = threading.Lock()
         self._runs: dict[tuple[int, str], _Run] = {}
-        #: other writers share the store (a server ingesting): stage runs, never hold the writer
-        self.shared = False
 
     @classmethod
     def for_store(cls, store: DuckDBStore, writer: GroupCommitWriter) -> ActiveRuns:
@@ -64,7 +62,7 @@ class ActiveRuns:
                 old = runs
                 runs = cls(store, writer)
                 if old is not None:  # a new writer on the same store: keep runs in flight
-                    runs._runs, runs.shared = old._runs, old.shared
+                    runs._runs = old._runs
                 _registries[store] = runs
             return runs
 
@@ -96,9 +94,8 @@ class ActiveRuns:
             run.progress = progress
             try:
                 run.result = run_sync(
-                    self.store, self.writer, key[0], key[1], progress=progress, cancel=run.cancel,
-                    streamed=not self.shared,
-                )  # fmt: skip
+                    self.store, self.writer, key[0], key[1], progress=progress, cancel=run.cancel
+                )
                 return
             except TransientError as exc:
                 if attempt >= retry.attempts or run.cancel.is_set():

@@ -35,8 +35,6 @@ class SyncScheduler:
         return ActiveRuns.for_store(self.state.store, self.state.writer)
 
     async def start(self) -> None:
-        # the server ingests while syncs run: runs stage their rows instead of holding the writer
-        self.runs.shared = True
         self._task = asyncio.create_task(self._loop(), name="driftline-sync-scheduler")
 
     async def stop(self) -> None:
