@@ -234,3 +234,22 @@ class SourceContract:
             sync.add(**self.events_spec("absent"))
         assert isinstance(err.value, DriftlineError)
         assert "not found" in str(err.value) or "exist" in str(err.value).lower()
+
+    def test_user_profile_history_table(self, wh: Any, sync: Any) -> None:
+        cols = [("uid", "text"), ("plan", "text"), ("valid_from", "ts")]
+        rows = [("u1", "free", T0), ("u1", "pro", T0 + dt.timedelta(days=3)), ("u2", "team", T0)]
+        wh.create(self.table("hist"), cols, rows)
+        sync.add(name="hist", table=self.wh_ref("hist"), type=TableType.USER_PROFILES, mode=SyncMode.FULL,
+                 id_column="uid", start_time_column="valid_from")  # fmt: skip
+        sync.run("hist")
+        sync.run("hist")  # rebuilt, not doubled
+        profiles = dict(sync.rows("SELECT distinct_id, properties->>'plan' FROM profiles"))
+        assert profiles == {"u1": "pro", "u2": "team"}
+        history = sync.rows(
+            "SELECT distinct_id, properties->>'plan', valid_from, valid_to FROM profile_history ORDER BY 1, 3"
+        )
+        assert history == [
+            ("u1", "free", T0, T0 + dt.timedelta(days=3)),
+            ("u1", "pro", T0 + dt.timedelta(days=3), None),
+            ("u2", "team", T0, None),
+        ]
