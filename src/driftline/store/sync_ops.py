@@ -5,8 +5,8 @@ A sync run is atomic in the store without holding the writer for its whole durat
 1. :class:`BeginSyncRun` records the run (status ``running``) and clears whatever an earlier
    run of the same sync left behind (a run that was killed leaves staged files and a
    ``running`` row: the files are removed and the row is marked ``failed``, "interrupted").
-2. :class:`SyncStaging` writes each batch of validated rows as an Arrow IPC part in the data
-   directory (``sync-staging/<run id>/``; uncompressed: writing costs a copy, not an encode). Staging takes no lock: ingestion and other syncs
+2. :class:`SyncStaging` writes each batch of validated rows as a Parquet part in the data
+   directory (``sync-staging/<run id>/``). Staging takes no lock: ingestion and other syncs
    go on, and nothing in the database changes.
 3. :class:`CommitSyncRun` moves the staged rows into ``events`` / ``profiles`` /
    ``profile_history`` / ``groups`` / ``lookup_rows``, stores the sync's new state (the
@@ -21,7 +21,6 @@ Events take the same deduplication path as API events: rows with the same
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import json
@@ -41,7 +40,7 @@ STAGING_DIR = "sync-staging"
 
 
 class SyncStaging:
-    """A run's staged rows: Arrow IPC parts under ``<data dir>/sync-staging/<run id>/``."""
+    """A run's staged rows: Parquet parts under ``<data dir>/sync-staging/<run id>/``."""
 
     def __init__(self, data_dir: Path, run_id: str) -> None:
         if not run_id.isalnum():
@@ -51,21 +50,30 @@ class SyncStaging:
 
     def write(self, table: pa.Table) -> int:
         """Write one part (no database lock is taken); returns its rows."""
+        import pyarrow.parquet as pq
+
         if table.num_rows == 0:
             return 0
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / f"part-{self.parts:06d}.tmp"
-        with pa.ipc.new_file(tmp, table.schema) as out:
-            out.write_table(table)
-        tmp.rename(self.dir / f"part-{self.parts:06d}.arrow")
+        # plain encoding, no compression: the parts live for one run; writing them costs a
+        # copy rather than an encode, and DuckDB reads them back streaming, memory bounded
+        pq.write_table(table, tmp, compression="none", use_dictionary=False)
+        tmp.rename(self.dir / f"part-{self.parts:06d}.parquet")
         self.parts += 1
         return table.num_rows
 
     def files(self) -> list[str]:
-        return sorted(str(p) for p in self.dir.glob("part-*.arrow")) if self.dir.is_dir() else []
+        return sorted(str(p) for p in self.dir.glob("part-*.parquet")) if self.dir.is_dir() else []
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _relation(files: list[str]) -> str:
+    """``read_parquet([...])`` over our own staged files (paths quoted as SQL literals)."""
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}])"
 
 
 def _sweep(conn: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
@@ -160,12 +168,8 @@ class CommitSyncRun:
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
         files = self.staging.files()
-        stage = f"_sync_staged_{next(_names)}"
-        if files:  # the staged parts, scanned by DuckDB as one Arrow dataset
-            import pyarrow.dataset as pads
-
-            conn.register(stage, pads.dataset(files, format="ipc"))
-            self._view = stage
+        # an empty relation with the staged layout when the run staged nothing
+        stage = _relation(files) if files else "(SELECT * FROM (SELECT 1) WHERE false)"
         counts = self.counts
         kind = self.target.table_type
         if not files:
@@ -204,12 +208,7 @@ class CommitSyncRun:
                 conn.unregister(view)
         _finish(conn, self.project_id, self.sync_name, self.run_id, "succeeded", None, counts, now)
 
-    _view: str | None = None
-
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        if self._view is not None:
-            with contextlib.suppress(duckdb.Error):
-                conn.unregister(self._view)
         self.staging.remove()
 
 

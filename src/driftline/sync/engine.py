@@ -289,7 +289,7 @@ def _mapped(
 
 
 def _stage(batches: Iterator[pa.Table], staging: SyncStaging) -> None:
-    """Write every batch as a staged part, on a thread of its own, a few in flight."""
+    """Write every batch as a Parquet part, on a thread of its own, a few in flight."""
     with ThreadPoolExecutor(1, thread_name_prefix="driftline-sync-stage") as pool:
         pending: deque[Future[int]] = deque()
         for rows in batches:
