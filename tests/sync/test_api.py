@@ -82,6 +82,7 @@ def test_sync_lifecycle_over_http(client: TestClient, auth: dict[str, str], orde
     assert waited["status"] == "succeeded" and waited["inserted"] == 0
     runs = client.get("/api/v1/syncs/orders/runs", headers=auth).json()
     assert [r["inserted"] for r in runs] == [3, 0]
+    assert client.post("/api/v1/syncs/orders/cancel", headers=auth).json()["cancelled"] is False
     assert client.delete("/api/v1/syncs/orders", headers=auth).json()["deleted"]
     assert client.get("/api/v1/syncs/orders/runs", headers=auth).status_code == 404
     body = client.get("/api/openapi.json").json()

@@ -123,6 +123,14 @@ class ActiveRuns:
             out["result"] = run.result
         return out
 
+    def cancel(self, project_id: int, name: str) -> bool:
+        """Ask a run to stop at its next batch; it then commits nothing. False if none runs."""
+        run = self._runs.get((project_id, name))
+        if run is None or not run.thread.is_alive():
+            return False
+        run.cancel.set()
+        return True
+
     def running(self, project_id: int, name: str) -> bool:
         run = self._runs.get((project_id, name))
         return run is not None and run.thread.is_alive()

@@ -297,7 +297,15 @@ def sync_run(
 
     with Runtime(data_dir).session() as session:
         status = session.op("sync.start", name=name, project=project, retries=retries)
-        status = _follow(session, name, project, status)
+        try:
+            status = _follow(session, name, project, status)
+        except KeyboardInterrupt:
+            session.op("sync.cancel", name=name, project=project)
+            while session.op("sync.status", name=name, project=project).get("running"):
+                time.sleep(0.2)
+            raise TerminalError(
+                f"sync {name} stopped: nothing of this run was stored; the next run starts from the same place"
+            ) from None
     result = finished(status)
     if fmt is not OutputFormat.table:
         render_rows([result], fmt)

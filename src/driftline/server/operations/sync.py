@@ -110,6 +110,13 @@ def sync_status(ctx: Context, name: str, project: str | None = None) -> dict[str
     return status
 
 
+@operation("sync.cancel")
+def sync_cancel(ctx: Context, name: str, project: str | None = None) -> dict[str, Any]:
+    """Stop a run in progress: it commits nothing, and the next run starts from the same place."""
+    cancelled = ActiveRuns.for_store(ctx.store, ctx.writer).cancel(_pid(ctx, project), name)
+    return {"sync": name, "cancelled": cancelled}
+
+
 @operation("sync.run")
 def sync_run(
     ctx: Context, name: str, project: str | None = None, retries: int = 0

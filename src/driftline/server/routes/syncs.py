@@ -127,6 +127,12 @@ async def run_sync(
     return JSONResponse(await _op(request, "sync.start", name=name, retries=retries), 202)
 
 
+@router.post("/syncs/{name}/cancel")
+async def cancel_run(request: Request, name: str) -> Any:
+    """Stop the run in progress; it commits nothing (``cancelled`` is false when none runs)."""
+    return await _op(request, "sync.cancel", name=name)
+
+
 @router.get("/syncs/{name}/runs/current")
 async def current_run(request: Request, name: str) -> Any:
     """Progress of the run in progress (or the one that just ended)."""
