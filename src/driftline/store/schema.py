@@ -232,6 +232,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "warehouse syncs: Append boundary keys, rejected rows and mode in run history",
+        (
+            # keys of the rows that sit exactly on an Append sync's watermark: the next run
+            # reads from the watermark on (inclusive) and drops these, so no row is lost or doubled
+            """CREATE TABLE sync_boundary (
+                project_id INTEGER NOT NULL,
+                sync_name VARCHAR NOT NULL,
+                row_key VARCHAR NOT NULL
+            )""",
+            "ALTER TABLE sync_runs ADD COLUMN rejected BIGINT DEFAULT 0",
+            "ALTER TABLE sync_runs ADD COLUMN mode VARCHAR",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,112 @@
+"""Benchmark: Append sync of a Parquet folder (read by the DuckDB source) into the store,
+against DuckDB reading the same files into Arrow in the same run.
+
+    python benchmarks/sync_parquet.py [--rows 2000000] [--repeat 3]
+
+The data (6 columns incl. a JSON text column) is written once to benchmarks/data/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+HERE = Path(__file__).parent / "data" / "sync_parquet"
+
+
+def ensure_data(rows: int) -> Path:
+    folder = HERE / str(rows)
+    target = folder / "orders.parquet"
+    if target.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    duckdb.sql(
+        f"""COPY (SELECT i AS id, 'user-' || (i % 100000) AS user_id, 'sku-' || (i % 500) AS sku,
+                   (i % 10000) / 100.0 AS amount,
+                   json_object('channel', ['web','ios','android'][1 + i % 3], 'items', 1 + i % 5) AS props,
+                   TIMESTAMP '2026-01-01' + to_seconds(i) AS created_at
+            FROM range({rows}) t(i)) TO '{target}' (FORMAT parquet)"""
+    )
+    return folder
+
+
+def raw_read(folder: Path) -> float:
+    started = time.perf_counter()
+    rows = 0
+    reader = duckdb.sql(f"SELECT * FROM read_parquet('{folder}/orders.parquet')").to_arrow_reader(
+        122_880
+    )
+    for batch in reader:
+        rows += batch.num_rows
+    return time.perf_counter() - started
+
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from driftline.store import DuckDBStore, GroupCommitWriter
+from driftline.sync import catalog, engine
+from driftline.sync.spec import SyncSpec
+data, folder = Path(sys.argv[1]), sys.argv[2]
+store = DuckDBStore(data, memory_limit=sys.argv[-1])
+store.create_project("default")
+writer = GroupCommitWriter(store)
+catalog.add_warehouse(writer, 1, "files", "duckdb:///" + folder)
+catalog.add_sync(store, writer, 1, SyncSpec(
+    name="orders", warehouse="files", table="orders", type="events", mode="append",
+    event_name="Order Placed", time_column="created_at", user_id_column="user_id",
+    insert_id_column="id", json_properties_column="props", insert_time_column="created_at"))
+started = time.perf_counter()
+out = engine.run_sync(store, writer, 1, "orders")
+seconds = time.perf_counter() - started
+stored = store.count_events(1)
+writer.close(); store.close()
+print(json.dumps({"seconds": seconds, "stored": stored,
+                  "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def sync_once(folder: Path, memory_limit: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="dl-sync-bench-") as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, os.path.join(tmp, "data"), str(folder.resolve()), memory_limit],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--memory-limit", default="1GB", help="The store's DuckDB memory limit.")
+    args = parser.parse_args()
+    folder = ensure_data(args.rows)
+    reads, syncs = [], []
+    for _ in range(args.repeat):
+        reads.append(raw_read(folder))
+        run = sync_once(folder, args.memory_limit)
+        assert run["stored"] == args.rows, run
+        syncs.append(run)
+        print(f"raw read {args.rows / reads[-1]:,.0f} rows/s · sync {args.rows / run['seconds']:,.0f} rows/s, "
+              f"peak RSS {run['peak_rss_kb'] / 1024:.0f} MiB", flush=True)  # fmt: skip
+    read_rate = args.rows / statistics.median(reads)
+    sync_rate = args.rows / statistics.median(r["seconds"] for r in syncs)
+    peak = max(r["peak_rss_kb"] for r in syncs) / 1024
+    print(
+        f"median: DuckDB Parquet → Arrow {read_rate:,.0f} rows/s · Append sync {sync_rate:,.0f} rows/s · "
+        f"ratio {sync_rate / read_rate:.2f} · peak RSS {peak:.0f} MiB · load {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,497 @@
+"""Write ops for warehouse syncs: a run stages its rows, then commits them in one transaction.
+
+A sync run is atomic in the store without holding the writer for its whole duration:
+
+1. :class:`BeginSyncRun` records the run (status ``running``) and clears whatever an earlier
+   run of the same sync left behind (a run that was killed leaves staged files and a
+   ``running`` row: the files are removed and the row is marked ``failed``, "interrupted").
+2. :class:`SyncStaging` writes each batch of validated rows as a Parquet part in the data
+   directory (``sync-staging/<run id>/``). Staging takes no lock: ingestion and other syncs
+   go on, and nothing in the database changes.
+3. :class:`CommitSyncRun` moves the staged rows into ``events`` / ``profiles`` /
+   ``profile_history`` / ``groups`` / ``lookup_rows``, stores the sync's new state (the
+   Append watermark and the keys on its boundary) and writes the history row — all in one
+   transaction. Until it commits, the store and the watermark are exactly as before the
+   run; after it, all of the run is there. The staged files are removed afterwards.
+4. :class:`FailSyncRun` records the error and removes the staged files.
+
+Events take the same deduplication path as API events: rows with the same
+(event, distinct_id, time, insert_id) are one event and the last one ingested wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from driftline.errors import NotFound
+
+_names = itertools.count()
+
+STAGING_DIR = "sync-staging"
+
+
+class SyncStaging:
+    """A run's staged rows: Parquet parts under ``<data dir>/sync-staging/<run id>/``."""
+
+    def __init__(self, data_dir: Path, run_id: str) -> None:
+        if not run_id.isalnum():
+            raise ValueError(run_id)
+        self.dir = Path(data_dir) / STAGING_DIR / run_id
+        self.parts = 0
+
+    def write(self, table: pa.Table) -> int:
+        """Write one part (no database lock is taken); returns its rows."""
+        import pyarrow.parquet as pq
+
+        if table.num_rows == 0:
+            return 0
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f"part-{self.parts:06d}.tmp"
+        # plain encoding, no compression: the parts live for one run; writing them costs a
+        # copy rather than an encode, and DuckDB reads them back streaming, memory bounded
+        pq.write_table(table, tmp, compression="none", use_dictionary=False)
+        tmp.rename(self.dir / f"part-{self.parts:06d}.parquet")
+        self.parts += 1
+        return table.num_rows
+
+    def files(self) -> list[str]:
+        return sorted(str(p) for p in self.dir.glob("part-*.parquet")) if self.dir.is_dir() else []
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _relation(files: list[str]) -> str:
+    """``read_parquet([...])`` over our own staged files (paths quoted as SQL literals)."""
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}])"
+
+
+def _sweep(conn: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """Remove staged files of runs that are not running any more."""
+    root = Path(data_dir) / STAGING_DIR
+    if not root.is_dir():
+        return
+    running = {
+        r[0]
+        for r in conn.execute("SELECT run_id FROM sync_runs WHERE status = 'running'").fetchall()
+    }
+    for entry in root.iterdir():
+        if entry.name not in running:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@dataclass
+class RunCounts:
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    bytes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class BeginSyncRun:
+    rows = 0
+
+    def __init__(
+        self, data_dir: Path, project_id: int, sync_name: str, run_id: str, mode: str
+    ) -> None:
+        self.data_dir = data_dir
+        self.project_id = project_id
+        self.sync_name = sync_name
+        self.run_id = run_id
+        self.mode = mode
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+        key = [self.project_id, self.sync_name]
+        if not conn.execute(
+            "SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", key
+        ).fetchone():
+            raise NotFound(f'no sync named "{self.sync_name}"')
+        conn.execute(
+            """UPDATE sync_runs SET status = 'failed', finished_at = ?::TIMESTAMP,
+                   error = 'interrupted: the process running it stopped before it committed; '
+                           || 'nothing of it was stored'
+               WHERE project_id = ? AND sync_name = ? AND status = 'running'""",
+            [now, *key],
+        )
+        _sweep(conn, self.data_dir)
+        conn.execute(
+            """INSERT INTO sync_runs (project_id, sync_name, run_id, started_at, status, mode)
+               VALUES (?, ?, ?, ?::TIMESTAMP, 'running', ?)""",
+            [*key, self.run_id, now, self.mode],
+        )
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        pass
+
+
+@dataclass
+class Target:
+    """Where a run's staged rows go."""
+
+    table_type: str  # model.TableType value
+    mode: str  # model.SyncMode value
+    origin: str  # "sync:<name>"
+    group_key: str | None = None
+    lookup_id: str | None = None
+    lookup_name: str | None = None
+    lookup_property: str | None = None
+    history: bool = False
+
+
+@dataclass
+class CommitSyncRun:
+    staging: SyncStaging
+    project_id: int
+    sync_name: str
+    run_id: str
+    target: Target
+    counts: RunCounts
+    state: dict[str, Any]
+    boundary: pa.Table | None = None  # (row_key) of the rows on the new watermark
+    rows: int = 0
+    result: RunCounts = field(default_factory=RunCounts)
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        files = self.staging.files()
+        # an empty relation with the staged layout when the run staged nothing
+        stage = _relation(files) if files else "(SELECT * FROM (SELECT 1) WHERE false)"
+        counts = self.counts
+        kind = self.target.table_type
+        if not files:
+            if kind == "lookup-table":
+                counts.inserted, counts.updated, counts.deleted = _move_lookup(
+                    conn, None, self, now
+                )
+        elif kind == "events":
+            counts.inserted, counts.updated = _move_events(conn, stage, now)
+        elif kind == "user-profiles":
+            counts.inserted, counts.updated = _move_profiles(conn, stage, self, now)
+        elif kind == "group-profiles":
+            counts.inserted, counts.updated = _move_groups(conn, stage, self, now)
+        else:
+            counts.inserted, counts.updated, counts.deleted = _move_lookup(conn, stage, self, now)
+        self.write_state(conn, now)
+        return counts
+
+    def write_state(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+        """The sync's new state, its Append boundary and the run's history row."""
+        counts = self.counts
+        key = [self.project_id, self.sync_name]
+        conn.execute(
+            "UPDATE syncs SET state = ?::JSON WHERE project_id = ? AND name = ?",
+            [json.dumps(self.state), *key],
+        )
+        if self.boundary is not None:
+            conn.execute("DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?", key)
+            view = f"_boundary_{next(_names)}"
+            conn.register(view, self.boundary)
+            try:
+                conn.execute(
+                    f"INSERT INTO sync_boundary SELECT DISTINCT ?, ?, row_key FROM {view}", key
+                )
+            finally:
+                conn.unregister(view)
+        _finish(conn, self.project_id, self.sync_name, self.run_id, "succeeded", None, counts, now)
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.staging.remove()
+
+
+class FailSyncRun:
+    rows = 0
+
+    def __init__(
+        self, staging: SyncStaging, project_id: int, sync_name: str, run_id: str, status: str,
+        error: str | None, counts: RunCounts,
+    ) -> None:  # fmt: skip
+        self.staging = staging
+        self.args = (project_id, sync_name, run_id, status, error, counts)
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+        project_id, sync_name, run_id, status, error, counts = self.args
+        _finish(conn, project_id, sync_name, run_id, status, error, counts, now)
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.staging.remove()
+
+
+def _finish(
+    conn: duckdb.DuckDBPyConnection, project_id: int, sync_name: str, run_id: str, status: str,
+    error: str | None, c: RunCounts, now: dt.datetime,
+) -> None:  # fmt: skip
+    finished = max(now, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    conn.execute(
+        """UPDATE sync_runs SET status = ?, error = ?, finished_at = ?::TIMESTAMP, rows_read = ?,
+               inserted = ?, updated = ?, deleted = ?, rejected = ?, bytes = ?
+           WHERE project_id = ? AND sync_name = ? AND run_id = ?""",
+        [status, error, finished, c.rows_read, c.inserted, c.updated, c.deleted, c.rejected, c.bytes,
+         project_id, sync_name, run_id],
+    )  # fmt: skip
+
+
+def _scalar(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None
+) -> Any:
+    row = conn.execute(sql, params or []).fetchone()
+    return row[0] if row else None
+
+
+# ---------------------------------------------------------------------- events
+_EVENT_KEY = "project_id, event, distinct_id, time, insert_id"
+
+
+def _move_events(conn: duckdb.DuckDBPyConnection, stage: str, now: dt.datetime) -> tuple[int, int]:
+    """Deduplicate the staged events against each other and the store (last one wins)."""
+    stats = conn.execute(
+        f"""SELECT count(*) <> count(DISTINCT hash({_EVENT_KEY})), min(time), max(time),
+                   count(device_id), min(project_id) FROM {stage}"""
+    ).fetchone()
+    dup, lo, hi, devices, project_id = stats if stats else (False, None, None, 0, None)
+    if lo is None:
+        return 0, 0
+    src = stage
+    if dup:
+        src = "_sync_dedup"
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {src} AS SELECT * FROM {stage}
+                QUALIFY row_number() OVER (PARTITION BY {_EVENT_KEY} ORDER BY seq DESC) = 1"""
+        )
+    replaced = 0
+    overlap = _scalar(
+        conn,
+        "SELECT count(*) FROM events WHERE project_id = ? AND time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP",
+        [project_id, lo, hi],
+    )
+    if overlap:
+        replaced = int(
+            _scalar(
+                conn,
+                f"""DELETE FROM events e USING {src} n
+                    WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
+                      AND e.project_id = n.project_id AND e.event = n.event
+                      AND e.distinct_id = n.distinct_id AND e.time = n.time
+                      AND e.insert_id = n.insert_id""",
+                [lo, hi],
+            )
+            or 0
+        )
+    stored = _scalar(
+        conn,
+        f"""INSERT INTO events SELECT project_id, event, time, distinct_id, device_id, user_id,
+                   insert_id, properties, origin, origin_key, ?::TIMESTAMP FROM {src}""",
+        [now],
+    )
+    if devices:
+        conn.execute(
+            f"""INSERT OR IGNORE INTO identities
+                SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP FROM {src}
+                WHERE device_id IS NOT NULL AND user_id IS NOT NULL GROUP BY project_id, device_id""",
+            [now],
+        )
+    if dup:
+        conn.execute(f"DROP TABLE {src}")
+    return int(stored or 0) - replaced, replaced
+
+
+# ---------------------------------------------------------------------- rows
+def _latest(stage: str) -> str:
+    """One row per key: the latest start time, then the last staged."""
+    return f"""SELECT row_key, properties, start_time FROM {stage}
+               QUALIFY row_number() OVER (PARTITION BY row_key
+                                          ORDER BY start_time DESC NULLS LAST, seq DESC) = 1"""
+
+
+def _move_profiles(
+    conn: duckdb.DuckDBPyConnection, stage: str, op: CommitSyncRun, now: dt.datetime
+) -> tuple[int, int]:
+    pid, origin = op.project_id, op.target.origin
+    existing = _scalar(
+        conn,
+        f"SELECT count(*) FROM profiles p JOIN (SELECT DISTINCT row_key FROM {stage}) s "
+        "ON p.distinct_id = s.row_key WHERE p.project_id = ?",
+        [pid],
+    )
+    total = _scalar(conn, f"SELECT count(DISTINCT row_key) FROM {stage}")
+    # upsert: properties the table sets replace the stored ones; others are kept
+    conn.execute(
+        f"""INSERT OR REPLACE INTO profiles (project_id, distinct_id, properties, updated_at, origin)
+            SELECT ?, n.row_key, json_merge_patch(coalesce(p.properties, '{{}}'), n.properties),
+                   ?::TIMESTAMP, ?
+            FROM ({_latest(stage)}) n
+            LEFT JOIN profiles p ON p.project_id = ? AND p.distinct_id = n.row_key""",
+        [pid, now, origin, pid],
+    )
+    if op.target.history:
+        # the history of every user in this run is rebuilt from what the table says
+        conn.execute(
+            f"""DELETE FROM profile_history WHERE project_id = ? AND origin = ?
+                AND distinct_id IN (SELECT row_key FROM {stage})""",
+            [pid, origin],
+        )
+        conn.execute(
+            f"""INSERT INTO profile_history
+                SELECT ?, row_key, properties, start_time,
+                       lead(start_time) OVER (PARTITION BY row_key ORDER BY start_time), ?
+                FROM (SELECT * FROM {stage} WHERE start_time IS NOT NULL
+                      QUALIFY row_number() OVER (PARTITION BY row_key, start_time ORDER BY seq DESC) = 1)""",
+            [pid, origin],
+        )
+    return int(total or 0) - int(existing or 0), int(existing or 0)
+
+
+def _move_groups(
+    conn: duckdb.DuckDBPyConnection, stage: str, op: CommitSyncRun, now: dt.datetime
+) -> tuple[int, int]:
+    pid, key = op.project_id, op.target.group_key
+    existing = _scalar(
+        conn,
+        f"SELECT count(*) FROM groups g JOIN (SELECT DISTINCT row_key FROM {stage}) s "
+        "ON g.group_id = s.row_key WHERE g.project_id = ? AND g.group_key = ?",
+        [pid, key],
+    )
+    total = _scalar(conn, f"SELECT count(DISTINCT row_key) FROM {stage}")
+    conn.execute(
+        f"""INSERT OR REPLACE INTO groups (project_id, group_key, group_id, properties, updated_at, origin)
+            SELECT ?, ?, n.row_key, json_merge_patch(coalesce(g.properties, '{{}}'), n.properties),
+                   ?::TIMESTAMP, ?
+            FROM ({_latest(stage)}) n
+            LEFT JOIN groups g ON g.project_id = ? AND g.group_key = ? AND g.group_id = n.row_key""",
+        [pid, key, now, op.target.origin, pid, key],
+    )
+    return int(total or 0) - int(existing or 0), int(existing or 0)
+
+
+def _move_lookup(
+    conn: duckdb.DuckDBPyConnection, stage: str | None, op: CommitSyncRun, now: dt.datetime
+) -> tuple[int, int, int]:
+    """Lookup tables are replaced whole (Full and One-Time), as Mixpanel's are."""
+    pid, table_id = op.project_id, op.target.lookup_id
+    if stage is None:
+        stage = "(SELECT CAST(NULL AS VARCHAR) AS row_key, CAST(NULL AS JSON) AS properties, CAST(NULL AS TIMESTAMP) AS start_time, 0 AS seq WHERE false)"
+    conn.execute(
+        "INSERT OR REPLACE INTO lookup_tables VALUES (?, ?, ?, ?, ?::TIMESTAMP)",
+        [pid, table_id, op.target.lookup_name, op.target.lookup_property, now],
+    )
+    before = conn.execute(
+        f"""SELECT count(*) FILTER (WHERE s.row_key IS NULL),
+                   count(*) FILTER (WHERE s.row_key IS NOT NULL)
+            FROM lookup_rows r LEFT JOIN (SELECT DISTINCT row_key FROM {stage}) s ON r.row_id = s.row_key
+            WHERE r.project_id = ? AND r.table_id = ?""",
+        [pid, table_id],
+    ).fetchone() or (0, 0)
+    deleted, updated = int(before[0]), int(before[1])
+    conn.execute("DELETE FROM lookup_rows WHERE project_id = ? AND table_id = ?", [pid, table_id])
+    total = _scalar(
+        conn,
+        f"""INSERT INTO lookup_rows SELECT ?, ?, row_key, properties FROM ({_latest(stage)})""",
+        [pid, table_id],
+    )
+    return int(total or 0) - updated, updated, deleted
+
+
+# ---------------------------------------------------------------------- metadata
+class SaveWarehouse:
+    """Add (or with ``replace``, change) a warehouse. ``url`` is stored as written, with its
+    ``${ENV}`` references unresolved."""
+
+    rows = 0
+
+    def __init__(self, project_id: int, name: str, url: str, *, replace: bool = False) -> None:
+        self.args = (project_id, name, url)
+        self.replace = replace
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> bool:
+        project_id, name, url = self.args
+        exists = conn.execute(
+            "SELECT 1 FROM warehouses WHERE project_id = ? AND name = ?", [project_id, name]
+        ).fetchone()
+        if exists and not self.replace:
+            from driftline.errors import AlreadyExists
+
+            raise AlreadyExists(f'a warehouse named "{name}" already exists')
+        conn.execute(
+            "INSERT OR REPLACE INTO warehouses (project_id, name, url, created_at) VALUES (?, ?, ?, ?::TIMESTAMP)",
+            [project_id, name, url, now],
+        )
+        return not exists
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        pass
+
+
+class SaveSync:
+    """Add (or with ``replace``, change) a sync's spec. A changed spec keeps the sync's
+    state (watermark) unless ``reset_state``."""
+
+    rows = 0
+
+    def __init__(
+        self, project_id: int, name: str, warehouse: str, spec: dict[str, Any], *,
+        replace: bool = False, reset_state: bool = False,
+    ) -> None:  # fmt: skip
+        self.args = (project_id, name, warehouse, spec)
+        self.replace = replace
+        self.reset_state = reset_state
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> bool:
+        project_id, name, warehouse, spec = self.args
+        row = conn.execute(
+            "SELECT state FROM syncs WHERE project_id = ? AND name = ?", [project_id, name]
+        ).fetchone()
+        if row and not self.replace:
+            from driftline.errors import AlreadyExists
+
+            raise AlreadyExists(
+                f'a sync named "{name}" already exists (`driftline sync delete {name}` first)'
+            )
+        state = None if (row is None or self.reset_state) else row[0]
+        if self.reset_state:
+            conn.execute(
+                "DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?",
+                [project_id, name],
+            )
+        conn.execute(
+            """INSERT OR REPLACE INTO syncs (project_id, name, warehouse, spec, state, created_at)
+               VALUES (?, ?, ?, ?::JSON, ?::JSON, ?::TIMESTAMP)""",
+            [project_id, name, warehouse, json.dumps(spec), state, now],
+        )
+        return row is None
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        pass
+
+
+class DeleteSync:
+    """Remove a sync, its history and its state. Data it loaded stays in the store."""
+
+    rows = 0
+
+    def __init__(self, project_id: int, name: str) -> None:
+        self.key = [project_id, name]
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+        if not conn.execute(
+            "SELECT 1 FROM syncs WHERE project_id = ? AND name = ?", self.key
+        ).fetchone():
+            raise NotFound(f'no sync named "{self.key[1]}"')
+        conn.execute("DELETE FROM syncs WHERE project_id = ? AND name = ?", self.key)
+        conn.execute("DELETE FROM sync_runs WHERE project_id = ? AND sync_name = ?", self.key)
+        conn.execute("DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?", self.key)
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        pass

@@ -1,0 +1,403 @@
+"""The sync engine: warehouse table → Arrow batches → mapped, validated rows → the store.
+
+One run:
+
+1. load the sync and its warehouse, connect, read the table's columns and check the
+   mapping against them (a bad mapping fails before anything is read);
+2. record the run and create its staging table (:class:`~driftline.store.sync_ops.BeginSyncRun`);
+3. stream the table as Arrow record batches (filters pushed down into the warehouse's SQL)
+   on a reader thread, while this thread maps and validates each batch in DuckDB and hands
+   it to the store's writer, at most a few batches in flight: memory stays bounded whatever
+   the table's size;
+4. commit: the staged rows, the new watermark and the history row land in one store
+   transaction (:class:`~driftline.store.sync_ops.CommitSyncRun`).
+
+A run that fails or is killed before step 4 leaves the store and the watermark as they were;
+the next run clears its leftovers and starts again from the same watermark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import queue
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
+from driftline.store import DuckDBStore, GroupCommitWriter
+from driftline.store.sync_ops import (
+    BeginSyncRun,
+    CommitSyncRun,
+    FailSyncRun,
+    RunCounts,
+    SyncStaging,
+    Target,
+)
+from driftline.sync import urls
+from driftline.sync.mapping import Mapping, resolve, split_rejected
+from driftline.sync.modes import runner_for
+from driftline.sync.sources import open_source
+from driftline.sync.sources.base import Source, TableRef
+from driftline.sync.spec import SyncSpec
+
+#: staged batches being written at once
+IN_FLIGHT = 2
+
+
+@dataclass
+class Progress:
+    """What a running sync has done so far (read by progress bars and ``/runs``)."""
+
+    sync: str
+    run_id: str = ""
+    status: str = "starting"  # starting, reading, committing, succeeded, failed, skipped
+    total: int | None = None
+    counts: RunCounts = field(default_factory=RunCounts)
+    started: float = field(default_factory=time.monotonic)
+    error: str | None = None
+    transient: bool = False  # the error is one a retry may cure
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        return {
+            "sync": self.sync,
+            "run_id": self.run_id,
+            "status": self.status,
+            "total": self.total,
+            "rows_read": self.counts.rows_read,
+            "rows_per_second": round(self.counts.rows_read / elapsed),
+            "seconds": round(elapsed, 3),
+            "error": self.error,
+            "transient": self.transient,
+            "message": self.message,
+            **{k: v for k, v in self.counts.as_dict().items() if k != "rows_read"},
+        }
+
+
+@dataclass(frozen=True)
+class SyncDefinition:
+    project_id: int
+    spec: SyncSpec
+    url: str  # as stored: ${ENV} references unresolved
+    state: dict[str, Any]
+
+
+# ---------------------------------------------------------------------- loading
+def load_sync(store: DuckDBStore, project_id: int, name: str) -> SyncDefinition:
+    rows = store.query_rows(
+        """SELECT s.spec, s.state, w.url FROM syncs s
+           LEFT JOIN warehouses w ON w.project_id = s.project_id AND w.name = s.warehouse
+           WHERE s.project_id = ? AND s.name = ?""",
+        [project_id, name],
+    )
+    if not rows:
+        raise NotFound(f'no sync named "{name}"; `driftline sync list` shows them')
+    spec_json, state_json, url = rows[0]
+    spec = SyncSpec.model_validate(json.loads(spec_json))
+    if url is None:
+        raise TerminalError(
+            f'sync "{name}": its warehouse "{spec.warehouse}" no longer exists; add it again '
+            "with `driftline warehouse add`"
+        )
+    return SyncDefinition(project_id, spec, url, json.loads(state_json) if state_json else {})
+
+
+def warehouse_url(store: DuckDBStore, project_id: int, name: str) -> str:
+    rows = store.query_rows(
+        "SELECT url FROM warehouses WHERE project_id = ? AND name = ?", [project_id, name]
+    )
+    if not rows:
+        raise NotFound(
+            f'no warehouse named "{name}"; add it with `driftline warehouse add {name} URL`'
+        )
+    return str(rows[0][0])
+
+
+def _boundary(store: DuckDBStore, project_id: int, name: str) -> set[str]:
+    rows = store.query_rows(
+        "SELECT row_key FROM sync_boundary WHERE project_id = ? AND sync_name = ?",
+        [project_id, name],
+    )
+    return {str(r[0]) for r in rows}
+
+
+def resolve_mapping(source: Source, spec: SyncSpec) -> Mapping:
+    schema = source.describe(TableRef.parse(spec.table))
+    return resolve(spec, schema)
+
+
+@contextlib.contextmanager
+def connected(url: str) -> Iterator[Source]:
+    source = open_source(url)
+    try:
+        yield source
+    finally:
+        with contextlib.suppress(Exception):
+            source.close()
+
+
+# ---------------------------------------------------------------------- preview
+def preview_sync(definition: SyncDefinition, *, rows: int = 10) -> dict[str, Any]:
+    """Schema, mapping, the first rows as they will land, and the row count — nothing written."""
+    spec = definition.spec
+    with connected(definition.url) as source:
+        mapping = resolve_mapping(source, spec)
+        mode = runner_for(mapping, definition.state, set())
+        request = mode.request()
+        total = source.count(request)
+        sample = dict(request.__dict__)
+        sample["limit"] = rows
+        from driftline.sync.sources.base import ReadRequest
+
+        batches = list(source.read(ReadRequest(**sample), mapping.schema))  # type: ignore[call-arg]
+    landed: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    seq = 0
+    for batch in batches:
+        out = mapping.transform(batch, seq_start=seq, project_id=definition.project_id)
+        seq += batch.num_rows
+        for row in out.drop_columns(["seq", "_wm"]).to_pylist():
+            err = row.pop("err")
+            for key in ("origin", "project_id", "origin_key"):
+                row.pop(key, None)
+            if isinstance(row.get("properties"), str):
+                row["properties"] = json.loads(row["properties"])
+            (rejected if err else landed).append({**row, "rejected": err} if err else row)
+    return {
+        "sync": spec.name,
+        "table": str(mapping.schema.table),
+        "type": spec.type.value,
+        "mode": spec.mode.value,
+        "columns": [
+            {"name": c.name, "type": c.type_name, "kind": c.kind.value}
+            for c in mapping.schema.columns
+        ],
+        "mapping": mapping.describe(),
+        "rows_to_read": total,
+        "since": request.since.isoformat() if request.since else None,
+        "skip": mode.skip_reason(),
+        "sample": landed,
+        "sample_rejected": rejected,
+    }
+
+
+# ---------------------------------------------------------------------- run
+def run_sync(
+    store: DuckDBStore,
+    writer: GroupCommitWriter,
+    project_id: int,
+    name: str,
+    *,
+    progress: Progress | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run sync ``name`` once; return its history row. Raises on failure (after recording it)."""
+    definition = load_sync(store, project_id, name)
+    spec = definition.spec
+    prog = progress or Progress(name)
+    prog.run_id = uuid.uuid4().hex
+    prog.status = "connecting"
+    notify = on_progress or (lambda p: None)
+    started = False
+    staging = SyncStaging(store.data_dir, prog.run_id)
+    try:
+        writer.write(BeginSyncRun(store.data_dir, project_id, name, prog.run_id, spec.mode.value))
+        started = True
+        with connected(definition.url) as source:
+            mapping = resolve_mapping(source, spec)
+            mode = runner_for(mapping, definition.state, _boundary(store, project_id, name))
+            skip = mode.skip_reason()
+            if skip:
+                prog.status, prog.message = "skipped", skip
+                writer.write(
+                    FailSyncRun(
+                        staging, project_id, name, prog.run_id, "skipped", skip, prog.counts
+                    )
+                )
+                return _history_row(store, project_id, name, prog.run_id)
+            request = mode.request()
+            prog.total = source.count(request)
+            prog.status = "reading"
+            notify(prog)
+            batches = _mapped(source, mapping, mode, request, project_id, prog, notify, cancel)
+
+            def commit() -> CommitSyncRun:
+                return CommitSyncRun(
+                    staging, project_id, name, prog.run_id, _target(spec), prog.counts,
+                    mode.new_state(), mode.boundary(),
+                )  # fmt: skip
+
+            _stage(batches, staging)
+            writer.write(commit())
+        prog.status = "succeeded"
+        notify(prog)
+        return _history_row(store, project_id, name, prog.run_id)
+    except BaseException as exc:
+        prog.status = "failed"
+        prog.error = _message(exc, definition.url)
+        prog.transient = isinstance(exc, TransientError)
+        if started:
+            with contextlib.suppress(Exception):
+                writer.write(
+                    FailSyncRun(
+                        staging, project_id, name, prog.run_id, "failed", prog.error, prog.counts
+                    )
+                )
+        notify(prog)
+        if isinstance(exc, DriftlineError):
+            raise type(exc)(prog.error) from None
+        if isinstance(exc, Exception):
+            raise TerminalError(prog.error) from None
+        raise
+
+
+def _mapped(
+    source: Source, mapping: Mapping, mode: Any, request: Any, project_id: int, prog: Progress,
+    notify: Callable[[Progress], None], cancel: threading.Event | None,
+) -> Iterator[pa.Table]:  # fmt: skip
+    """The run's rows, batch by batch, mapped, validated and ready for the store."""
+    seq = 0
+    now_ms = int(time.time() * 1000)
+    for batch in _prefetch(source.read(request, mapping.schema)):
+        if cancel is not None and cancel.is_set():
+            raise TerminalError("cancelled")
+        prog.counts.rows_read += batch.num_rows
+        prog.counts.bytes += batch.nbytes
+        rows = mapping.transform(batch, seq_start=seq, project_id=project_id, now_ms=now_ms)
+        seq += batch.num_rows
+        rows = mode.accept(rows)
+        rows, rejected, reason = split_rejected(rows)
+        if rejected:
+            prog.counts.rejected += rejected
+            prog.message = prog.message or f"rejected rows, e.g.: {reason}"
+        notify(prog)
+        yield rows.drop_columns(["_wm"])
+    prog.status = "committing"
+    notify(prog)
+
+
+def _stage(batches: Iterator[pa.Table], staging: SyncStaging) -> None:
+    """Write every batch as a Parquet part, on a thread of its own, a few in flight."""
+    with ThreadPoolExecutor(1, thread_name_prefix="driftline-sync-stage") as pool:
+        pending: deque[Future[int]] = deque()
+        for rows in batches:
+            while len(pending) >= IN_FLIGHT:
+                pending.popleft().result()
+            pending.append(pool.submit(staging.write, rows))
+        while pending:
+            pending.popleft().result()
+
+
+def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Read the warehouse on its own thread, ``depth`` batches ahead."""
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # re-raised on the consumer's side
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="driftline-sync-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _target(spec: SyncSpec) -> Target:
+    return Target(
+        table_type=spec.type.value,
+        mode=spec.mode.value,
+        origin=spec.origin,
+        group_key=spec.group_key,
+        lookup_id=spec.name,
+        lookup_name=spec.name,
+        lookup_property=spec.lookup_property or spec.name,
+        history=bool(spec.start_time_column),
+    )
+
+
+def _message(exc: BaseException, url: str) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if not isinstance(exc, DriftlineError):
+        text = f"{type(exc).__name__}: {text.splitlines()[0]}"
+    secrets: list[str] = []
+    with contextlib.suppress(Exception):
+        secrets = urls.parse(url).secrets()
+    return urls.scrub(text, secrets)
+
+
+# ---------------------------------------------------------------------- history
+HISTORY_COLUMNS = (
+    "run_id", "started_at", "finished_at", "status", "error", "rows_read", "inserted", "updated",
+    "deleted", "rejected", "bytes", "mode",
+)  # fmt: skip
+
+
+def history(
+    store: DuckDBStore, project_id: int, name: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Runs of a sync, oldest first."""
+    cols = ", ".join(HISTORY_COLUMNS)
+    rows = store.query_rows(
+        f"""SELECT * FROM (SELECT {cols} FROM sync_runs WHERE project_id = ? AND sync_name = ?
+                           ORDER BY started_at DESC, run_id LIMIT ?) ORDER BY started_at, run_id""",
+        [project_id, name, limit],
+    )
+    return [_run_dict(r) for r in rows]
+
+
+def _history_row(store: DuckDBStore, project_id: int, name: str, run_id: str) -> dict[str, Any]:
+    cols = ", ".join(HISTORY_COLUMNS)
+    rows = store.query_rows(
+        f"SELECT {cols} FROM sync_runs WHERE project_id = ? AND sync_name = ? AND run_id = ?",
+        [project_id, name, run_id],
+    )
+    return _run_dict(rows[0])
+
+
+def _run_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(HISTORY_COLUMNS, row, strict=True))
+    for key in ("started_at", "finished_at"):
+        if isinstance(out[key], dt.datetime):
+            out[key] = out[key].isoformat()
+    if out["started_at"] and out["finished_at"]:
+        took = dt.datetime.fromisoformat(out["finished_at"]) - dt.datetime.fromisoformat(
+            out["started_at"]
+        )
+        out["duration_seconds"] = round(took.total_seconds(), 3)
+    else:
+        out["duration_seconds"] = None
+    return out

@@ -1,0 +1,109 @@
+"""DuckDB files (opened read-only) and Parquet folders (as views in an in-memory database)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from driftline.errors import DriftlineError, TerminalError, TransientError
+from driftline.sync.sources.base import Capabilities, Column
+from driftline.sync.sources.sql import SqlSource
+from driftline.sync.sources.sqlite.config import FileConfig
+
+
+def map_error(exc: BaseException, config: FileConfig) -> DriftlineError:
+    """The one place DuckDB errors become driftline errors."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    message = f"{config.shown}: {first}"
+    if isinstance(exc, duckdb.IOException) and "lock" in first.lower():
+        return TransientError(message + " (another process is writing it; retrying later helps)")
+    return TerminalError(message)
+
+
+class DuckDBClient:
+    def __init__(self, config: FileConfig) -> None:
+        self.config = config
+        self._conn: duckdb.DuckDBPyConnection | None = None
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise map_error(exc, self.config) from None
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is not None:
+            return self._conn
+        path = self.config.path
+        config = {"autoinstall_known_extensions": "false", "threads": "2"}
+        with self._errors():
+            if path.is_dir():
+                conn = duckdb.connect(":memory:", config=config)
+                for name, target in _parquet_tables(path).items():
+                    ident = exp.to_identifier(name, quoted=True).sql("duckdb")
+                    literal = exp.Literal.string(target).sql("duckdb")
+                    conn.execute(f"CREATE VIEW {ident} AS SELECT * FROM read_parquet({literal})")
+            elif path.is_file():
+                conn = duckdb.connect(str(path), read_only=True, config=config)
+            else:
+                raise TerminalError(f"{self.config.shown}: file or folder {path} not found")
+            conn.execute("SET TimeZone = 'UTC'")
+        self._conn = conn
+        return conn
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with self._errors():
+            return self.connection().execute(sql).fetchall()
+
+    def batches(self, sql: str, columns: list[Column], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        with self._errors():
+            cur = self.connection().cursor()
+            try:
+                reader = cur.sql(sql).to_arrow_reader(batch_rows)
+                for batch in reader:
+                    yield _plain(batch)
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _parquet_tables(folder: Path) -> dict[str, str]:
+    tables: dict[str, str] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file() and entry.suffix == ".parquet":
+            tables[entry.stem] = str(entry)
+        elif entry.is_dir() and any(entry.rglob("*.parquet")):
+            tables[entry.name] = str(entry / "**" / "*.parquet")
+    return tables
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Timestamps with a zone as UTC wall time; string views as plain strings."""
+    arrays, changed = [], False
+    for arr in batch.columns:
+        t = arr.type
+        if pa.types.is_timestamp(t) and t.tz is not None:
+            arr, changed = arr.cast(pa.timestamp(t.unit)), True
+        elif pa.types.is_string_view(t):
+            arr, changed = arr.cast(pa.string()), True
+        arrays.append(arr)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names) if changed else batch
+
+
+class DuckDBSource(SqlSource):
+    system_schemas = ("information_schema", "pg_catalog")
+
+    def __init__(self, config: FileConfig, capabilities: Capabilities) -> None:
+        super().__init__(DuckDBClient(config), description=config.shown)
+        self.capabilities = capabilities

@@ -1,0 +1,25 @@
+"""MySQL and MariaDB: ``mysql://user:${PASSWORD}@host:3306/database``.
+
+Rows are read through an unbuffered (server-side) cursor a page at a time and built into
+Arrow column by column; SQL in sqlglot's ``mysql`` dialect.
+"""
+
+from __future__ import annotations
+
+from driftline.sync.sources.base import BATCH_MODES, Capabilities
+
+CAPABILITIES = Capabilities(
+    name="mysql",
+    dialect="mysql",
+    modes=BATCH_MODES,
+    arrow_path="unbuffered cursor pages → Arrow columns",
+    batch_rows=50_000,
+    url_schemes=("mysql", "mariadb"),
+)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.mysql.client import MySQLSource
+    from driftline.sync.sources.mysql.config import MySQLConfig
+
+    return MySQLSource(MySQLConfig.from_url(url), CAPABILITIES)

@@ -1,0 +1,26 @@
+"""PostgreSQL: ``postgresql://user:${PASSWORD}@host:5432/database[?sslmode=require&schema=public]``.
+
+Rows travel as ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` parsed by pyarrow's
+multi-threaded CSV reader into typed record batches; the types come from the catalog.
+"""
+
+from __future__ import annotations
+
+from driftline.sync.sources.base import BATCH_MODES, Capabilities
+from driftline.sync.sources.postgres.config import PostgresConfig
+
+CAPABILITIES = Capabilities(
+    name="postgres",
+    dialect="postgres",
+    # Mirror on PostgreSQL waits for the Mirror issue's checksum path.
+    modes=BATCH_MODES,
+    arrow_path="COPY ... TO STDOUT (csv) parsed by pyarrow.csv",
+    batch_rows=131_072,
+    url_schemes=("postgresql", "postgres"),
+)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.postgres.client import PostgresSource
+
+    return PostgresSource(PostgresConfig.from_url(url), CAPABILITIES)

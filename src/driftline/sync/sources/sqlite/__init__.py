@@ -1,0 +1,24 @@
+"""SQLite files: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``.
+
+Read with Python's built-in ``sqlite3`` (opened read-only), a page at a time into Arrow.
+"""
+
+from __future__ import annotations
+
+from driftline.sync.sources.base import BATCH_MODES, Capabilities
+
+CAPABILITIES = Capabilities(
+    name="sqlite",
+    dialect="sqlite",
+    modes=BATCH_MODES,
+    arrow_path="sqlite3 pages → Arrow columns",
+    batch_rows=50_000,
+    url_schemes=("sqlite",),
+)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.sqlite.client import SQLiteSource
+    from driftline.sync.sources.sqlite.config import FileConfig
+
+    return SQLiteSource(FileConfig.from_url(url, "sqlite"), CAPABILITIES)

@@ -1,0 +1,30 @@
+"""File-based warehouses (SQLite, DuckDB): the path in the URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from driftline.errors import InvalidInput
+from driftline.sync import urls
+
+
+@dataclass(frozen=True)
+class FileConfig:
+    path: Path
+    shown: str
+
+    @classmethod
+    def from_url(cls, url: str, scheme: str) -> FileConfig:
+        text = urls.parse(url).scheme and url.split("://", 1)[1]
+        from driftline.config import resolve_env_refs
+
+        text = resolve_env_refs(text).split("?", 1)[0]
+        if not text.startswith("/") or text in ("/", ""):
+            raise InvalidInput(
+                f"{urls.redact(url)}: give a file path, e.g. {scheme}:///data/app.db (relative) "
+                f"or {scheme}:////srv/app.db (absolute)",
+                field="url",
+            )
+        raw = text[1:]  # sqlite:///rel → rel ; sqlite:////abs → /abs
+        return cls(Path(raw), urls.redact(url))
