@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import run_cli, start_server  # tests/conftest.py
 from driftline.cli import app
 from driftline.store import DuckDBStore
+from tests.conftest import run_cli, start_server
 
 from .conftest import load
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from snowplow_data import enriched_lines
+
 from tests.conftest import run_cli
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.conftest import RunningServer, run_cli, start_server
 
 pytestmark = pytest.mark.e2e

@@ -101,7 +101,8 @@ async def _run(request: Request, fn: Callable[[Project, dict[str, str]], Any]) -
     return await run_in_threadpool(fn, project, params)
 
 
-@router.api_route("/api/query/segmentation", methods=["GET", "POST"])
+@router.get("/api/query/segmentation")
+@router.post("/api/query/segmentation")
 async def segmentation_route(request: Request) -> Response:
     """Count an event per unit of time, optionally broken down by a property (``on``)."""
     store = state_of(request).store
@@ -125,13 +126,15 @@ async def segmentation_route(request: Request) -> Response:
     return JSONResponse(result)
 
 
-@router.api_route("/api/query/segmentation/sum", methods=["GET", "POST"])
+@router.get("/api/query/segmentation/sum")
+@router.post("/api/query/segmentation/sum")
 async def segmentation_sum_route(request: Request) -> Response:
     """The sum of a numeric expression (``on``) over an event, per unit of time."""
     return await _numeric(request, "sum")
 
 
-@router.api_route("/api/query/segmentation/average", methods=["GET", "POST"])
+@router.get("/api/query/segmentation/average")
+@router.post("/api/query/segmentation/average")
 async def segmentation_average_route(request: Request) -> Response:
     """The average of a numeric expression (``on``) over an event, per unit of time."""
     return await _numeric(request, "mean")
@@ -173,7 +176,8 @@ def _segmentation_csv(result: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-@router.api_route("/api/query/funnels", methods=["GET", "POST"])
+@router.get("/api/query/funnels")
+@router.post("/api/query/funnels")
 async def funnels_route(request: Request) -> Response:
     """An ad hoc funnel: ``events`` is a JSON array of step names or
     ``{"event": NAME, "where": EXPR}`` objects."""
@@ -221,7 +225,8 @@ async def funnels_route(request: Request) -> Response:
     return JSONResponse(await _run(request, run))
 
 
-@router.api_route("/api/query/retention", methods=["GET", "POST"])
+@router.get("/api/query/retention")
+@router.post("/api/query/retention")
 async def retention_route(request: Request) -> Response:
     """Cohorts of users by when they first did ``born_event`` (or, ``compounded``, did
     ``event``), and how many did ``event`` in each following interval."""
@@ -253,7 +258,8 @@ async def retention_route(request: Request) -> Response:
     return JSONResponse(await _run(request, run))
 
 
-@router.api_route("/api/query/engage", methods=["GET", "POST"])
+@router.get("/api/query/engage")
+@router.post("/api/query/engage")
 async def engage_route(request: Request) -> Response:
     """User profiles (or, with ``data_group_id``, group profiles), filtered and paged."""
     store = state_of(request).store
