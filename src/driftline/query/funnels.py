@@ -323,7 +323,7 @@ def _any_order_sql(plan: _Plan) -> str:
         f"a AS (SELECT u, sv, min(t) AS t0, arg_min(b, t) AS b FROM ev WHERE ({any_step}) AND t < $hi GROUP BY u, sv)",
         f"f AS (SELECT a.u, a.sv, a.b, {firsts} FROM a JOIN ev e ON e.u = a.u "
         f"WHERE e.t >= a.t0 AND e.t <= a.t0 + $win GROUP BY a.u, a.sv, a.b)",
-        f"d AS (SELECT sv, b, list_sort(list_filter([{listed}], x -> x IS NOT NULL)) AS done FROM f)",
+        f"d AS (SELECT sv, b, list_sort(list_filter([{listed}], lambda x: x IS NOT NULL)) AS done FROM f)",
         f"c AS (SELECT sv, b, {ts} FROM d)",
     ]
     return f"WITH {', '.join(ctes)} {_stats_select(plan, 'c')}"
