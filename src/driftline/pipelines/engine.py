@@ -88,7 +88,8 @@ class PipelineEngine:
             with self._destination(spec) as dest:
                 dest.check()
         clock = Clock(spec.frequency, project.timezone)
-        cutoff = clock.floor(self.store.ingest_horizon())
+        # everything committed before the cutoff is history (backfill); after it, sync steps
+        cutoff = self.store.ingest_horizon()
         state: dict[str, Any] = {"version": 0}
         if spec.data is DataKind.EVENTS:
             lo = clock.day_start(dt.date.fromisoformat(spec.from_date)) if spec.from_date else None
@@ -136,6 +137,7 @@ class PipelineEngine:
         *,
         until: dt.datetime | None = None,
         max_steps: int | None = None,
+        backfill_only: bool = False,
         on_rows: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Run steps until the pipeline has exported everything committed before ``until``
@@ -144,7 +146,7 @@ class PipelineEngine:
         while max_steps is None or len(done) < max_steps:
             with project_lock(project.id):
                 pipeline = self.catalog.get(project.id, name)
-                step = self._next_step(project, pipeline, until)
+                step = self._next_step(project, pipeline, until, backfill_only)
                 if step is None:
                     break
                 done.append(self._execute(project, pipeline, step, on_rows))
@@ -219,10 +221,14 @@ class PipelineEngine:
         )
         return bool(rows[0][0])
 
-    def _next_step(self, project: Project, pipeline: Pipeline, until: dt.datetime | None) -> Step | None:
+    def _next_step(
+        self, project: Project, pipeline: Pipeline, until: dt.datetime | None, backfill_only: bool = False
+    ) -> Step | None:
         state = pipeline.state
         if state.get("in_flight"):
             return Step.from_json(state["in_flight"]).retry()
+        if backfill_only:
+            return self._next_backfill(project, pipeline) if state.get("history") else None
         if pipeline.spec.data is not DataKind.EVENTS:
             end = self._horizon(until)
             return Step("snapshot", from_iso(state.get("asof")), end, started_at=utc_now())
