@@ -28,20 +28,26 @@ from driftline.pipelines.selection import Selection
 GZIP_LEVEL = 1
 SORT_KEY = "hash(insert_id, event, distinct_id, time)"
 
+#: ``properties`` as exported: as sent, without ``token``, ``time`` and ``distinct_id`` (they
+#: have their own fields), with ``$insert_id`` and ``mp_processing_time_ms`` (commit time).
+PROPERTIES_SQL = """CAST(json_merge_patch(coalesce(properties, '{}'), json_object(
+            'time', NULL, 'distinct_id', NULL, 'token', NULL,
+            '$insert_id', insert_id, 'mp_processing_time_ms', epoch_ms(ingested_at))) AS VARCHAR)"""
+
 #: The event record (Mixpanel's pipeline shape). Columns are authoritative for time,
 #: distinct_id and $insert_id; ``token`` never leaves the store.
-EVENT_LINE_SQL = """
+EVENT_LINE_SQL = (
+    """
     '{"event_name":' || to_json(event)
     || ',"time":' || CAST(floor(epoch_ms(time) / 1000) AS BIGINT)
     || ',"distinct_id":' || to_json(distinct_id)
     || ',"device_id":' || coalesce(to_json(device_id), 'null')
     || ',"user_id":' || coalesce(to_json(user_id), 'null')
     || ',"insert_id":' || to_json(insert_id)
-    || ',"properties":' || CAST(json_merge_patch(coalesce(properties, '{}'), json_object(
-            'time', NULL, 'distinct_id', NULL, 'token', NULL,
-            '$insert_id', insert_id, 'mp_processing_time_ms', epoch_ms(ingested_at))) AS VARCHAR)
-    || '}' || chr(10)
-"""
+    || ',"properties":' || """
+    + PROPERTIES_SQL
+    + """ || '}' || chr(10)"""
+)
 
 
 @dataclass(frozen=True)
@@ -129,20 +135,20 @@ def _groups(plan: Plan, group_rows: int) -> Iterator[list[Unit]]:
         yield group
 
 
-def lines_bytes(column: pa.Array) -> bytes:
-    """The concatenated text of a string column, without a per-row Python loop."""
+def lines_bytes(column: pa.Array) -> memoryview:
+    """The concatenated text of a string column (a view, no copy, no per-row loop)."""
     if column.type != pa.string():
         column = column.cast(pa.string())
     if len(column) == 0:
-        return b""
+        return memoryview(b"")
     offsets = np.frombuffer(
         column.buffers()[1], dtype=np.int32, count=len(column) + 1, offset=column.offset * 4
     )
     data = column.buffers()[2]
-    return bytes(memoryview(data)[offsets[0] : offsets[-1]]) if data is not None else b""
+    return memoryview(data)[offsets[0] : offsets[-1]] if data is not None else memoryview(b"")
 
 
-def gzip_bytes(data: bytes) -> bytes:
+def gzip_bytes(data: bytes | memoryview) -> bytes:
     """One complete gzip member; mtime 0 so that equal input gives equal bytes."""
     return igzip.compress(data, GZIP_LEVEL, mtime=0)
 
@@ -166,13 +172,15 @@ class PartWriter:
         self._first_done = threading.Event()
         self._lock = threading.Lock()
 
-    def submit(self, path: str, partition: str, rows: int, raw: bytes) -> None:
+    def submit(self, path: str, partition: str, rows: int, raw: bytes | memoryview) -> None:
         units = max(1, min(len(raw) >> 20, 256))
         for _ in range(units):
             self._room.acquire()
         self._futures.append(self._pool.submit(self._write, path, partition, rows, raw, units))
 
-    def _write(self, path: str, partition: str, rows: int, raw: bytes, units: int) -> WrittenFile:
+    def _write(
+        self, path: str, partition: str, rows: int, raw: bytes | memoryview, units: int
+    ) -> WrittenFile:
         try:
             body = gzip_bytes(raw)
             del raw
@@ -202,61 +210,57 @@ class PartWriter:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def render_units(
+def group_where(clock: Clock, selection: Selection, units: list[Unit]) -> tuple[str, dict[str, Any]]:
+    """The selection narrowed to one group's partitions (and hash slice)."""
+    where, params = selection.where(clock)
+    lo = clock.partition_range(units[0].partition)[0]
+    hi = clock.partition_range(units[-1].partition)[1]
+    params.update(g_lo=lo, g_hi=hi)
+    where += " AND time >= $g_lo::TIMESTAMP AND time < $g_hi::TIMESTAMP"
+    if units[0].modulus > 1:
+        where += f" AND {SORT_KEY} % $g_mod = $g_rem"
+        params.update(g_mod=units[0].modulus, g_rem=units[0].remainder)
+    return where, params
+
+
+def groups(plan: Plan, group_rows: int) -> Iterator[list[Unit]]:
+    return _groups(plan, group_rows)
+
+
+def render_group(
     store: Any,
     clock: Clock,
     selection: Selection,
     units: list[Unit],
     line_sql: str = EVENT_LINE_SQL,
-) -> pa.Table:
-    """The lines of a group's events, with their partition and sort key."""
-    where, params = selection.where(clock)
-    lo = clock.partition_range(units[0].partition)[0]
-    hi = clock.partition_range(units[-1].partition)[1]
-    params.update(g_lo=lo, g_hi=hi)
-    extra = "AND time >= $g_lo::TIMESTAMP AND time < $g_hi::TIMESTAMP"
-    if units[0].modulus > 1:
-        extra += f" AND {SORT_KEY} % $g_mod = $g_rem"
-        params.update(g_mod=units[0].modulus, g_rem=units[0].remainder)
-    sql = f"""SELECT {clock.partition_sql()} AS p, {SORT_KEY} AS k, {line_sql} AS line
-              FROM events WHERE {where} {extra}"""
-    batches = list(store.stream(sql, params, batch_rows=200_000))
-    if not batches:
-        return pa.table(
-            {"p": pa.array([], pa.string()), "k": pa.array([], pa.uint64()), "line": pa.array([], pa.string())}
-        )
-    return pa.Table.from_batches(batches)
+) -> Iterator[pa.RecordBatch]:
+    """A group's lines with their partition, sorted by partition, key hash, then text: the
+    same events always come out in the same order. DuckDB renders and sorts on both cores
+    (cheaper than gathering the lines in Arrow afterwards) and streams the result."""
+    where, params = group_where(clock, selection, units)
+    sql = f"""SELECT {clock.partition_sql()} AS p, {line_sql} AS line
+              FROM events WHERE {where}
+              ORDER BY p, {SORT_KEY}, line"""
+    yield from store.stream(sql, params, batch_rows=100_000)
 
 
-def sorted_partitions(table: pa.Table) -> Iterator[tuple[str, pa.Array]]:
-    """``(partition, lines)`` in a deterministic order: by partition, then key, then text."""
-    if table.num_rows == 0:
-        return
-    parts = table.column("p").combine_chunks().dictionary_encode()
-    # dictionary order is arrival order; rank the dictionary so codes sort like the names
-    dictionary = parts.dictionary.to_pylist()
-    rank = np.argsort(np.array(dictionary, dtype=object)).argsort()
-    codes = rank[parts.indices.to_numpy(zero_copy_only=False)]
-    keys = table.column("k").to_numpy()
-    order = np.lexsort((keys, codes))
-    codes_sorted = codes[order]
-    keys_sorted = keys[order]
-    lines = table.column("line").combine_chunks()
-    same = (np.diff(codes_sorted) == 0) & (np.diff(keys_sorted) == 0)
-    if same.any():  # a hash tie: settle it by the text itself
-        idx = pc.sort_indices(
-            pa.table({"c": codes, "k": keys, "l": lines}),
-            sort_keys=[("c", "ascending"), ("k", "ascending"), ("l", "ascending")],
-        ).to_numpy()
-        order = idx
-        codes_sorted = codes[order]
-    lines = lines.take(pa.array(order))
-    bounds = np.flatnonzero(np.diff(codes_sorted)) + 1
-    starts = np.concatenate(([0], bounds))
-    ends = np.concatenate((bounds, [len(order)]))
-    names = sorted(dictionary)
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        yield names[int(codes_sorted[start])], lines.slice(start, end - start)
+class _PartBuffer:
+    """Lines of one partition gathered until a part is full."""
+
+    def __init__(self) -> None:
+        self.partition: str | None = None
+        self.pieces: list[pa.Array] = []
+        self.rows = 0
+        self.index = 0
+
+    def take(self) -> tuple[bytes | memoryview, int]:
+        if len(self.pieces) == 1:
+            data: bytes | memoryview = lines_bytes(self.pieces[0])
+        else:
+            data = b"".join(lines_bytes(piece) for piece in self.pieces)
+        rows = self.rows
+        self.pieces, self.rows = [], 0
+        return data, rows
 
 
 def write_event_parts(
@@ -276,19 +280,61 @@ def write_event_parts(
 ) -> EncodeResult:
     """Render, compress and write every part of ``plan``; returns what was written."""
     writer = PartWriter(put, threads=threads, after_first=after_first)
+    buffer = _PartBuffer()
+    base = 0
+
+    def flush() -> None:
+        if buffer.rows:
+            data, rows = buffer.take()
+            path = f"{root}/{buffer.partition}/{part_name(key, base + buffer.index)}"
+            writer.submit(path, str(buffer.partition), rows, data)
+            buffer.index += 1
+
     try:
         for group in _groups(plan, group_rows):
-            table = render_units(store, clock, selection, group)
             base = group[0].remainder * 100 if group[0].modulus > 1 else 0
-            for partition, lines in sorted_partitions(table):
-                for index, offset in enumerate(range(0, len(lines), part_rows)):
-                    chunk = lines.slice(offset, part_rows)
-                    path = f"{root}/{partition}/{part_name(key, base + index)}"
-                    writer.submit(path, partition, len(chunk), lines_bytes(chunk))
+            buffer.partition, buffer.index = None, 0
+            rendered = 0
+            for batch in render_group(store, clock, selection, group):
+                rendered += batch.num_rows
+                parts = batch.column(0)
+                lines = batch.column(1)
+                runs = pc.run_end_encode(parts)
+                ends = runs.run_ends.to_numpy()
+                values = runs.values.to_pylist()
+                start = 0
+                for end, partition in zip(ends.tolist(), values, strict=True):
+                    if partition != buffer.partition:
+                        flush()
+                        buffer.partition, buffer.index = partition, 0
+                    offset = start
+                    while offset < end:
+                        room = part_rows - buffer.rows
+                        count = min(room, end - offset)
+                        buffer.pieces.append(lines.slice(offset, count))
+                        buffer.rows += count
+                        offset += count
+                        if buffer.rows >= part_rows:
+                            flush()
+                    start = end
+            flush()
             if on_group is not None:
-                on_group(table.num_rows)
-            del table
+                on_group(rendered)
     except BaseException:
         writer.abort()
         raise
     return EncodeResult(writer.finish())
+
+
+def read_table(store: Any, sql: str, params: dict[str, Any]) -> pa.Table:
+    """A query's result as one Arrow table, streamed (``store.query`` makes an extra copy
+    and DuckDB 2.0 warns about it)."""
+    batches = list(store.stream(sql, params, batch_rows=200_000))
+    if batches:
+        return pa.Table.from_batches(batches)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        empty: pa.Table = store.query(f"SELECT * FROM ({sql}) LIMIT 0", params)
+    return empty

@@ -73,6 +73,8 @@ class Clock:
         """DuckDB expression giving an event's partition path (``YYYY/MM/DD[/HH]``)."""
         if self.frequency is Frequency.HOURLY:
             return f"strftime({column}, '%Y/%m/%d/%H')"
+        if self.timezone == "UTC":
+            return f"strftime({column}, '%Y/%m/%d')"
         tz = self.timezone.replace("'", "''")
         return f"strftime(timezone('{tz}', timezone('UTC', {column})), '%Y/%m/%d')"
 
@@ -87,6 +89,8 @@ class Clock:
 
     def event_day_sql(self, column: str = "time") -> str:
         """DuckDB expression for an event's day in the project's timezone (warehouse column)."""
+        if self.timezone == "UTC":
+            return f"CAST({column} AS DATE)"
         tz = self.timezone.replace("'", "''")
         return f"CAST(timezone('{tz}', timezone('UTC', {column})) AS DATE)"
 

@@ -35,6 +35,8 @@ IDENTITY_SQL = f"""
 
 def render(store: Any, data: DataKind, project_id: int, asof: dt.datetime | None) -> pa.Table:
     """The snapshot's rows: its columns plus ``line`` (the NDJSON text of each)."""
+    from driftline.pipelines.encode import read_table
+
     if data is DataKind.PEOPLE:
-        return store.query(PEOPLE_SQL, {"pid": project_id})
-    return store.query(IDENTITY_SQL, {"pid": project_id, "asof": asof or dt.datetime.max})
+        return read_table(store, PEOPLE_SQL, {"pid": project_id})
+    return read_table(store, IDENTITY_SQL, {"pid": project_id, "asof": asof or dt.datetime(9999, 1, 1)})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -37,6 +38,12 @@ class Capabilities:
     partitioning: str | None = None
     #: type used for JSON values (properties, conflicting columns)
     json_type: str = "JSON"
+    #: function turning JSON text into the JSON type when moving staged rows, if needed
+    json_parse: str | None = None
+    #: statements run once after the tables exist (indexes); ``{table}`` and ``{event_date}``
+    extra_ddl: tuple[str, ...] = ()
+    #: ``ADD COLUMN IF NOT EXISTS`` is understood
+    add_column_if_not_exists: bool = True
     #: most property columns added to ``mp_master_event``; the rest stay in ``properties``
     max_columns: int = 400
 
@@ -57,11 +64,13 @@ class Bucket(Protocol):
 @runtime_checkable
 class Warehouse(Protocol):
     capabilities: Capabilities
+    schema: str | None
 
     def check(self) -> None: ...
-    def execute(self, statements: list[str], load: dict[str, pa.Table] | None = None) -> None: ...
+    def execute(self, sql: str) -> None: ...
     def query(self, sql: str) -> list[tuple[Any, ...]]: ...
-    def columns(self, table: str) -> dict[str, str]: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def append(self, table: str, data: pa.Table, json_columns: list[str]) -> None: ...
     def close(self) -> None: ...
 
 
