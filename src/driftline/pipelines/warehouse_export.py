@@ -10,6 +10,7 @@ event's day in the project's timezone), and per step with ``mp_export_log``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from driftline.pipelines.layout import Clock
 from driftline.pipelines.schema import PropertyColumn, column_sql, infer_kinds, widen
 from driftline.pipelines.spec import DataKind
 from driftline.pipelines.steps import Outcome, Step, utc_now
-from driftline.pipelines.warehouse_sql import EVENTS_TABLE, FIXED, WarehouseSQL
+from driftline.pipelines.warehouse_sql import EVENTS_TABLE, FIXED, KIND_TYPES, WarehouseSQL
 
 Crash = Callable[[str], None]
 
@@ -82,23 +83,55 @@ class WarehouseExport:
         columns = existing + added
         names = [n for n, _ in FIXED] + [c.column for c in columns]
         json_columns = ["properties"] + [c.column for c in columns if c.kind == "json"]
-        rows = 0
-        nbytes = 0
-        with self.wh.transaction():
-            for index, group in enumerate(groups(plan, group_rows)):
-                table = render_rows(store, clock, selection, group, columns)
-                table = table.rename_columns(names)
-                self.wh.append(EVENTS_TABLE, table, json_columns)
-                rows += table.num_rows
-                nbytes += table.nbytes
-                if on_rows is not None:
-                    on_rows(table.num_rows)
-                if index == 0:
-                    crash("between_files")
-            crash("before_marker")
-            self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows, utc_now()))
+        names = [self.sql.name(n) for n in names]
+        json_columns = [self.sql.name(n) for n in json_columns]
+        batches = (
+            render_rows(store, clock, selection, group, columns).rename_columns(names)
+            for group in groups(plan, group_rows)
+        )
+        if self.wh.capabilities.staged:
+            rows, nbytes = self._load_staged(step, batches, columns, json_columns, crash, on_rows)
+        else:
+            rows, nbytes = 0, 0
+            with self.wh.transaction():
+                for index, table in enumerate(batches):
+                    self.wh.append(EVENTS_TABLE, table, json_columns)
+                    rows += table.num_rows
+                    nbytes += table.nbytes
+                    if on_rows is not None:
+                        on_rows(table.num_rows)
+                    if index == 0:
+                        crash("between_files")
+                crash("before_marker")
+                self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows, utc_now()))
         return Outcome(rows=rows, files=0, bytes=nbytes, partitions=plan.partitions,
                        detail={"columns_added": [c.column for c in added]})
+
+    def _load_staged(self, step: Step, batches: Any, columns: list[PropertyColumn],
+                     json_columns: list[str], crash: Crash, on_rows: Any) -> tuple[int, int]:
+        """Load into a stage table outside any transaction, then move it in one."""
+        stage = f"mp_stage_{hashlib.sha1(step.key.encode()).hexdigest()[:12]}"
+        kinds = [(n, t) for n, t in FIXED] + [
+            (c.column, "JSON" if c.kind == "json" else KIND_TYPES[c.kind]) for c in columns
+        ]
+        self.wh.execute(self.sql.drop_table(stage))
+        self.wh.execute(self.sql.create_stage(stage, kinds))
+        rows, nbytes = 0, 0
+        for index, table in enumerate(batches):
+            self.wh.append(stage, table, [])
+            rows += table.num_rows
+            nbytes += table.nbytes
+            if on_rows is not None:
+                on_rows(table.num_rows)
+            if index == 0:
+                crash("between_files")
+        names = [self.sql.name(n) for n, _ in kinds]
+        with self.wh.transaction():
+            crash("before_marker")
+            self.wh.execute(self.sql.insert_from_stage(stage, names, json_columns))
+            self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows, utc_now()))
+        self.wh.execute(self.sql.drop_table(stage))
+        return rows, nbytes
 
     def write_snapshot(self, store: Any, data: DataKind, project: Project, step: Step, crash: Crash) -> Outcome:
         base, columns = SNAPSHOT_TABLES[data]
@@ -108,10 +141,10 @@ class WarehouseExport:
         table = self.sql.snapshot_table(base, step.key.rsplit("-", 1)[-1])
         self.wh.execute(self.sql.drop_table(table))
         self.wh.execute(self.sql.create_snapshot(table, columns))
-        json_columns = [n for n, t in columns if t == "JSON"]
-        with self.wh.transaction():
-            if rows.num_rows:
-                self.wh.append(table, rows, json_columns)
+        json_columns = [self.sql.name(n) for n, t in columns if t == "JSON"]
+        rows = rows.rename_columns([self.sql.name(n) for n in rows.column_names])
+        if rows.num_rows:  # a fresh table: the view swap below is the atomic step
+            self.wh.append(table, rows, json_columns)
         crash("before_marker")
         self.wh.execute(self.sql.replace_view(f"{base}_view", table))
         # the previous snapshot tables go once the view points at the new one

@@ -38,8 +38,11 @@ class WarehouseSQL:
         self.schema = schema
 
     # -------------------------------------------------------------- names and values
+    def name(self, name: str) -> str:
+        return name.upper() if self.caps.uppercase else name
+
     def ident(self, name: str) -> str:
-        return exp.to_identifier(name, quoted=True).sql(self.dialect)
+        return exp.to_identifier(self.name(name), quoted=True).sql(self.dialect)
 
     def table(self, name: str) -> str:
         if self.schema:
@@ -55,7 +58,11 @@ class WarehouseSQL:
             return exp.Literal.number(value).sql(self.dialect)
         if isinstance(value, dt.datetime):
             return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP").sql(self.dialect)
-        return exp.Literal.string(str(value)).sql(self.dialect)
+        text = str(value)
+        if self.caps.spell_dollar and "$" in text:
+            pieces = [exp.Literal.string(p).sql(self.dialect) for p in text.split("$")]
+            return "(" + " || CHR(36) || ".join(pieces) + ")"
+        return exp.Literal.string(text).sql(self.dialect)
 
     def type(self, name: str) -> str:
         if name == "JSON":
@@ -92,9 +99,10 @@ class WarehouseSQL:
     def add_columns(self, added: Sequence[PropertyColumn]) -> list[str]:
         out = []
         for col in added:
+            if_not_exists = "IF NOT EXISTS " if self.caps.add_column_if_not_exists else ""
             out.append(
-                f"ALTER TABLE {self.table(EVENTS_TABLE)} ADD COLUMN {self.ident(col.column)} "
-                f"{self.kind_type(col.kind)}"
+                f"ALTER TABLE {self.table(EVENTS_TABLE)} ADD COLUMN {if_not_exists}"
+                f"{self.ident(col.column)} {self.kind_type(col.kind)}"
             )
             out.append(
                 f"INSERT INTO {self.table(COLUMNS_TABLE)} VALUES "
@@ -144,6 +152,13 @@ class WarehouseSQL:
 
     def replace_view(self, view: str, table: str) -> str:
         return f"CREATE OR REPLACE VIEW {self.table(view)} AS SELECT * FROM {self.table(table)}"
+
+    def create_stage(self, stage: str, columns: Sequence[tuple[str, str]]) -> str:
+        """A stage table with JSON columns as text (parsed on the way into the target)."""
+        cols = ", ".join(
+            f"{self.ident(n)} {self.type('TEXT' if t == 'JSON' else t)}" for n, t in columns
+        )
+        return f"CREATE TABLE {self.table(stage)} ({cols})"
 
     def drop_table(self, table: str) -> str:
         return f"DROP TABLE IF EXISTS {self.table(table)}"

@@ -44,6 +44,13 @@ class Capabilities:
     extra_ddl: tuple[str, ...] = ()
     #: ``ADD COLUMN IF NOT EXISTS`` is understood
     add_column_if_not_exists: bool = True
+    #: rows are loaded into a stage table first and moved into ``mp_master_event`` in a
+    #: short transaction (warehouses whose bulk load or DDL cannot run inside one)
+    staged: bool = False
+    #: string literals spell ``$`` as ``CHR(36)`` (session-variable syntax in some clients)
+    spell_dollar: bool = False
+    #: identifiers are folded to upper case (Snowflake), so users need not quote them
+    uppercase: bool = False
     #: most property columns added to ``mp_master_event``; the rest stay in ``properties``
     max_columns: int = 400
 
