@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
+import resource
 import shutil
 import statistics
 import time
@@ -76,7 +78,12 @@ def build_store(work: Path, events: int) -> Path:
     return data
 
 
-def run_export(data: Path, url: str, threads: int) -> tuple[float, int]:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_export(data: Path, url: str, threads: int) -> tuple[float, float, int]:
     store = DuckDBStore(data)
     writer = GroupCommitWriter(store)
     try:
@@ -84,11 +91,11 @@ def run_export(data: Path, url: str, threads: int) -> tuple[float, int]:
         project = store.get_project(1)
         name = f"bench-{uuid.uuid4().hex[:6]}"
         engine.add(project, parse_spec(name, url, "events", "daily"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
         result = engine.run(project, name)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
         engine.delete(project, name)
-        return seconds, int(result["events_exported"])
+        return seconds, cpu, int(result["events_exported"])
     finally:
         writer.close()
         store.close()
@@ -97,12 +104,13 @@ def run_export(data: Path, url: str, threads: int) -> tuple[float, int]:
 def baseline(data: Path, out: Path) -> float:
     """DuckDB's own gzip NDJSON COPY partitioned by day: one zlib stream."""
     conn = duckdb.connect(str(data / "store.duckdb"), read_only=True, config={"threads": "2"})
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     conn.execute(
         f"""COPY (SELECT event, time, distinct_id, insert_id, properties, strftime(time, '%Y-%m-%d') AS day
                  FROM events) TO '{out}' (FORMAT JSON, COMPRESSION gzip, PARTITION_BY (day), OVERWRITE)"""
     )
     seconds = time.perf_counter() - started
+    print(f"baseline CPU: {_cpu() - cpu:.1f} CPU-s")
     conn.close()
     return seconds
 
@@ -126,6 +134,7 @@ def main() -> None:
         import boto3
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         endpoint = f"http://127.0.0.1:{server._server.server_port}"
@@ -144,9 +153,13 @@ def main() -> None:
         else:
             schema = f"dl_pipelines_bench_{uuid.uuid4().hex[:6]}"
             url = f"{args.postgres}?schema={schema}"
-        seconds, exported = run_export(data, url, args.threads)
+        seconds, cpu, exported = run_export(data, url, args.threads)
         times.append(seconds)
-        print(f"run {i + 1}: {exported:,} events in {seconds:.2f}s = {exported / seconds:,.0f} events/s")
+        print(
+            f"run {i + 1}: {exported:,} events in {seconds:.2f}s = {exported / seconds:,.0f} events/s; "
+            f"{cpu:.1f} CPU-s in this process ({exported / (cpu / 2):,.0f} events/s if it had both cores); "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
     median = statistics.median(times)
     print(f"median: {args.events / median:,.0f} events/s ({median:.2f}s) target={args.target}")
     if args.baseline:

@@ -23,7 +23,7 @@ from driftline.pipelines.encode import PROPERTIES_SQL, Plan, group_where, groups
 from driftline.pipelines.layout import Clock
 from driftline.pipelines.schema import PropertyColumn, column_sql, infer_kinds, widen
 from driftline.pipelines.spec import DataKind
-from driftline.pipelines.steps import Outcome, Step, utc_now
+from driftline.pipelines.steps import Outcome, Step
 from driftline.pipelines.warehouse_sql import EVENTS_TABLE, FIXED, KIND_TYPES, WarehouseSQL
 
 Crash = Callable[[str], None]
@@ -103,7 +103,7 @@ class WarehouseExport:
                     if index == 0:
                         crash("between_files")
                 crash("before_marker")
-                self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows, utc_now()))
+                self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows))
         return Outcome(rows=rows, files=0, bytes=nbytes, partitions=plan.partitions,
                        detail={"columns_added": [c.column for c in added]})
 
@@ -129,7 +129,7 @@ class WarehouseExport:
         with self.wh.transaction():
             crash("before_marker")
             self.wh.execute(self.sql.insert_from_stage(stage, names, json_columns))
-            self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows, utc_now()))
+            self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows))
         self.wh.execute(self.sql.drop_table(stage))
         return rows, nbytes
 

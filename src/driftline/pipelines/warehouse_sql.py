@@ -124,9 +124,9 @@ class WarehouseSQL:
         )
 
     def log_step(self, key: str, kind: str, start: dt.datetime | None, end: dt.datetime | None,
-                 rows: int, now: dt.datetime) -> str:
-        values = ", ".join(self.literal(v) for v in (key, kind, start, end, rows, now))
-        return f"INSERT INTO {self.table(LOG_TABLE)} VALUES ({values})"
+                 rows: int) -> str:
+        values = ", ".join(self.literal(v) for v in (key, kind, start, end, rows))
+        return f"INSERT INTO {self.table(LOG_TABLE)} VALUES ({values}, CURRENT_TIMESTAMP)"
 
     def insert_from_stage(self, stage: str, columns: Sequence[str], json_columns: Sequence[str]) -> str:
         """Move a loaded stage into ``mp_master_event`` (JSON text parsed where needed)."""
