@@ -47,7 +47,7 @@ _STRUCTURE_KIND = {
     "DOUBLE": "number",
     "BOOLEAN": "boolean",
 }
-_JSON_TYPE_KIND = {**_STRUCTURE_KIND, "OBJECT": "json", "ARRAY": "json"}
+SAMPLE_ROWS = 100_000
 _BAD_CHARS = re.compile(r"[^a-z0-9_]")
 
 
@@ -78,36 +78,36 @@ def column_name(prop: str, kind: str, taken: set[str], conflict: bool) -> str:
 
 
 def infer_kinds(store: Any, clock: Clock, selection: Selection) -> dict[str, set[str]]:
-    """The kinds each top-level property shows in the selected events."""
+    """The kinds each top-level property shows in the selected events.
+
+    The distinct shapes of a sample of :data:`SAMPLE_ROWS` events are merged (parsing every
+    event's JSON once more would double the cost of a load). A property that only shows up
+    outside the sample still travels in ``properties`` and gets its column in a later step.
+    """
     where, params = selection.where(clock)
-    rows = store.query_rows(f"SELECT json_group_structure(properties) FROM events WHERE {where}", params)
-    structure = json.loads(rows[0][0]) if rows and rows[0][0] else {}
-    if not isinstance(structure, dict):
-        return {}
+    rows = store.query_rows(
+        f"""SELECT DISTINCT CAST(json_structure(properties) AS VARCHAR) FROM (
+                SELECT properties FROM events WHERE {where} LIMIT {SAMPLE_ROWS})""",
+        params,
+    )
     kinds: dict[str, set[str]] = {}
-    mixed = []
-    for prop, shape in structure.items():
-        if prop in SKIPPED:
+    for (shape_text,) in rows:
+        shape = json.loads(shape_text) if shape_text else None
+        if not isinstance(shape, dict):
             continue
-        if isinstance(shape, dict | list):
-            kinds[prop] = {"json"}
-        elif shape == "JSON":
-            mixed.append(prop)
-        elif shape in _STRUCTURE_KIND:
-            kinds[prop] = {_STRUCTURE_KIND[shape]}
-    if mixed:
-        params["mixed"] = mixed
-        found = store.query_rows(
-            f"""SELECT k, list(DISTINCT json_type(properties, '$."' || replace(k, '"', '\\"') || '"'))
-                FROM (SELECT properties, unnest($mixed::VARCHAR[]) AS k FROM events WHERE {where})
-                GROUP BY k""",
-            params,
-        )
-        for prop, types in found:
-            got = {_JSON_TYPE_KIND[t] for t in types if t in _JSON_TYPE_KIND}
-            if got:
-                kinds[prop] = got
+        for prop, value in shape.items():
+            if prop in SKIPPED:
+                continue
+            kind = _kind_of(value)
+            if kind is not None:
+                kinds.setdefault(prop, set()).add(kind)
     return kinds
+
+
+def _kind_of(shape: Any) -> str | None:
+    if isinstance(shape, dict | list) or shape == "JSON":
+        return "json"
+    return _STRUCTURE_KIND.get(str(shape))
 
 
 def widen(
@@ -138,19 +138,30 @@ def json_path(prop: str) -> str:
     return f"'$.\"{escaped}\"'"
 
 
-def column_sql(col: PropertyColumn) -> str:
-    """DuckDB expression extracting a property column's value from ``properties``."""
-    path = json_path(col.property)
-    kind_check = {
-        "string": "= 'VARCHAR'",
-        "number": "IN ('UBIGINT', 'BIGINT', 'HUGEINT', 'DOUBLE')",
-        "boolean": "= 'BOOLEAN'",
-        "json": "IN ('OBJECT', 'ARRAY')",
-    }[col.kind]
-    value = {
-        "string": f"properties ->> {path}",
-        "number": f"CAST(properties ->> {path} AS DOUBLE)",
-        "boolean": f"CAST(properties ->> {path} AS BOOLEAN)",
-        "json": f"CAST(properties -> {path} AS VARCHAR)",
-    }[col.kind]
-    return f"CASE WHEN json_type(properties, {path}) {kind_check} THEN {value} END"
+def extract_sql(columns: list[PropertyColumn]) -> tuple[str, list[str]]:
+    """One JSON parse per event for every property column: ``(list expression, column exprs)``.
+
+    ``_v`` is the list of the properties' JSON values; each column takes its value when the
+    kind matches, NULL otherwise (the value is in ``properties`` either way).
+    """
+    props = sorted({c.property for c in columns})
+    index = {p: i + 1 for i, p in enumerate(props)}
+    paths = ", ".join(json_path(p) for p in props)
+    lst = f"json_extract(properties, [{paths}])" if props else "NULL"
+    out = []
+    for col in columns:
+        v = f"_v[{index[col.property]}]"
+        check = {
+            "string": f"json_type({v}) = 'VARCHAR'",
+            "number": f"json_type({v}) IN ('UBIGINT', 'BIGINT', 'HUGEINT', 'DOUBLE')",
+            "boolean": f"json_type({v}) = 'BOOLEAN'",
+            "json": f"json_type({v}) IN ('OBJECT', 'ARRAY')",
+        }[col.kind]
+        value = {
+            "string": f"{v} ->> '$'",
+            "number": f"CAST({v} AS DOUBLE)",
+            "boolean": f"CAST({v} AS BOOLEAN)",
+            "json": f"CAST({v} AS VARCHAR)",
+        }[col.kind]
+        out.append(f"CASE WHEN {check} THEN {value} END")
+    return lst, out

@@ -11,7 +11,7 @@ event's day in the project's timezone), and per step with ``mp_export_log``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -19,14 +19,15 @@ import pyarrow as pa
 from driftline.model import Project
 from driftline.pipelines import snapshots
 from driftline.pipelines.destinations import Warehouse
-from driftline.pipelines.encode import PROPERTIES_SQL, Plan, group_where, groups, read_table
+from driftline.pipelines.encode import PROPERTIES_SQL, Plan, group_where, groups
 from driftline.pipelines.layout import Clock
-from driftline.pipelines.schema import PropertyColumn, column_sql, infer_kinds, widen
+from driftline.pipelines.schema import PropertyColumn, extract_sql, infer_kinds, widen
 from driftline.pipelines.spec import DataKind
 from driftline.pipelines.steps import Outcome, Step
 from driftline.pipelines.warehouse_sql import EVENTS_TABLE, FIXED, KIND_TYPES, WarehouseSQL
 
 Crash = Callable[[str], None]
+LOAD_BATCH_ROWS = 250_000
 
 SNAPSHOT_TABLES = {
     DataKind.PEOPLE: ("mp_people_data", [("distinct_id", "TEXT"), ("properties", "JSON")]),
@@ -86,8 +87,9 @@ class WarehouseExport:
         names = [self.sql.name(n) for n in names]
         json_columns = [self.sql.name(n) for n in json_columns]
         batches = (
-            render_rows(store, clock, selection, group, columns).rename_columns(names)
+            pa.Table.from_batches([batch]).rename_columns(names)
             for group in groups(plan, group_rows)
+            for batch in render_rows(store, clock, selection, group, columns)
         )
         if self.wh.capabilities.staged:
             rows, nbytes = self._load_staged(step, batches, columns, json_columns, crash, on_rows)
@@ -165,12 +167,15 @@ class WarehouseExport:
 
 def render_rows(
     store: Any, clock: Clock, selection: Any, units: list[Any], columns: list[PropertyColumn]
-) -> pa.Table:
-    """One group's rows with the fixed columns and every property column."""
+) -> Iterator[pa.RecordBatch]:
+    """One group's rows with the fixed columns and every property column, streamed."""
     where, params = group_where(clock, selection, units)
-    extra = "".join(f", {column_sql(c)} AS c{i}" for i, c in enumerate(columns))
-    sql = f"""SELECT event AS event_name, time, distinct_id, device_id, user_id, insert_id,
-                     {PROPERTIES_SQL} AS properties, {clock.event_day_sql()} AS event_date,
-                     ingested_at AS mp_processing_time {extra}
-              FROM events WHERE {where}"""
-    return read_table(store, sql, params)
+    values, exprs = extract_sql(columns)
+    extra = "".join(f", {e} AS c{i}" for i, e in enumerate(exprs))
+    sql = f"""SELECT event_name, time, distinct_id, device_id, user_id, insert_id, properties,
+                     event_date, mp_processing_time {extra}
+              FROM (SELECT event AS event_name, time, distinct_id, device_id, user_id, insert_id,
+                           {PROPERTIES_SQL} AS properties, {clock.event_day_sql()} AS event_date,
+                           ingested_at AS mp_processing_time, {values} AS _v
+                    FROM events WHERE {where})"""
+    yield from store.stream(sql, params, batch_rows=LOAD_BATCH_ROWS)
