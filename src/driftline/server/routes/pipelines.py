@@ -39,11 +39,11 @@ class BackfillIn(BaseModel):
     to_date: str | None = Field(None, description="Last event day, inclusive.")
 
 
-async def _op(request: Request, name: str, **args: Any) -> Any:
+async def _op(request: Request, op_name: str, /, **args: Any) -> Any:
     project = project_from_secret(request)
     state = state_of(request)
     ctx = ops.Context(state.store, state.writer)
-    return await run_in_threadpool(ops.run, name, ctx, dict(args, project=str(project.id)))
+    return await run_in_threadpool(ops.run, op_name, ctx, dict(args, project=str(project.id)))
 
 
 @router.get("", summary="List pipelines")
