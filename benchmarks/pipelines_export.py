@@ -138,8 +138,12 @@ def main() -> None:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         endpoint = f"http://127.0.0.1:{server._server.server_port}"
-        for key, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"),
-                           ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL_S3", endpoint)):
+        for key, value in (
+            ("AWS_ACCESS_KEY_ID", "bench"),
+            ("AWS_SECRET_ACCESS_KEY", "bench"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL_S3", endpoint),
+        ):
             os.environ[key] = value
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
     times = []
@@ -166,8 +170,10 @@ def main() -> None:
         out = args.work / "baseline"
         shutil.rmtree(out, ignore_errors=True)
         seconds = baseline(data, out)
-        print(f"baseline DuckDB COPY gzip NDJSON: {args.events / seconds:,.0f} events/s ({seconds:.2f}s); "
-              f"ratio {seconds / median:.2f}x")
+        print(
+            f"baseline DuckDB COPY gzip NDJSON: {args.events / seconds:,.0f} events/s ({seconds:.2f}s); "
+            f"ratio {seconds / median:.2f}x"
+        )
     print(f"load average: {os.getloadavg()}")
     if server is not None:
         server.stop()

@@ -28,9 +28,25 @@ class BucketContract(DestinationContract):
             data_dirs.add(partition)
             for line in gzip.decompress(bucket.read(path)).splitlines():
                 doc = json.loads(line)
-                assert list(doc) == ["event_name", "time", "distinct_id", "device_id", "user_id",
-                                     "insert_id", "properties"]
-                records.append(Record(doc["insert_id"], doc["event_name"], partition, doc["time"],
-                                      doc["properties"]))
-        assert data_dirs <= markers, f"partitions without a complete marker: {sorted(data_dirs - markers)}"
+                assert list(doc) == [
+                    "event_name",
+                    "time",
+                    "distinct_id",
+                    "device_id",
+                    "user_id",
+                    "insert_id",
+                    "properties",
+                ]
+                records.append(
+                    Record(
+                        doc["insert_id"],
+                        doc["event_name"],
+                        partition,
+                        doc["time"],
+                        doc["properties"],
+                    )
+                )
+        assert data_dirs <= markers, (
+            f"partitions without a complete marker: {sorted(data_dirs - markers)}"
+        )
         return records

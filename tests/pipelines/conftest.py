@@ -77,7 +77,11 @@ def make_events(
 @pytest.fixture
 def day() -> dt.datetime:
     """Yesterday 00:00 UTC: a whole day of event time that has already closed."""
-    today = dt.datetime.now(dt.UTC).replace(tzinfo=None).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (
+        dt.datetime.now(dt.UTC)
+        .replace(tzinfo=None)
+        .replace(hour=0, minute=0, second=0, microsecond=0)
+    )
     return today - dt.timedelta(days=1)
 
 
@@ -161,7 +165,9 @@ def new_gcs_bucket(endpoint: str) -> str:
     import gcsfs
 
     name = f"dl-{uuid.uuid4().hex[:12]}"
-    fs = gcsfs.GCSFileSystem(endpoint_url=endpoint, token="anon", project="test", skip_instance_cache=True)
+    fs = gcsfs.GCSFileSystem(
+        endpoint_url=endpoint, token="anon", project="test", skip_instance_cache=True
+    )
     fs.mkdir(name)
     return name
 
@@ -171,13 +177,25 @@ def new_gcs_bucket(endpoint: str) -> str:
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exe = shutil.which("azurite-blob")
     if exe is None:
-        pytest.skip("azurite is not installed (npm install -g azurite; see .ci/setup.d/50-pipelines.sh)")
+        pytest.skip(
+            "azurite is not installed (npm install -g azurite; see .ci/setup.d/50-pipelines.sh)"
+        )
     port = free_port()
     location = tmp_path_factory.mktemp("azurite")
     with open(location / "azurite.log", "wb") as out:
         proc = subprocess.Popen(
-            [exe, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(location),
-             "--skipApiVersionCheck", "--loose", "--disableTelemetry"],
+            [
+                exe,
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(port),
+                "--location",
+                str(location),
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -62,7 +62,9 @@ class Harness:
         self.writer.write(AppendEvents(table))
 
     def insert_ids(self) -> Counter[str]:
-        rows = self.store.query_rows("SELECT insert_id FROM events WHERE project_id = ?", [self.project.id])
+        rows = self.store.query_rows(
+            "SELECT insert_id FROM events WHERE project_id = ?", [self.project.id]
+        )
         return Counter(r[0] for r in rows)
 
 
@@ -141,13 +143,17 @@ class DestinationContract:
         assert result["events_exported"] == 150
         self.assert_exactly_once(harness, destination_url)
 
-    def test_schema_widening(self, harness: Harness, destination_url: str, day: dt.datetime) -> None:
+    def test_schema_widening(
+        self, harness: Harness, destination_url: str, day: dt.datetime
+    ) -> None:
         self.add(harness, destination_url)
         harness.write(make_events(200, day, dt.timedelta(hours=6), seed=1))
         harness.engine().run(harness.project, "p")
         widened = """to_json({'time': epoch_ms(t) // 1000, 'plan': 42, 'coupon': 'WELCOME',
                       'nested': {'a': [1, 2]}, 'items': 'several'})"""
-        harness.write(make_events(100, day, dt.timedelta(hours=6), seed=3, extra_properties=widened))
+        harness.write(
+            make_events(100, day, dt.timedelta(hours=6), seed=3, extra_properties=widened)
+        )
         result = harness.engine().run(harness.project, "p")
         assert result["events_exported"] == 100
         records = self.assert_exactly_once(harness, destination_url)

@@ -56,16 +56,20 @@ def read_lines(root: Path, pattern: str) -> list[dict[str, Any]]:
     return [json.loads(line) for f in sorted(root.glob(pattern)) for line in gzip.open(f)]
 
 
-def test_people_and_identity_snapshots_replace_the_previous_one(env: Any, tmp_path: Path, day: dt.datetime) -> None:
+def test_people_and_identity_snapshots_replace_the_previous_one(
+    env: Any, tmp_path: Path, day: dt.datetime
+) -> None:
     store, writer, engine = env
     project = store.get_project(1)
     writer.write(AppendEvents(make_events(300, day, dt.timedelta(days=1))))
-    profiles = pa.table({
-        "project_id": pa.array([1, 1], pa.int32()),
-        "distinct_id": ["user-1", "user-2"],
-        "properties": ['{"$name": "Ada", "plan": "team"}', '{"$name": "Lin"}'],
-        "origin": ["engage", "engage"],
-    })
+    profiles = pa.table(
+        {
+            "project_id": pa.array([1, 1], pa.int32()),
+            "distinct_id": ["user-1", "user-2"],
+            "properties": ['{"$name": "Ada", "plan": "team"}', '{"$name": "Lin"}'],
+            "origin": ["engage", "engage"],
+        }
+    )
     writer.write(UpsertProfiles(profiles))
     out = tmp_path / "bucket"
     engine.add(project, parse_spec("people", f"file://{out}", "people", "daily"))
@@ -79,7 +83,11 @@ def test_people_and_identity_snapshots_replace_the_previous_one(env: Any, tmp_pa
     assert ids and all(i["distinct_id"].startswith("$device:") for i in ids)
     assert all(set(i) == {"distinct_id", "resolved_distinct_id"} for i in ids)
     # a second run replaces the snapshot: one set of files, the new content
-    writer.write(UpsertProfiles(profiles.slice(0, 1).set_column(2, "properties", pa.array(['{"$name": "Ada L."}']))))
+    writer.write(
+        UpsertProfiles(
+            profiles.slice(0, 1).set_column(2, "properties", pa.array(['{"$name": "Ada L."}']))
+        )
+    )
     engine.run(project, "people")
     files = sorted((out / "1/mp_people_data").glob("*.json.gz"))
     assert len(files) == 1
@@ -90,10 +98,18 @@ def test_people_and_identity_snapshots_replace_the_previous_one(env: Any, tmp_pa
 def test_people_snapshot_into_a_warehouse_swaps_the_view(env: Any, tmp_path: Path) -> None:
     store, writer, engine = env
     project = store.get_project(1)
-    writer.write(UpsertProfiles(pa.table({
-        "project_id": pa.array([1], pa.int32()), "distinct_id": ["u"], "properties": ['{"a": 1}'],
-        "origin": ["engage"],
-    })))
+    writer.write(
+        UpsertProfiles(
+            pa.table(
+                {
+                    "project_id": pa.array([1], pa.int32()),
+                    "distinct_id": ["u"],
+                    "properties": ['{"a": 1}'],
+                    "origin": ["engage"],
+                }
+            )
+        )
+    )
     url = f"duckdb://{tmp_path}/wh.duckdb"
     engine.add(project, parse_spec("people", url, "people", "daily"))
     engine.run(project, "people")
@@ -116,17 +132,27 @@ def test_no_sync_leaves_out_late_events(env: Any, tmp_path: Path) -> None:
     out = tmp_path / "bucket"
     engine.add(project, parse_spec("p", f"file://{out}", "events", "hourly", sync=False))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    writer.write(AppendEvents(make_events(50, now - dt.timedelta(minutes=30), dt.timedelta(minutes=20), seed=1)))
-    writer.write(AppendEvents(make_events(40, now - dt.timedelta(days=3), dt.timedelta(hours=2), seed=2)))
+    writer.write(
+        AppendEvents(
+            make_events(50, now - dt.timedelta(minutes=30), dt.timedelta(minutes=20), seed=1)
+        )
+    )
+    writer.write(
+        AppendEvents(make_events(40, now - dt.timedelta(days=3), dt.timedelta(hours=2), seed=2))
+    )
     result = engine.run(project, "p")
     assert result["events_exported"] == 50
     exported = read_lines(out, "1/mp_master_event/**/*.json.gz")
     assert {e["insert_id"][:3] for e in exported} == {"s1-"}
     rows = history(engine.catalog, 1, "UTC", "p")
-    assert all(r["status"] == "ok" for r in rows), "late events left out by no-sync are not a mismatch"
+    assert all(r["status"] == "ok" for r in rows), (
+        "late events left out by no-sync are not a mismatch"
+    )
 
 
-def test_history_shows_a_mismatch_when_exported_events_are_deleted(env: Any, tmp_path: Path, day: dt.datetime) -> None:
+def test_history_shows_a_mismatch_when_exported_events_are_deleted(
+    env: Any, tmp_path: Path, day: dt.datetime
+) -> None:
     store, writer, engine = env
     project = store.get_project(1)
     engine.add(project, parse_spec("p", f"file://{tmp_path}/b", "events", "hourly"))
@@ -139,7 +165,9 @@ def test_history_shows_a_mismatch_when_exported_events_are_deleted(env: Any, tmp
     assert "deleted" in rows[-1]["error"]
 
 
-def test_a_failing_destination_is_in_history_with_its_reason(env: Any, tmp_path: Path, day: dt.datetime) -> None:
+def test_a_failing_destination_is_in_history_with_its_reason(
+    env: Any, tmp_path: Path, day: dt.datetime
+) -> None:
     store, writer, engine = env
     project = store.get_project(1)
     target = tmp_path / "b"
@@ -158,7 +186,7 @@ def test_a_failing_destination_is_in_history_with_its_reason(env: Any, tmp_path:
 
 
 def test_credentials_are_never_listed(env: Any, tmp_path: Path) -> None:
-    store, writer, engine = env
+    store, _writer, engine = env
     project = store.get_project(1)
     url = f"duckdb://{tmp_path}/w.duckdb?password=hunter2&schema=main"
     engine.add(project, parse_spec("p", url, "events", "daily"))
@@ -170,11 +198,31 @@ def test_bad_specs_name_the_field(env: Any) -> None:
     store, _writer, engine = env
     project = store.get_project(1)
     for kwargs, field in (
-        ({"name": "bad name!", "destination": "file:///tmp/x", "data": "events", "frequency": "daily"}, "name"),
-        ({"name": "p", "destination": "nowhere", "data": "events", "frequency": "daily"}, "destination"),
-        ({"name": "p", "destination": "file:///tmp/x", "data": "clicks", "frequency": "daily"}, "data"),
-        ({"name": "p", "destination": "file:///tmp/x", "data": "events", "frequency": "weekly"}, "frequency"),
-        ({"name": "p", "destination": "ftp://x/y", "data": "events", "frequency": "daily"}, "destination"),
+        (
+            {
+                "name": "bad name!",
+                "destination": "file:///tmp/x",
+                "data": "events",
+                "frequency": "daily",
+            },
+            "name",
+        ),
+        (
+            {"name": "p", "destination": "nowhere", "data": "events", "frequency": "daily"},
+            "destination",
+        ),
+        (
+            {"name": "p", "destination": "file:///tmp/x", "data": "clicks", "frequency": "daily"},
+            "data",
+        ),
+        (
+            {"name": "p", "destination": "file:///tmp/x", "data": "events", "frequency": "weekly"},
+            "frequency",
+        ),
+        (
+            {"name": "p", "destination": "ftp://x/y", "data": "events", "frequency": "daily"},
+            "destination",
+        ),
     ):
         with pytest.raises(InvalidInput) as info:
             engine.add(project, parse_spec(**kwargs))

@@ -24,7 +24,9 @@ from .conftest import make_events, new_s3_bucket
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def cli(*args: str, data_dir: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, data_dir: Path, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("DRIFTLINE_PIPELINE_CRASH_AT", None)
     if crash_at:
@@ -71,12 +73,27 @@ def test_a_day_hourly_to_s3_late_events_kills_exactly_once(
         store.create_project("default")
     bucket = new_s3_bucket(s3_env)
     name = "hourly-s3"
-    ok(cli("pipeline", "add", name, "--destination", f"s3://{bucket}/exports", "--data", "events",
-           "--frequency", "hourly", data_dir=data_dir))
+    ok(
+        cli(
+            "pipeline",
+            "add",
+            name,
+            "--destination",
+            f"s3://{bucket}/exports",
+            "--data",
+            "events",
+            "--frequency",
+            "hourly",
+            data_dir=data_dir,
+        )
+    )
 
     # a day of events, committed as a day's traffic would be: in several commits
     for seed in range(4):
-        commit(data_dir, make_events(1500, day + dt.timedelta(hours=6 * seed), dt.timedelta(hours=6), seed=seed))
+        commit(
+            data_dir,
+            make_events(1500, day + dt.timedelta(hours=6 * seed), dt.timedelta(hours=6), seed=seed),
+        )
     ok(cli("pipeline", "run", name, data_dir=data_dir))
 
     # late events for hours already exported
@@ -98,7 +115,7 @@ def test_a_day_hourly_to_s3_late_events_kills_exactly_once(
     data_partitions, markers = set(), set()
     for key, body in objects.items():
         assert key.startswith(root), key
-        partition, file = key[len(root):].rsplit("/", 1)
+        partition, file = key[len(root) :].rsplit("/", 1)
         if file == "complete":
             assert body == b""
             markers.add(partition)
@@ -114,17 +131,34 @@ def test_a_day_hourly_to_s3_late_events_kills_exactly_once(
     with DuckDBStore(data_dir) as store:
         stored = {r[0] for r in store.query_rows("SELECT insert_id FROM events")}
     assert len(stored) == 6000 + 500 + 700
-    assert set(seen) == stored, f"missing: {len(stored - set(seen))}, unexpected: {len(set(seen) - stored)}"
+    assert set(seen) == stored, (
+        f"missing: {len(stored - set(seen))}, unexpected: {len(set(seen) - stored)}"
+    )
     assert max(seen.values()) == 1, "an event was exported twice"
     assert data_partitions == markers, "every partition has its complete marker"
     assert len(data_partitions) == 24
 
     # history: oldest first, every step reconciled, the killed step finished on its retry
-    history = json.loads(ok(cli("pipeline", "history", name, "--format", "json", data_dir=data_dir)).stdout)
+    history = json.loads(
+        ok(cli("pipeline", "history", name, "--format", "json", data_dir=data_dir)).stdout
+    )
     assert [h["started_at"] for h in history] == sorted(h["started_at"] for h in history)
-    for field in ("started_at", "finished_at", "status", "error", "rows_read", "inserted", "updated",
-                  "deleted", "bytes", "window_start", "window_end", "events_in_store",
-                  "events_exported", "files"):
+    for field in (
+        "started_at",
+        "finished_at",
+        "status",
+        "error",
+        "rows_read",
+        "inserted",
+        "updated",
+        "deleted",
+        "bytes",
+        "window_start",
+        "window_end",
+        "events_in_store",
+        "events_exported",
+        "files",
+    ):
         assert field in history[0], field
     assert {h["status"] for h in history} == {"ok"}
     assert sum(h["events_exported"] for h in history) == len(stored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def pipeline(data: str = "events", frequency: str = "hourly", **state: object) -
 
 
 def test_an_hourly_pipeline_is_due_once_its_window_closed_and_settled() -> None:
-    assert due_until(pipeline(watermark="2026-11-22T09:00:00"), "UTC", NOW, DELAY) == dt.datetime(2026, 11, 22, 10)
+    assert due_until(pipeline(watermark="2026-11-22T09:00:00"), "UTC", NOW, DELAY) == dt.datetime(
+        2026, 11, 22, 10
+    )
     assert due_until(pipeline(watermark="2026-11-22T10:00:00"), "UTC", NOW, DELAY) is None
     early = dt.datetime(2026, 11, 22, 10, 3)  # the 9:00 window closed 3 minutes ago: not yet
     assert due_until(pipeline(watermark="2026-11-22T09:00:00"), "UTC", early, DELAY) is None
@@ -39,8 +42,12 @@ def test_daily_windows_follow_the_project_timezone() -> None:
 
 
 def test_backfill_and_unfinished_steps_are_due_at_once() -> None:
-    assert due_until(pipeline(watermark="2026-11-22T10:00:00", history={"ranges": []}), "UTC", NOW, DELAY)
-    assert due_until(pipeline(watermark="2026-11-22T10:00:00", in_flight={"kind": "sync"}), "UTC", NOW, DELAY)
+    assert due_until(
+        pipeline(watermark="2026-11-22T10:00:00", history={"ranges": []}), "UTC", NOW, DELAY
+    )
+    assert due_until(
+        pipeline(watermark="2026-11-22T10:00:00", in_flight={"kind": "sync"}), "UTC", NOW, DELAY
+    )
 
 
 def test_people_pipelines_run_once_per_window() -> None:
@@ -85,14 +92,23 @@ def test_serve_runs_due_pipelines_one_step_per_project_at_a_time(
     headers = {"Authorization": f"Bearer {DataDir(data_dir).admin_token()}"}
     with TestClient(app) as client:
         for name, freq in (("hourly", "hourly"), ("daily", "daily")):
-            response = client.post("/api/v1/pipelines", headers=headers, json={
-                "name": name, "destination": f"file://{tmp_path}/{name}", "frequency": freq})
+            response = client.post(
+                "/api/v1/pipelines",
+                headers=headers,
+                json={"name": name, "destination": f"file://{tmp_path}/{name}", "frequency": freq},
+            )
             assert response.status_code == 201, response.text
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            rows = {n: client.get(f"/api/v1/pipelines/{n}/runs", headers=headers).json() for n in ("hourly", "daily")}
+            rows = {
+                n: client.get(f"/api/v1/pipelines/{n}/runs", headers=headers).json()
+                for n in ("hourly", "daily")
+            }
             listed = client.get("/api/v1/pipelines", headers=headers).json()
-            if all(r and not p["backfill"] and not p["in_flight"] for r, p in zip(rows.values(), listed, strict=True)):
+            if all(
+                r and not p["backfill"] and not p["in_flight"]
+                for r, p in zip(rows.values(), listed, strict=True)
+            ):
                 break
             time.sleep(0.3)
         for name, runs in rows.items():
@@ -100,6 +116,6 @@ def test_serve_runs_due_pipelines_one_step_per_project_at_a_time(
             assert {r["status"] for r in runs} == {"ok"}
         # one step per project at a time: no two steps of the project overlapped
         spans = sorted((r["started_at"], r["finished_at"]) for runs in rows.values() for r in runs)
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end <= start
     store.close()

@@ -60,7 +60,9 @@ class RecordingWarehouse:
         self.log.append("-- commit")
 
     def append(self, table: str, data: pa.Table, json_columns: list[str]) -> None:
-        self.log.append(f"-- load {data.num_rows} rows into {table} ({', '.join(data.column_names)})")
+        self.log.append(
+            f"-- load {data.num_rows} rows into {table} ({', '.join(data.column_names)})"
+        )
 
     def close(self) -> None:
         return None
@@ -72,7 +74,15 @@ def store(tmp_path: Path) -> Iterator[DuckDBStore]:
     s.create_project("default")
     props = """to_json({'time': epoch_ms(t) // 1000, 'plan': 'team', '$browser': 'Chrome',
                         'price': 9.5, 'flags': {'beta': true}, 'O''Brien "quoted"': 'x'})"""
-    s.apply([AppendEvents(make_events(40, dt.datetime(2026, 11, 1), dt.timedelta(days=2), extra_properties=props))])
+    s.apply(
+        [
+            AppendEvents(
+                make_events(
+                    40, dt.datetime(2026, 11, 1), dt.timedelta(days=2), extra_properties=props
+                )
+            )
+        ]
+    )
     yield s
     s.close()
 
@@ -86,7 +96,9 @@ def test_sql_matches_golden_file(store: DuckDBStore, dialect: str) -> None:
     step = Step("sync", None, dt.datetime(2030, 1, 1), run_id="golden")
     plan = plan_units(histogram(store, clock, step.selection(1)), 1000)
     export = WarehouseExport(wh)
-    outcome = export.write_events(store, clock, store.get_project(1), step, plan, lambda _: None, 1000)
+    outcome = export.write_events(
+        store, clock, store.get_project(1), step, plan, lambda _: None, 1000
+    )
     assert outcome.rows == 40
     export.write_snapshot(store, DataKind.IDENTITY, store.get_project(1), step, lambda _: None)
     text = ";\n".join(wh.log) + ";\n"

@@ -8,8 +8,8 @@ from typing import Any
 
 from driftline.pipelines.destinations import open_destination
 
-from .contract import DestinationContract, Harness, Record
 from .conftest import make_events
+from .contract import DestinationContract, Harness, Record
 
 
 class WarehouseContract(DestinationContract):
@@ -37,7 +37,11 @@ class WarehouseContract(DestinationContract):
                 day = dt.date.fromisoformat(day[:10])
             if isinstance(time, str):
                 time = dt.datetime.fromisoformat(time)
-            seconds = int(time.replace(tzinfo=dt.UTC).timestamp()) if time.tzinfo is None else int(time.timestamp())
+            seconds = (
+                int(time.replace(tzinfo=dt.UTC).timestamp())
+                if time.tzinfo is None
+                else int(time.timestamp())
+            )
             props = json.loads(props) if isinstance(props, str) else props
             out.append(Record(insert_id, name, day.strftime("%Y/%m/%d"), seconds, props))
         return out
@@ -53,7 +57,9 @@ class WarehouseContract(DestinationContract):
             wh.close()
         return {str(r[0]).lower() for r in rows}
 
-    def test_columns_widen_and_conflicts_get_their_own(self, harness: Harness, destination_url: str, day: dt.datetime) -> None:
+    def test_columns_widen_and_conflicts_get_their_own(
+        self, harness: Harness, destination_url: str, day: dt.datetime
+    ) -> None:
         self.add(harness, destination_url)
         harness.write(make_events(50, day, dt.timedelta(hours=2), seed=1))
         harness.engine().run(harness.project, "p")

@@ -92,7 +92,9 @@ class BucketExport:
     ) -> Outcome:
         """A full snapshot of people or identity mappings; older snapshots removed after."""
         root = data_root(project_id, data)
-        column = lines.column("line").combine_chunks() if lines.num_rows else pa.array([], pa.string())
+        column = (
+            lines.column("line").combine_chunks() if lines.num_rows else pa.array([], pa.string())
+        )
         names: list[str] = []
         total = 0
         for index, offset in enumerate(range(0, max(len(column), 1), self.part_rows)):
@@ -107,8 +109,15 @@ class BucketExport:
         crash("before_marker")
         self.bucket.put(f"{root}/{MARKER}", b"")
         keep = set(names)
-        stale = [f"{root}/{n}" for n in self.bucket.list(root) if n.endswith(SUFFIX) and n not in keep]
+        stale = [
+            f"{root}/{n}" for n in self.bucket.list(root) if n.endswith(SUFFIX) and n not in keep
+        ]
         stale += [f"{root}/{n}" for n in previous if n not in keep]
         self.bucket.delete(sorted(set(stale)))
-        return Outcome(rows=len(column), files=len(names), bytes=total, partitions=[""],
-                       detail={"names": names})
+        return Outcome(
+            rows=len(column),
+            files=len(names),
+            bytes=total,
+            partitions=[""],
+            detail={"names": names},
+        )

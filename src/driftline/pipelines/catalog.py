@@ -52,7 +52,9 @@ class Catalog:
             hint = f"; pipelines are: {', '.join(known)}" if known else "; none exists yet"
             raise NotFound(f"no pipeline named {name!r}{hint}")
         spec, state, created = rows[0]
-        return Pipeline(project_id, PipelineSpec.from_json(json.loads(spec)), json.loads(state or "{}"), created)
+        return Pipeline(
+            project_id, PipelineSpec.from_json(json.loads(spec)), json.loads(state or "{}"), created
+        )
 
     def list(self, project_id: int | None = None) -> list[Pipeline]:
         sql = "SELECT project_id, spec, state, created_at FROM pipelines"
@@ -62,7 +64,12 @@ class Catalog:
             params.append(project_id)
         rows = self.store.query_rows(sql + " ORDER BY project_id, created_at, name", params)
         return [
-            Pipeline(int(pid), PipelineSpec.from_json(json.loads(spec)), json.loads(state or "{}"), created)
+            Pipeline(
+                int(pid),
+                PipelineSpec.from_json(json.loads(spec)),
+                json.loads(state or "{}"),
+                created,
+            )
             for pid, spec, state, created in rows
         ]
 
@@ -73,13 +80,17 @@ class Catalog:
     def delete(self, project_id: int, name: str) -> None:
         self.writer.write(DeletePipeline(project_id, name))
 
-    def record(self, pipeline: Pipeline, state: dict[str, Any] | None, run: dict[str, Any] | None = None) -> None:
+    def record(
+        self, pipeline: Pipeline, state: dict[str, Any] | None, run: dict[str, Any] | None = None
+    ) -> None:
         """Write a new state (its version one up) and/or a history row, atomically."""
         new_state = None
         if state is not None:
             new_state = dict(state, version=pipeline.version + 1)
         self.writer.write(
-            RecordPipelineStep(pipeline.project_id, pipeline.name, new_state, run, expect_version=pipeline.version)
+            RecordPipelineStep(
+                pipeline.project_id, pipeline.name, new_state, run, expect_version=pipeline.version
+            )
         )
         if new_state is not None:
             pipeline.state = new_state

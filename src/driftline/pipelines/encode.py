@@ -210,7 +210,9 @@ class PartWriter:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def group_where(clock: Clock, selection: Selection, units: list[Unit]) -> tuple[str, dict[str, Any]]:
+def group_where(
+    clock: Clock, selection: Selection, units: list[Unit]
+) -> tuple[str, dict[str, Any]]:
     """The selection narrowed to one group's partitions (and hash slice)."""
     where, params = selection.where(clock)
     lo = clock.partition_range(units[0].partition)[0]

@@ -115,7 +115,11 @@ class PipelineEngine:
         pending = None
         if history:
             chunks = history.get("chunks")
-            pending = f"{history.get('done', 0)}/{len(chunks)} chunks" if chunks is not None else "planned"
+            pending = (
+                f"{history.get('done', 0)}/{len(chunks)} chunks"
+                if chunks is not None
+                else "planned"
+            )
         return {
             "name": spec.name,
             "destination": redact(spec.destination),
@@ -195,9 +199,12 @@ class PipelineEngine:
         pipeline = self.catalog.get(project.id, name)
         history = pipeline.state.get("history") or {}
         chunks = history.get("chunks") or []
-        return {"chunks": len(chunks), "done": int(history.get("done", 0)),
-                "events": sum(int(c[2]) for c in chunks) if chunks else 0,
-                "events_done": sum(int(c[2]) for c in chunks[: int(history.get("done", 0))])}
+        return {
+            "chunks": len(chunks),
+            "done": int(history.get("done", 0)),
+            "events": sum(int(c[2]) for c in chunks) if chunks else 0,
+            "events_done": sum(int(c[2]) for c in chunks[: int(history.get("done", 0))]),
+        }
 
     # ------------------------------------------------------------------ planning
     def _clock(self, project: Project, pipeline: Pipeline) -> Clock:
@@ -222,7 +229,11 @@ class PipelineEngine:
         return bool(rows[0][0])
 
     def _next_step(
-        self, project: Project, pipeline: Pipeline, until: dt.datetime | None, backfill_only: bool = False
+        self,
+        project: Project,
+        pipeline: Pipeline,
+        until: dt.datetime | None,
+        backfill_only: bool = False,
     ) -> Step | None:
         state = pipeline.state
         if state.get("in_flight"):
@@ -238,7 +249,9 @@ class PipelineEngine:
                 return step
         return self._next_sync(project, pipeline, until)
 
-    def _next_sync(self, project: Project, pipeline: Pipeline, until: dt.datetime | None) -> Step | None:
+    def _next_sync(
+        self, project: Project, pipeline: Pipeline, until: dt.datetime | None
+    ) -> Step | None:
         state = pipeline.state
         start = from_iso(state["watermark"])
         end = self._horizon(until)
@@ -268,9 +281,13 @@ class PipelineEngine:
                 counts = histogram(
                     self.store,
                     clock,
-                    Step("backfill", from_iso(lo), from_iso(hi), cutoff=cutoff).selection(project.id),
+                    Step("backfill", from_iso(lo), from_iso(hi), cutoff=cutoff).selection(
+                        project.id
+                    ),
                 )
-                chunks.extend(plan_chunks(clock, counts, self.chunk_rows, from_iso(lo), from_iso(hi)))
+                chunks.extend(
+                    plan_chunks(clock, counts, self.chunk_rows, from_iso(lo), from_iso(hi))
+                )
             history["chunks"] = chunks
             history["done"] = 0
             state["history"] = history
@@ -304,11 +321,16 @@ class PipelineEngine:
         spec = pipeline.spec
         plan = None
         if spec.data is DataKind.EVENTS:
-            plan = plan_units(histogram(self.store, clock, step.selection(project.id)), self.group_rows)
+            plan = plan_units(
+                histogram(self.store, clock, step.selection(project.id)), self.group_rows
+            )
             from dataclasses import replace
 
-            step = replace(step, planned=tuple(sorted(set(step.planned) | set(plan.partitions))),
-                           events_in_store=plan.rows)
+            step = replace(
+                step,
+                planned=tuple(sorted(set(step.planned) | set(plan.partitions))),
+                events_in_store=plan.rows,
+            )
         run = self._run_row(step, status="running")
         self.catalog.record(pipeline, dict(pipeline.state, in_flight=step.to_json()), run)
         try:
@@ -337,36 +359,58 @@ class PipelineEngine:
         error = None
         if step.kind != "snapshot" and outcome.rows != step.events_in_store:
             status = "mismatch"
-            error = (f"{step.events_in_store} events in the store for this window when it was planned, "
-                     f"{outcome.rows} exported (events were deleted or replaced during the step)")
+            error = (
+                f"{step.events_in_store} events in the store for this window when it was planned, "
+                f"{outcome.rows} exported (events were deleted or replaced during the step)"
+            )
         final = self._run_row(step, status=status, error=error, outcome=outcome)
         self.catalog.record(pipeline, state, final)
         return final
 
-    def _write(self, project: Project, pipeline: Pipeline, dest: Any, clock: Clock, step: Step,
-               plan: Any, on_rows: Callable[[int], None] | None) -> Outcome:
+    def _write(
+        self,
+        project: Project,
+        pipeline: Pipeline,
+        dest: Any,
+        clock: Clock,
+        step: Step,
+        plan: Any,
+        on_rows: Callable[[int], None] | None,
+    ) -> Outcome:
         data = pipeline.spec.data
         if isinstance(dest, Bucket):
-            export = BucketExport(dest, group_rows=self.group_rows, part_rows=self.part_rows,
-                                  threads=self.threads)
+            export = BucketExport(
+                dest, group_rows=self.group_rows, part_rows=self.part_rows, threads=self.threads
+            )
             if data is DataKind.EVENTS:
-                return export.write_events(self.store, clock, project.id, step, plan, self.crash, on_rows)
+                return export.write_events(
+                    self.store, clock, project.id, step, plan, self.crash, on_rows
+                )
             lines = snapshots.render(self.store, data, project.id, step.end)
-            return export.write_snapshot(data, project.id, step, lines,
-                                         list(pipeline.state.get("snapshot") or []), self.crash)
+            return export.write_snapshot(
+                data,
+                project.id,
+                step,
+                lines,
+                list(pipeline.state.get("snapshot") or []),
+                self.crash,
+            )
         from driftline.pipelines.warehouse_export import WarehouseExport
 
         wexport = WarehouseExport(dest)
         if data is DataKind.EVENTS:
-            return wexport.write_events(self.store, clock, project, step, plan, self.crash, self.group_rows, on_rows)
+            return wexport.write_events(
+                self.store, clock, project, step, plan, self.crash, self.group_rows, on_rows
+            )
         return wexport.write_snapshot(self.store, data, project, step, self.crash)
 
     def _record_failure(self, pipeline: Pipeline, step: Step, message: str) -> None:
         with contextlib.suppress(DriftlineError):
             self.catalog.record(pipeline, None, self._run_row(step, status="failed", error=message))
 
-    def _run_row(self, step: Step, *, status: str, error: str | None = None,
-                 outcome: Outcome | None = None) -> dict[str, Any]:
+    def _run_row(
+        self, step: Step, *, status: str, error: str | None = None, outcome: Outcome | None = None
+    ) -> dict[str, Any]:
         finished = status != "running"
         files: dict[str, Any] = {
             "kind": step.kind,
@@ -376,7 +420,9 @@ class PipelineEngine:
             "drop_late": step.drop_late,
         }
         if outcome is not None:
-            files.update(files=outcome.files, bytes=outcome.bytes, partitions=len(outcome.partitions))
+            files.update(
+                files=outcome.files, bytes=outcome.bytes, partitions=len(outcome.partitions)
+            )
         return {
             "run_id": step.run_id,
             "window_start": step.start,
@@ -385,7 +431,9 @@ class PipelineEngine:
             "finished_at": utc_now() if finished else None,
             "status": status,
             "error": error,
-            "events_in_store": step.events_in_store if step.kind != "snapshot" else (outcome.rows if outcome else None),
+            "events_in_store": step.events_in_store
+            if step.kind != "snapshot"
+            else (outcome.rows if outcome else None),
             "events_exported": outcome.rows if outcome else None,
             "files": files,
         }

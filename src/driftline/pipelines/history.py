@@ -15,7 +15,9 @@ from driftline.pipelines.layout import Clock
 from driftline.pipelines.steps import Step, from_iso
 
 
-def history(catalog: Catalog, project_id: int, timezone: str, name: str, *, recount: bool = True) -> list[dict[str, Any]]:
+def history(
+    catalog: Catalog, project_id: int, timezone: str, name: str, *, recount: bool = True
+) -> list[dict[str, Any]]:
     pipeline = catalog.get(project_id, name)
     clock = Clock(pipeline.spec.frequency, timezone)
     rows = []
@@ -43,17 +45,27 @@ def history(catalog: Catalog, project_id: int, timezone: str, name: str, *, reco
             "attempts": info.get("attempts", 1),
         }
         if recount and kind in ("sync", "backfill") and run["status"] in ("ok", "mismatch"):
-            step = Step(kind, run["window_start"], run["window_end"],
-                        cutoff=from_iso(info.get("cutoff")), drop_late=bool(info.get("drop_late")))
+            step = Step(
+                kind,
+                run["window_start"],
+                run["window_end"],
+                cutoff=from_iso(info.get("cutoff")),
+                drop_late=bool(info.get("drop_late")),
+            )
             where, params = step.selection(project_id).where(clock)
-            now = int(catalog.store.query_rows(f"SELECT count(*) FROM events WHERE {where}", params)[0][0])
+            now = int(
+                catalog.store.query_rows(f"SELECT count(*) FROM events WHERE {where}", params)[0][0]
+            )
             row["events_in_store"] = now
             if now != exported:
                 row["status"] = "mismatch"
                 row["error"] = (
                     f"the store now has {now} events for this window and {exported} were exported; "
-                    + ("events were deleted or replaced after the export" if now < (exported or 0)
-                       else "events were added to this window after the export")
+                    + (
+                        "events were deleted or replaced after the export"
+                        if now < (exported or 0)
+                        else "events were added to this window after the export"
+                    )
                 )
         rows.append(row)
     return rows

@@ -21,7 +21,11 @@ from driftline.pipelines.spec import DataKind, Frequency
 EVENTS_DIR = "mp_master_event"
 PEOPLE_DIR = "mp_people_data"
 IDENTITY_DIR = "mp_identity_mappings_data"
-DATA_DIRS = {DataKind.EVENTS: EVENTS_DIR, DataKind.PEOPLE: PEOPLE_DIR, DataKind.IDENTITY: IDENTITY_DIR}
+DATA_DIRS = {
+    DataKind.EVENTS: EVENTS_DIR,
+    DataKind.PEOPLE: PEOPLE_DIR,
+    DataKind.IDENTITY: IDENTITY_DIR,
+}
 MARKER = "complete"
 SUFFIX = ".json.gz"
 

@@ -40,7 +40,9 @@ def merge_ranges(ranges: list[list[Any]]) -> list[list[str | None]]:
     return [_out(lo, hi) for lo, hi in merged]
 
 
-def subtract_ranges(wanted: list[list[Any]], taken: list[list[Any]]) -> list[tuple[dt.datetime | None, dt.datetime | None]]:
+def subtract_ranges(
+    wanted: list[list[Any]], taken: list[list[Any]]
+) -> list[tuple[dt.datetime | None, dt.datetime | None]]:
     """``wanted`` minus ``taken``, as (start, end) datetimes (``None``: unbounded)."""
     pieces = [(_lo(a), _hi(b)) for a, b in wanted]
     for a, b in taken:
@@ -55,7 +57,9 @@ def subtract_ranges(wanted: list[list[Any]], taken: list[list[Any]]) -> list[tup
             if t_hi < hi:
                 next_pieces.append((t_hi, hi))
         pieces = next_pieces
-    return [(None if lo == _MIN else lo, None if hi == _MAX else hi) for lo, hi in pieces if lo < hi]
+    return [
+        (None if lo == _MIN else lo, None if hi == _MAX else hi) for lo, hi in pieces if lo < hi
+    ]
 
 
 def plan_chunks(

@@ -43,7 +43,9 @@ class Backoff:
         return at is None or now >= at
 
 
-def due_until(pipeline: Pipeline, timezone: str, now: dt.datetime, delay: dt.timedelta) -> dt.datetime | None:
+def due_until(
+    pipeline: Pipeline, timezone: str, now: dt.datetime, delay: dt.timedelta
+) -> dt.datetime | None:
     """The export end a pipeline should run to now, or ``None`` when it is not due."""
     clock = Clock(pipeline.spec.frequency, timezone)
     closed = clock.floor(now - delay)

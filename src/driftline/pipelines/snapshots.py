@@ -39,4 +39,6 @@ def render(store: Any, data: DataKind, project_id: int, asof: dt.datetime | None
 
     if data is DataKind.PEOPLE:
         return read_table(store, PEOPLE_SQL, {"pid": project_id})
-    return read_table(store, IDENTITY_SQL, {"pid": project_id, "asof": asof or dt.datetime(9999, 1, 1)})
+    return read_table(
+        store, IDENTITY_SQL, {"pid": project_id, "asof": asof or dt.datetime(9999, 1, 1)}
+    )

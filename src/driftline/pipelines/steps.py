@@ -50,8 +50,12 @@ class Step:
 
     def selection(self, project_id: int) -> Selection:
         if self.kind == "backfill":
-            return Selection(project_id, ingest_hi=self.cutoff, time_lo=self.start, time_hi=self.end)
-        return Selection(project_id, ingest_lo=self.start, ingest_hi=self.end, drop_late=self.drop_late)
+            return Selection(
+                project_id, ingest_hi=self.cutoff, time_lo=self.start, time_hi=self.end
+            )
+        return Selection(
+            project_id, ingest_lo=self.start, ingest_hi=self.end, drop_late=self.drop_late
+        )
 
     def retry(self) -> Step:
         return replace(self, attempts=self.attempts + 1)

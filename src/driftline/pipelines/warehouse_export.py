@@ -48,7 +48,9 @@ class WarehouseExport:
             self.wh.execute(statement)
         for template in self.wh.capabilities.extra_ddl:
             self.wh.execute(
-                template.format(table=self.sql.table(EVENTS_TABLE), event_date=self.sql.ident("event_date"))
+                template.format(
+                    table=self.sql.table(EVENTS_TABLE), event_date=self.sql.ident("event_date")
+                )
             )
 
     def columns(self) -> list[PropertyColumn]:
@@ -78,7 +80,9 @@ class WarehouseExport:
             return Outcome(rows=done, partitions=plan.partitions, detail={"already_loaded": True})
         selection = step.selection(project.id)
         existing = self.columns()
-        added = widen(existing, infer_kinds(store, clock, selection), self.wh.capabilities.max_columns)
+        added = widen(
+            existing, infer_kinds(store, clock, selection), self.wh.capabilities.max_columns
+        )
         for statement in self.sql.add_columns(added):
             self.wh.execute(statement)
         columns = existing + added
@@ -106,11 +110,23 @@ class WarehouseExport:
                         crash("between_files")
                 crash("before_marker")
                 self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows))
-        return Outcome(rows=rows, files=0, bytes=nbytes, partitions=plan.partitions,
-                       detail={"columns_added": [c.column for c in added]})
+        return Outcome(
+            rows=rows,
+            files=0,
+            bytes=nbytes,
+            partitions=plan.partitions,
+            detail={"columns_added": [c.column for c in added]},
+        )
 
-    def _load_staged(self, step: Step, batches: Any, columns: list[PropertyColumn],
-                     json_columns: list[str], crash: Crash, on_rows: Any) -> tuple[int, int]:
+    def _load_staged(
+        self,
+        step: Step,
+        batches: Any,
+        columns: list[PropertyColumn],
+        json_columns: list[str],
+        crash: Crash,
+        on_rows: Any,
+    ) -> tuple[int, int]:
         """Load into a stage table outside any transaction, then move it in one."""
         stage = f"mp_stage_{hashlib.sha1(step.key.encode()).hexdigest()[:12]}"
         kinds = [(n, t) for n, t in FIXED] + [
@@ -135,7 +151,9 @@ class WarehouseExport:
         self.wh.execute(self.sql.drop_table(stage))
         return rows, nbytes
 
-    def write_snapshot(self, store: Any, data: DataKind, project: Project, step: Step, crash: Crash) -> Outcome:
+    def write_snapshot(
+        self, store: Any, data: DataKind, project: Project, step: Step, crash: Crash
+    ) -> Outcome:
         base, columns = SNAPSHOT_TABLES[data]
         rows = snapshots.render(store, data, project.id, step.end).drop_columns(["line"])
         for statement in self.sql.create_schema():
@@ -153,7 +171,9 @@ class WarehouseExport:
         for (old,) in self.wh.query(self._snapshot_tables_sql(base)):
             if str(old) != table and str(old) != f"{base}_view":
                 self.wh.execute(self.sql.drop_table(str(old)))
-        return Outcome(rows=rows.num_rows, files=0, bytes=rows.nbytes, partitions=[], detail={"table": table})
+        return Outcome(
+            rows=rows.num_rows, files=0, bytes=rows.nbytes, partitions=[], detail={"table": table}
+        )
 
     def _snapshot_tables_sql(self, base: str) -> str:
         schema = self.wh.schema or "main"

@@ -57,7 +57,9 @@ class WarehouseSQL:
         if isinstance(value, int | float):
             return exp.Literal.number(value).sql(self.dialect)
         if isinstance(value, dt.datetime):
-            return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP").sql(self.dialect)
+            return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP").sql(
+                self.dialect
+            )
         text = str(value)
         if self.caps.spell_dollar and "$" in text:
             pieces = [exp.Literal.string(p).sql(self.dialect) for p in text.split("$")]
@@ -123,12 +125,15 @@ class WarehouseSQL:
             f"WHERE {self.ident('step')} = {self.literal(key)}"
         )
 
-    def log_step(self, key: str, kind: str, start: dt.datetime | None, end: dt.datetime | None,
-                 rows: int) -> str:
+    def log_step(
+        self, key: str, kind: str, start: dt.datetime | None, end: dt.datetime | None, rows: int
+    ) -> str:
         values = ", ".join(self.literal(v) for v in (key, kind, start, end, rows))
         return f"INSERT INTO {self.table(LOG_TABLE)} VALUES ({values}, CURRENT_TIMESTAMP)"
 
-    def insert_from_stage(self, stage: str, columns: Sequence[str], json_columns: Sequence[str]) -> str:
+    def insert_from_stage(
+        self, stage: str, columns: Sequence[str], json_columns: Sequence[str]
+    ) -> str:
         """Move a loaded stage into ``mp_master_event`` (JSON text parsed where needed)."""
         target = ", ".join(self.ident(c) for c in columns)
         exprs = []

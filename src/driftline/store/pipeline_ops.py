@@ -33,8 +33,14 @@ class CreatePipeline:
     rows = 1
     mergeable = False
 
-    def __init__(self, project_id: int, name: str, spec: dict[str, Any], state: dict[str, Any],
-                 max_event_pipelines: int | None = None) -> None:
+    def __init__(
+        self,
+        project_id: int,
+        name: str,
+        spec: dict[str, Any],
+        state: dict[str, Any],
+        max_event_pipelines: int | None = None,
+    ) -> None:
         self.project_id = project_id
         self.name = name
         self.spec = spec
@@ -43,7 +49,8 @@ class CreatePipeline:
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
         found = conn.execute(
-            "SELECT 1 FROM pipelines WHERE project_id = ? AND name = ?", [self.project_id, self.name]
+            "SELECT 1 FROM pipelines WHERE project_id = ? AND name = ?",
+            [self.project_id, self.name],
         ).fetchone()
         if found:
             raise AlreadyExists(f"a pipeline named {self.name!r} already exists in this project")

@@ -28,8 +28,16 @@ pipeline_app = typer.Typer(
 NameArg = Annotated[str, typer.Argument(help="Pipeline name (unique in the project).")]
 
 HISTORY_COLUMNS = [
-    "kind", "window_start", "window_end", "status", "events_in_store", "events_exported",
-    "files", "bytes", "attempts", "error",
+    "kind",
+    "window_start",
+    "window_end",
+    "status",
+    "events_in_store",
+    "events_exported",
+    "files",
+    "bytes",
+    "attempts",
+    "error",
 ]
 
 
@@ -95,8 +103,14 @@ def add(
             project=project,
         )
     if fmt is OutputFormat.table:
-        stdout.print(f"added pipeline {result['name']} → {result['destination']} ({result['data']}, {result['frequency']})")
-        stdout.print("next: `driftline pipeline run " + result["name"] + "` or let `driftline serve` schedule it")
+        stdout.print(
+            f"added pipeline {result['name']} → {result['destination']} ({result['data']}, {result['frequency']})"
+        )
+        stdout.print(
+            "next: `driftline pipeline run "
+            + result["name"]
+            + "` or let `driftline serve` schedule it"
+        )
     else:
         render_rows([result], fmt)
 
@@ -110,8 +124,21 @@ def list_(
     """List the project's pipelines (destination credentials are never shown)."""
     with Runtime(data_dir).session() as session:
         rows = session.op("pipeline.list", project=project)
-    render_rows(rows, fmt, columns=["name", "destination", "data", "frequency", "sync", "from",
-                                    "watermark", "backfill", "in_flight"])
+    render_rows(
+        rows,
+        fmt,
+        columns=[
+            "name",
+            "destination",
+            "data",
+            "frequency",
+            "sync",
+            "from",
+            "watermark",
+            "backfill",
+            "in_flight",
+        ],
+    )
 
 
 @pipeline_app.command("delete")
@@ -146,8 +173,12 @@ def _run_steps(session: Any, name: str, project: str | None, **kwargs: Any) -> d
         while True:
             info = session.op("pipeline.progress", name=name, project=project)
             if info["chunks"]:
-                progress.update(task, total=info["events"], completed=info["events_done"],
-                                description=f"{name} · backfill {info['done']}/{info['chunks']} chunks")
+                progress.update(
+                    task,
+                    total=info["events"],
+                    completed=info["events_done"],
+                    description=f"{name} · backfill {info['done']}/{info['chunks']} chunks",
+                )
             result = session.op("pipeline.run", name=name, project=project, max_steps=1, **kwargs)
             for step in result["steps"]:
                 total["steps"] += 1
@@ -156,9 +187,12 @@ def _run_steps(session: Any, name: str, project: str | None, **kwargs: Any) -> d
                     stderr.print(
                         f"{step['files'].get('kind')} {step['window_start']} → {step['window_end']}: "
                         f"{step['events_exported']} events, {step['status']}",
-                        markup=False, highlight=False,
+                        markup=False,
+                        highlight=False,
                     )
-            progress.update(task, description=f"{name} · {total['events_exported']:,} events exported")
+            progress.update(
+                task, description=f"{name} · {total['events_exported']:,} events exported"
+            )
             total["watermark"] = result["watermark"]
             if not result["steps"] or not result["pending"]:
                 return total
@@ -169,7 +203,9 @@ def run(
     name: NameArg,
     until: Annotated[
         str | None,
-        typer.Option("--until", help="Export what was committed before this ISO timestamp (default: now)."),
+        typer.Option(
+            "--until", help="Export what was committed before this ISO timestamp (default: now)."
+        ),
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
@@ -180,8 +216,10 @@ def run(
     with Runtime(data_dir).session() as session:
         total = _run_steps(session, name, project, until=until)
     if fmt is OutputFormat.table:
-        stdout.print(f"{name}: {total['steps']} steps, {total['events_exported']:,} events exported; "
-                     f"watermark {total['watermark']}")
+        stdout.print(
+            f"{name}: {total['steps']} steps, {total['events_exported']:,} events exported; "
+            f"watermark {total['watermark']}"
+        )
     else:
         render_rows([total], fmt)
 
@@ -189,8 +227,13 @@ def run(
 @pipeline_app.command("backfill")
 def backfill(
     name: NameArg,
-    from_date: Annotated[str, typer.Option("--from", help="First event day, YYYY-MM-DD (project timezone).")],
-    to_date: Annotated[str | None, typer.Option("--to", help="Last event day (inclusive); default: all after --from.")] = None,
+    from_date: Annotated[
+        str, typer.Option("--from", help="First event day, YYYY-MM-DD (project timezone).")
+    ],
+    to_date: Annotated[
+        str | None,
+        typer.Option("--to", help="Last event day (inclusive); default: all after --from."),
+    ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -199,12 +242,16 @@ def backfill(
     [--from, --to], in chunks. Interrupted, it resumes where it stopped; days already
     exported are skipped."""
     with Runtime(data_dir).session() as session:
-        planned = session.op("pipeline.backfill", name=name, from_date=from_date, to_date=to_date, project=project)
+        planned = session.op(
+            "pipeline.backfill", name=name, from_date=from_date, to_date=to_date, project=project
+        )
         total = _run_steps(session, name, project, backfill_only=True)
     if fmt is OutputFormat.table:
         if not planned["planned"]:
             stdout.print(f"{name}: nothing new to backfill ({planned['reason']})")
-        stdout.print(f"{name}: backfill wrote {total['events_exported']:,} events in {total['steps']} chunks")
+        stdout.print(
+            f"{name}: backfill wrote {total['events_exported']:,} events in {total['steps']} chunks"
+        )
     else:
         render_rows([dict(total, **planned)], fmt)
 

@@ -47,7 +47,9 @@ def parse_day(value: str | None, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"--{field.replace('_', '-')} {value!r} is not a date; use YYYY-MM-DD", field=field) from None
+        raise InvalidInput(
+            f"--{field.replace('_', '-')} {value!r} is not a date; use YYYY-MM-DD", field=field
+        ) from None
 
 
 @operation("pipeline.add")
@@ -88,7 +90,11 @@ def run(
 ) -> dict[str, Any]:
     target = ctx.store.get_project(project)
     result = _engine(ctx).run(
-        target, name, until=parse_timestamp(until, "until"), max_steps=max_steps, backfill_only=backfill_only
+        target,
+        name,
+        until=parse_timestamp(until, "until"),
+        max_steps=max_steps,
+        backfill_only=backfill_only,
     )
     return jsonable(result)
 

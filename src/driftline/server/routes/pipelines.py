@@ -22,15 +22,21 @@ router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
 class PipelineIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=64, description="Unique name in the project.")
-    destination: str = Field(..., min_length=3, max_length=2000, description="Bucket or warehouse URL.")
+    destination: str = Field(
+        ..., min_length=3, max_length=2000, description="Bucket or warehouse URL."
+    )
     data: Literal["events", "people", "identity"] = "events"
     frequency: Literal["hourly", "daily"] = "daily"
     sync: bool = Field(True, description="Export late events into their partitions (default).")
-    from_date: str | None = Field(None, description="First event day of history to export, YYYY-MM-DD.")
+    from_date: str | None = Field(
+        None, description="First event day of history to export, YYYY-MM-DD."
+    )
 
 
 class RunIn(BaseModel):
-    until: str | None = Field(None, description="Export what was committed before this ISO timestamp.")
+    until: str | None = Field(
+        None, description="Export what was committed before this ISO timestamp."
+    )
     max_steps: int | None = Field(None, ge=1, le=10_000)
 
 
@@ -76,7 +82,9 @@ async def delete_pipeline(request: Request, name: str) -> Response:
 @router.post("/{name}/run", summary="Run now, until everything committed is exported")
 async def run_pipeline(request: Request, name: str, body: RunIn | None = None) -> Response:
     body = body or RunIn()
-    return JSONResponse(await _op(request, "pipeline.run", name=name, until=body.until, max_steps=body.max_steps))
+    return JSONResponse(
+        await _op(request, "pipeline.run", name=name, until=body.until, max_steps=body.max_steps)
+    )
 
 
 @router.get("/{name}/runs", summary="History, oldest first, reconciled against the store")
@@ -86,5 +94,7 @@ async def pipeline_runs(request: Request, name: str) -> Response:
 
 @router.post("/{name}/backfill", status_code=202, summary="Plan a backfill; the scheduler runs it")
 async def backfill_pipeline(request: Request, name: str, body: BackfillIn) -> Response:
-    result = await _op(request, "pipeline.backfill", name=name, from_date=body.from_date, to_date=body.to_date)
+    result = await _op(
+        request, "pipeline.backfill", name=name, from_date=body.from_date, to_date=body.to_date
+    )
     return JSONResponse(result, status_code=202)

@@ -86,10 +86,18 @@ class PipelineScheduler:
             self.backoff.succeeded(key)
         except DriftlineError as exc:
             wait = self.backoff.failed(key, utc_now())
-            log.warning("pipeline %s (project %s) failed: %s; retrying in %.0fs", name, project.id, exc.message, wait)
+            log.warning(
+                "pipeline %s (project %s) failed: %s; retrying in %.0fs",
+                name,
+                project.id,
+                exc.message,
+                wait,
+            )
         except Exception:
             wait = self.backoff.failed(key, utc_now())
-            log.exception("pipeline %s (project %s) failed; retrying in %.0fs", name, project.id, wait)
+            log.exception(
+                "pipeline %s (project %s) failed; retrying in %.0fs", name, project.id, wait
+            )
         finally:
             self.busy.discard(project.id)
             self._wake.set()

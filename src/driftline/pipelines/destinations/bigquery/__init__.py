@@ -25,7 +25,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-def open(url: str):  # type: ignore[no-untyped-def]  # noqa: A001
+def open(url: str):  # type: ignore[no-untyped-def]
     from driftline.pipelines.destinations.bigquery.client import BigQueryWarehouse
 
     return BigQueryWarehouse(parse_url(url), CAPABILITIES)

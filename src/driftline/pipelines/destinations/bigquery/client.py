@@ -29,7 +29,9 @@ class BigQueryWarehouse:
         try:
             from google.cloud import bigquery
         except ImportError:
-            raise TerminalError("BigQuery destinations need: pip install 'driftline[bigquery]'") from None
+            raise TerminalError(
+                "BigQuery destinations need: pip install 'driftline[bigquery]'"
+            ) from None
         self.capabilities = capabilities
         self.schema: str | None = config.dataset
         self.config = config

@@ -19,7 +19,9 @@ def parse_url(url: str) -> BigQueryConfig:
     parts = urllib.parse.urlsplit(url)
     dataset = parts.path.strip("/")
     if not parts.netloc or not dataset or "/" in dataset:
-        raise InvalidInput("a bigquery:// URL names a project and a dataset: bigquery://project/dataset",
-                           field="destination")
+        raise InvalidInput(
+            "a bigquery:// URL names a project and a dataset: bigquery://project/dataset",
+            field="destination",
+        )
     query = dict(urllib.parse.parse_qsl(parts.query))
     return BigQueryConfig(parts.netloc, dataset, query.get("location"))

@@ -8,7 +8,7 @@ from driftline.pipelines.destinations.duckdb.config import parse_url
 CAPABILITIES = Capabilities(name="duckdb", kind="warehouse", schemes=("duckdb",), dialect="duckdb")
 
 
-def open(url: str):  # type: ignore[no-untyped-def]  # noqa: A001
+def open(url: str):  # type: ignore[no-untyped-def]
     from driftline.pipelines.destinations.duckdb.client import DuckDBWarehouse
 
     return DuckDBWarehouse(parse_url(url), CAPABILITIES)

@@ -18,6 +18,8 @@ def parse_url(url: str) -> DuckDBConfig:
     parts = urllib.parse.urlsplit(url)
     path = urllib.parse.unquote(parts.path)
     if not path or path == "/":
-        raise InvalidInput("a duckdb:// URL needs a file: duckdb:///path/to/file.duckdb", field="destination")
+        raise InvalidInput(
+            "a duckdb:// URL needs a file: duckdb:///path/to/file.duckdb", field="destination"
+        )
     query = dict(urllib.parse.parse_qsl(parts.query))
     return DuckDBConfig(path, query.get("schema", "main"))

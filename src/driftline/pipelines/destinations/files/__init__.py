@@ -11,7 +11,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-def open(url: str):  # type: ignore[no-untyped-def]  # noqa: A001
+def open(url: str):  # type: ignore[no-untyped-def]
     from driftline.pipelines.destinations.files.client import FsspecBucket
 
     return FsspecBucket(parse_url(url), CAPABILITIES)

@@ -12,15 +12,26 @@ from driftline.errors import TerminalError, TransientError
 from driftline.pipelines.destinations import Capabilities
 from driftline.pipelines.destinations.files.config import BucketConfig
 
-_TERMINAL_WORDS = ("accessdenied", "forbidden", "invalidaccesskey", "signature", "nosuchbucket",
-                   "authorization", "credentials", "403", "401")
+_TERMINAL_WORDS = (
+    "accessdenied",
+    "forbidden",
+    "invalidaccesskey",
+    "signature",
+    "nosuchbucket",
+    "authorization",
+    "credentials",
+    "403",
+    "401",
+)
 
 
 def _map_error(exc: Exception, what: str) -> Exception:
     text = f"{type(exc).__name__}: {exc}".strip()
     first = text.splitlines()[0][:300]
     low = first.lower().replace(" ", "")
-    if isinstance(exc, PermissionError | FileNotFoundError) or any(w in low for w in _TERMINAL_WORDS):
+    if isinstance(exc, PermissionError | FileNotFoundError) or any(
+        w in low for w in _TERMINAL_WORDS
+    ):
         return TerminalError(f"{what}: {first}; check the destination URL and its credentials")
     return TransientError(f"{what}: {first}")
 
@@ -36,7 +47,9 @@ class FsspecBucket:
         self.protocol = config.protocol
         self.root = config.root
         try:
-            self.fs: Any = fsspec.filesystem(config.protocol, skip_instance_cache=True, **config.options)
+            self.fs: Any = fsspec.filesystem(
+                config.protocol, skip_instance_cache=True, **config.options
+            )
         except ImportError as exc:
             extra = {"s3": "s3", "gcs": "gcs", "az": "azure"}.get(config.protocol, config.protocol)
             raise TerminalError(
@@ -95,7 +108,7 @@ class FsspecBucket:
         except FileNotFoundError:
             return []
         prefix = self.root.rstrip("/") + "/"
-        return sorted(str(p)[len(prefix):] if str(p).startswith(prefix) else str(p) for p in found)
+        return sorted(str(p)[len(prefix) :] if str(p).startswith(prefix) else str(p) for p in found)
 
     def delete(self, paths: Iterable[str]) -> None:
         for path in paths:

@@ -42,12 +42,18 @@ def parse_url(url: str) -> BucketConfig:
         root = os.path.abspath(urllib.parse.unquote(parts.path))
         return BucketConfig("file", root.rstrip("/") or "/", {"auto_mkdir": True})
     if not parts.netloc:
-        raise InvalidInput(f"{scheme}:// URL needs a bucket name: {scheme}://bucket/prefix", field="destination")
+        raise InvalidInput(
+            f"{scheme}:// URL needs a bucket name: {scheme}://bucket/prefix", field="destination"
+        )
     root = (parts.netloc + "/" + parts.path.strip("/")).rstrip("/")
     options: dict[str, Any] = {}
     if protocol == "s3":
         client: dict[str, Any] = {}
-        endpoint = query.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = (
+            query.get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
         if endpoint:
             client["endpoint_url"] = endpoint
         if query.get("region"):

@@ -21,7 +21,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-def open(url: str):  # type: ignore[no-untyped-def]  # noqa: A001
+def open(url: str):  # type: ignore[no-untyped-def]
     from driftline.pipelines.destinations.postgres.client import PostgresWarehouse
 
     return PostgresWarehouse(parse_url(url), CAPABILITIES)

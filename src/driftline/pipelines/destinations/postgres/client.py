@@ -33,7 +33,9 @@ class PostgresWarehouse:
         try:
             import psycopg
         except ImportError:
-            raise TerminalError("PostgreSQL destinations need: pip install 'driftline[postgres]'") from None
+            raise TerminalError(
+                "PostgreSQL destinations need: pip install 'driftline[postgres]'"
+            ) from None
         self.capabilities = capabilities
         self.schema: str | None = config.schema
         try:
@@ -76,11 +78,17 @@ class PostgresWarehouse:
         from sqlglot import exp
 
         target = ".".join(
-            exp.to_identifier(p, quoted=True).sql("postgres") for p in ([self.schema] if self.schema else []) + [table]
+            exp.to_identifier(p, quoted=True).sql("postgres")
+            for p in ([self.schema] if self.schema else []) + [table]
         )
-        cols = ", ".join(exp.to_identifier(c, quoted=True).sql("postgres") for c in data.column_names)
+        cols = ", ".join(
+            exp.to_identifier(c, quoted=True).sql("postgres") for c in data.column_names
+        )
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        with self.conn.cursor() as cur, cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+        ):
             for offset in range(0, data.num_rows, COPY_CHUNK_ROWS):
                 sink = io.BytesIO()
                 pacsv.write_csv(data.slice(offset, COPY_CHUNK_ROWS), sink, options)

@@ -17,7 +17,9 @@ class PostgresConfig:
 def parse_url(url: str, default_port: int = 5432) -> PostgresConfig:
     parts = urllib.parse.urlsplit(url)
     if not parts.hostname:
-        raise InvalidInput("a postgresql:// URL needs a host: postgresql://user@host:5432/db", field="destination")
+        raise InvalidInput(
+            "a postgresql:// URL needs a host: postgresql://user@host:5432/db", field="destination"
+        )
     query = dict(urllib.parse.parse_qsl(parts.query))
     schema = query.pop("schema", "public")
     netloc = parts.netloc

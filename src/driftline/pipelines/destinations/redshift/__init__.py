@@ -24,7 +24,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-def open(url: str):  # type: ignore[no-untyped-def]  # noqa: A001
+def open(url: str):  # type: ignore[no-untyped-def]
     from driftline.pipelines.destinations.redshift.client import RedshiftWarehouse
 
     return RedshiftWarehouse(parse_url(url, default_port=5439), CAPABILITIES)

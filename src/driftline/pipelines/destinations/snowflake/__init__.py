@@ -26,7 +26,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-def open(url: str):  # type: ignore[no-untyped-def]  # noqa: A001
+def open(url: str):  # type: ignore[no-untyped-def]
     from driftline.pipelines.destinations.snowflake.client import SnowflakeWarehouse
 
     return SnowflakeWarehouse(parse_url(url), CAPABILITIES)

@@ -27,7 +27,9 @@ class SnowflakeWarehouse:
         try:
             import snowflake.connector
         except ImportError:
-            raise TerminalError("Snowflake destinations need: pip install 'driftline[snowflake]'") from None
+            raise TerminalError(
+                "Snowflake destinations need: pip install 'driftline[snowflake]'"
+            ) from None
         self.capabilities = capabilities
         self.database = config.database
         self.schema: str | None = config.schema.upper()
@@ -71,13 +73,21 @@ class SnowflakeWarehouse:
         frame = data.to_pandas(timestamp_as_object=False)
         try:
             ok, *_ = write_pandas(
-                self.conn, frame, table, database=self.database, schema=self.schema,
-                quote_identifiers=True, auto_create_table=False, use_logical_type=True,
+                self.conn,
+                frame,
+                table,
+                database=self.database,
+                schema=self.schema,
+                quote_identifiers=True,
+                auto_create_table=False,
+                use_logical_type=True,
             )
         except Exception as exc:
             raise _map(exc) from None
         if not ok:
-            raise TransientError(f"Snowflake destination: loading {len(frame)} rows into {table} failed")
+            raise TransientError(
+                f"Snowflake destination: loading {len(frame)} rows into {table} failed"
+            )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
