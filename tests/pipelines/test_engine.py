@@ -227,3 +227,28 @@ def test_bad_specs_name_the_field(env: Any) -> None:
         with pytest.raises(InvalidInput) as info:
             engine.add(project, parse_spec(**kwargs))
         assert info.value.field == field
+
+
+def test_a_backfill_requested_during_a_backfill_does_not_redo_done_chunks(
+    env: Any, tmp_path: Path, day: dt.datetime
+) -> None:
+    store, writer, _ = env
+    project = store.get_project(1)
+    engine = PipelineEngine(store, writer, chunk_rows=100)
+    writer.write(AppendEvents(make_events(600, day - dt.timedelta(days=5), dt.timedelta(days=6))))
+    out = tmp_path / "b"
+    engine.add(
+        project,
+        parse_spec(
+            "p",
+            f"file://{out}",
+            "events",
+            "daily",
+            from_date=(day - dt.timedelta(days=2)).date().isoformat(),
+        ),
+    )
+    engine.run(project, "p", max_steps=2)  # part of the history
+    engine.backfill(project, "p", (day - dt.timedelta(days=5)).date(), None)
+    engine.run(project, "p")
+    ids = [e["insert_id"] for e in read_lines(out, "1/mp_master_event/**/*.json.gz")]
+    assert len(ids) == len(set(ids)) == 600

@@ -183,15 +183,13 @@ class PipelineEngine:
         hi = clock.day_start(to_date + dt.timedelta(days=1)) if to_date else None
         state = dict(pipeline.state)
         history = state.get("history")
-        busy = [r for r in (history or {}).get("ranges", [])]
+        busy = list((history or {}).get("ranges", []))
         wanted = subtract_ranges([[lo, hi]], [*state.get("covered", []), *busy])
         if not wanted:
             return {"pipeline": name, "planned": False, "reason": "already exported or planned"}
         ranges = merge_ranges([*busy, *[[to_iso(a), to_iso(b)] for a, b in wanted]])
+        # chunks already done are in ``covered``: planning again leaves them out
         state["history"] = {"ranges": ranges, "chunks": None, "done": 0}
-        if history and history.get("chunks") is not None and history.get("done"):
-            # keep the chunks already done; plan the rest anew
-            state["history"]["ranges"] = ranges
         self.catalog.record(pipeline, state)
         return {"pipeline": name, "planned": True, "ranges": ranges}
 
@@ -277,17 +275,14 @@ class PipelineEngine:
         cutoff = from_iso(state["cutoff"])
         if history.get("chunks") is None:
             chunks: list[list[Any]] = []
-            for lo, hi in history["ranges"]:
+            todo = subtract_ranges(history["ranges"], state.get("covered", []))
+            for lo, hi in todo:
                 counts = histogram(
                     self.store,
                     clock,
-                    Step("backfill", from_iso(lo), from_iso(hi), cutoff=cutoff).selection(
-                        project.id
-                    ),
+                    Step("backfill", lo, hi, cutoff=cutoff).selection(project.id),
                 )
-                chunks.extend(
-                    plan_chunks(clock, counts, self.chunk_rows, from_iso(lo), from_iso(hi))
-                )
+                chunks.extend(plan_chunks(clock, counts, self.chunk_rows, lo, hi))
             history["chunks"] = chunks
             history["done"] = 0
             state["history"] = history
@@ -352,6 +347,8 @@ class PipelineEngine:
             history = dict(state["history"])
             history["done"] = int(history.get("done", 0)) + 1
             state["history"] = history
+            chunk = [to_iso(step.start), to_iso(step.end)]
+            state["covered"] = merge_ranges([*state.get("covered", []), chunk])
         else:
             state["asof"] = to_iso(step.end)
             state["snapshot"] = outcome.detail.get("names", [])
