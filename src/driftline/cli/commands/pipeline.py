@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import typer
@@ -214,7 +215,9 @@ def run(
     """Run a pipeline now: pending backfill first, then every event committed until --until.
     Safe to interrupt and run again: nothing is exported twice."""
     with Runtime(data_dir).session() as session:
-        total = _run_steps(session, name, project, until=until)
+        # a fixed end, so that a busy project does not keep the command chasing new events
+        end = until or dt.datetime.now(dt.UTC).isoformat()
+        total = _run_steps(session, name, project, until=end)
     if fmt is OutputFormat.table:
         stdout.print(
             f"{name}: {total['steps']} steps, {total['events_exported']:,} events exported; "
