@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 
+import pytest
+
 from driftline.pipelines.destinations import open_destination
 
-from .contract import DestinationContract, Record
+from .conftest import make_events
+from .contract import DestinationContract, Harness, Record, SimulatedKill
 
 
 class BucketContract(DestinationContract):
@@ -50,3 +54,18 @@ class BucketContract(DestinationContract):
             f"partitions without a complete marker: {sorted(data_dirs - markers)}"
         )
         return records
+
+    def snapshot(self, url: str) -> dict[str, bytes]:
+        bucket = open_destination(url)
+        return {p: bucket.read(p) for p in bucket.walk("1/mp_master_event")}  # type: ignore[union-attr]
+
+    def test_a_rerun_writes_the_same_bytes(
+        self, harness: Harness, destination_url: str, day: dt.datetime
+    ) -> None:
+        self.add(harness, destination_url)
+        harness.write(make_events(600, day, dt.timedelta(days=1), seed=1))
+        with pytest.raises(SimulatedKill):
+            harness.engine(crash_at="before_watermark").run(harness.project, "p")
+        first = self.snapshot(destination_url)
+        harness.engine().run(harness.project, "p")
+        assert self.snapshot(destination_url) == first
