@@ -28,6 +28,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from driftline.errors import DriftlineError, InvalidInput, TerminalError
@@ -319,8 +320,6 @@ class PipelineEngine:
             plan = plan_units(
                 histogram(self.store, clock, step.selection(project.id)), self.group_rows
             )
-            from dataclasses import replace
-
             step = replace(
                 step,
                 planned=tuple(sorted(set(step.planned) | set(plan.partitions))),
