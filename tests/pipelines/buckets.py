@@ -28,10 +28,8 @@ class BucketContract(DestinationContract):
             if name == "complete":
                 markers.add(partition)
                 continue
-            assert name.endswith(".json.gz"), f"unexpected object {path}"
             data_dirs.add(partition)
-            for line in gzip.decompress(bucket.read(path)).splitlines():
-                doc = json.loads(line)
+            for doc in self.documents(name, bucket.read(path)):
                 assert list(doc) == [
                     "event_name",
                     "time",
@@ -54,6 +52,20 @@ class BucketContract(DestinationContract):
             f"partitions without a complete marker: {sorted(data_dirs - markers)}"
         )
         return records
+
+    def documents(self, name: str, body: bytes) -> list[dict[str, object]]:
+        if name.endswith(".parquet"):
+            import io
+
+            import pyarrow.parquet as pq
+
+            rows = pq.read_table(io.BytesIO(body)).to_pylist()
+            for row in rows:
+                row["time"] = int(row["time"].replace(tzinfo=dt.UTC).timestamp())
+                row["properties"] = json.loads(row["properties"])
+            return rows
+        assert name.endswith(".json.gz"), f"unexpected object {name}"
+        return [json.loads(line) for line in gzip.decompress(body).splitlines()]
 
     def snapshot(self, url: str) -> dict[str, bytes]:
         bucket = open_destination(url)

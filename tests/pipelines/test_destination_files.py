@@ -34,6 +34,18 @@ class TestLocalDirectoryDaily(BucketContract):
         return f"file://{tmp_path}/export2"
 
 
+class TestLocalParquet(BucketContract):
+    """``?format=parquet``: the same contract with Parquet parts."""
+
+    @pytest.fixture
+    def destination_url(self, tmp_path: Path) -> str:
+        return f"file://{tmp_path}/export?format=parquet"
+
+    @pytest.fixture
+    def second_destination_url(self, tmp_path: Path) -> str:
+        return f"file://{tmp_path}/export2?format=parquet"
+
+
 @pytest.mark.e2e
 class TestS3(BucketContract):
     @pytest.fixture

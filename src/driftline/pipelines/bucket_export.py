@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from driftline.pipelines.destinations import Bucket
-from driftline.pipelines.encode import Plan, gzip_bytes, lines_bytes, write_event_parts
+from driftline.pipelines.encode import FORMATS, Plan, gzip_bytes, lines_bytes, write_event_parts
 from driftline.pipelines.layout import MARKER, SUFFIX, Clock, data_root, part_name
 from driftline.pipelines.spec import DataKind
 from driftline.pipelines.steps import Outcome, Step
@@ -59,6 +59,7 @@ class BucketExport:
             threads=self.threads,
             after_first=lambda: crash("between_files"),
             on_group=on_rows,
+            fmt=FORMATS[getattr(self.bucket, "format", "json")],
         )
         written = {f.path.rsplit("/", 1)[-1] for f in result.files}
         partitions = sorted({f.partition for f in result.files})

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from isal import igzip
 
 from driftline.pipelines.layout import Clock, part_name
@@ -153,6 +154,33 @@ def gzip_bytes(data: bytes | memoryview) -> bytes:
     return igzip.compress(data, GZIP_LEVEL, mtime=0)
 
 
+@dataclass(frozen=True)
+class PartFormat:
+    """How a part is rendered (columns after the partition) and encoded into a file."""
+
+    name: str
+    suffix: str
+    columns_sql: str
+
+    def encode(self, pieces: list[pa.RecordBatch]) -> bytes:
+        if self.name == "parquet":
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_batches(pieces), sink, compression="zstd")
+            return bytes(sink.getvalue())
+        if len(pieces) == 1:
+            return gzip_bytes(lines_bytes(pieces[0].column(0)))
+        return gzip_bytes(b"".join(lines_bytes(p.column(0)) for p in pieces))
+
+
+PARQUET_COLUMNS_SQL = f"""event AS event_name, time, distinct_id, device_id, user_id, insert_id,
+    {PROPERTIES_SQL} AS properties"""
+
+FORMATS = {
+    "json": PartFormat("json", ".json.gz", f"{EVENT_LINE_SQL} AS line"),
+    "parquet": PartFormat("parquet", ".parquet", PARQUET_COLUMNS_SQL),
+}
+
+
 class PartWriter:
     """Compresses and writes parts on a thread pool, with bounded bytes in flight."""
 
@@ -172,18 +200,28 @@ class PartWriter:
         self._first_done = threading.Event()
         self._lock = threading.Lock()
 
-    def submit(self, path: str, partition: str, rows: int, raw: bytes | memoryview) -> None:
-        units = max(1, min(len(raw) >> 20, 256))
+    def submit(
+        self, path: str, partition: str, rows: int, pieces: list[pa.RecordBatch], fmt: PartFormat
+    ) -> None:
+        units = max(1, min(sum(p.nbytes for p in pieces) >> 20, 256))
         for _ in range(units):
             self._room.acquire()
-        self._futures.append(self._pool.submit(self._write, path, partition, rows, raw, units))
+        self._futures.append(
+            self._pool.submit(self._write, path, partition, rows, pieces, fmt, units)
+        )
 
     def _write(
-        self, path: str, partition: str, rows: int, raw: bytes | memoryview, units: int
+        self,
+        path: str,
+        partition: str,
+        rows: int,
+        pieces: list[pa.RecordBatch],
+        fmt: PartFormat,
+        units: int,
     ) -> WrittenFile:
         try:
-            body = gzip_bytes(raw)
-            del raw
+            body = fmt.encode(pieces)
+            del pieces
             # the first file goes alone, so that a crash "between files" leaves exactly one
             with self._lock:
                 first = not self._first_done.is_set()
@@ -234,36 +272,32 @@ def render_group(
     clock: Clock,
     selection: Selection,
     units: list[Unit],
-    line_sql: str = EVENT_LINE_SQL,
+    columns_sql: str = FORMATS["json"].columns_sql,
 ) -> Iterator[pa.RecordBatch]:
     """A group's lines with their partition, sorted by partition and the hash of the event's
     key: the same events always come out in the same order (the store holds one event per
     key, so only a 64-bit hash collision could tie). DuckDB renders and sorts on both cores
     and streams the result; sorting on the text as well would cost twice as much."""
     where, params = group_where(clock, selection, units)
-    sql = f"""SELECT {clock.partition_sql()} AS p, {line_sql} AS line
+    sql = f"""SELECT {clock.partition_sql()} AS p, {columns_sql}
               FROM events WHERE {where}
               ORDER BY p, {SORT_KEY}"""
     yield from store.stream(sql, params, batch_rows=100_000)
 
 
 class _PartBuffer:
-    """Lines of one partition gathered until a part is full."""
+    """Rows of one partition gathered until a part is full."""
 
     def __init__(self) -> None:
         self.partition: str | None = None
-        self.pieces: list[pa.Array] = []
+        self.pieces: list[pa.RecordBatch] = []
         self.rows = 0
         self.index = 0
 
-    def take(self) -> tuple[bytes | memoryview, int]:
-        if len(self.pieces) == 1:
-            data: bytes | memoryview = lines_bytes(self.pieces[0])
-        else:
-            data = b"".join(lines_bytes(piece) for piece in self.pieces)
-        rows = self.rows
+    def take(self) -> tuple[list[pa.RecordBatch], int]:
+        pieces, rows = self.pieces, self.rows
         self.pieces, self.rows = [], 0
-        return data, rows
+        return pieces, rows
 
 
 def write_event_parts(
@@ -280,17 +314,20 @@ def write_event_parts(
     threads: int = 2,
     after_first: Callable[[], None] | None = None,
     on_group: Callable[[int], None] | None = None,
+    fmt: PartFormat = FORMATS["json"],
 ) -> EncodeResult:
-    """Render, compress and write every part of ``plan``; returns what was written."""
+    """Render, encode and write every part of ``plan``; returns what was written."""
     writer = PartWriter(put, threads=threads, after_first=after_first)
     buffer = _PartBuffer()
     base = 0
 
     def flush() -> None:
         if buffer.rows:
-            data, rows = buffer.take()
-            path = f"{root}/{buffer.partition}/{part_name(key, base + buffer.index)}"
-            writer.submit(path, str(buffer.partition), rows, data)
+            pieces, rows = buffer.take()
+            name = part_name(key, base + buffer.index, fmt.suffix)
+            writer.submit(
+                f"{root}/{buffer.partition}/{name}", str(buffer.partition), rows, pieces, fmt
+            )
             buffer.index += 1
 
     try:
@@ -298,10 +335,10 @@ def write_event_parts(
             base = group[0].remainder * 100 if group[0].modulus > 1 else 0
             buffer.partition, buffer.index = None, 0
             rendered = 0
-            for batch in render_group(store, clock, selection, group):
+            for batch in render_group(store, clock, selection, group, fmt.columns_sql):
                 rendered += batch.num_rows
                 parts = batch.column(0)
-                lines = batch.column(1)
+                lines = batch.drop_columns(["p"])
                 runs = pc.run_end_encode(parts)
                 ends = runs.run_ends.to_numpy()
                 values = runs.values.to_pylist()

@@ -127,8 +127,8 @@ def data_root(project_id: int, data: DataKind) -> str:
     return f"{project_id}/{DATA_DIRS[data]}"
 
 
-def part_name(key: str, part: int) -> str:
-    return f"{key}-{part:04d}{SUFFIX}"
+def part_name(key: str, part: int, suffix: str = SUFFIX) -> str:
+    return f"{key}-{part:04d}{suffix}"
 
 
 def partition_end_sql(clock: Clock, column: str = "time") -> str:

@@ -46,6 +46,7 @@ class FsspecBucket:
         self.capabilities = capabilities
         self.protocol = config.protocol
         self.root = config.root
+        self.format = config.format
         try:
             self.fs: Any = fsspec.filesystem(
                 config.protocol, skip_instance_cache=True, **config.options

@@ -6,6 +6,8 @@ Endpoints and credentials come from the usual environment variables of each SDK
 * ``s3://bucket/prefix?endpoint_url=http://host:port&region=eu-west-1&key=...&secret=...``
 * ``gs://bucket/prefix?endpoint_url=http://host:port&project=...&token=anon``
 * ``az://container/prefix?account_name=...&account_key=...&connection_string=...``
+
+``?format=parquet`` writes event parts as Parquet (zstd) instead of gzip NDJSON.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class BucketConfig:
     protocol: str
     root: str
     options: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: ``json`` (gzip NDJSON, Mixpanel's format) or ``parquet`` (zstd), from ``?format=``
+    format: str = "json"
 
 
 def parse_url(url: str) -> BucketConfig:
@@ -34,13 +38,18 @@ def parse_url(url: str) -> BucketConfig:
     if protocol is None:
         raise InvalidInput(f"not a bucket URL: {scheme}://", field="destination")
     query = dict(urllib.parse.parse_qsl(parts.query))
+    fmt = query.get("format", "json")
+    if fmt not in ("json", "parquet"):
+        raise InvalidInput(
+            f"?format={fmt!r}: use json (gzip NDJSON) or parquet", field="destination"
+        )
     if protocol == "file":
         if parts.netloc not in ("", "localhost"):
             raise InvalidInput(
                 "file:// URLs need an absolute path: file:///path/to/dir", field="destination"
             )
         root = os.path.abspath(urllib.parse.unquote(parts.path))
-        return BucketConfig("file", root.rstrip("/") or "/", {"auto_mkdir": True})
+        return BucketConfig("file", root.rstrip("/") or "/", {"auto_mkdir": True}, fmt)
     if not parts.netloc:
         raise InvalidInput(
             f"{scheme}:// URL needs a bucket name: {scheme}://bucket/prefix", field="destination"
@@ -79,4 +88,4 @@ def parse_url(url: str) -> BucketConfig:
                 options[name] = query[name]
         if not options and os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
             options["connection_string"] = os.environ["AZURE_STORAGE_CONNECTION_STRING"]
-    return BucketConfig(protocol, root, options)
+    return BucketConfig(protocol, root, options, fmt)
