@@ -11,6 +11,8 @@ event's day in the project's timezone), and per step with ``mp_export_log``.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -90,7 +92,8 @@ class WarehouseExport:
         json_columns = ["properties"] + [c.column for c in columns if c.kind == "json"]
         names = [self.sql.name(n) for n in names]
         json_columns = [self.sql.name(n) for n in json_columns]
-        batches = (
+        # DuckDB renders the next batch while the warehouse takes the previous one
+        batches = prefetch(
             pa.Table.from_batches([batch]).rename_columns(names)
             for group in groups(plan, group_rows)
             for batch in render_rows(store, clock, selection, group, columns)
@@ -199,3 +202,39 @@ def render_rows(
                            ingested_at AS mp_processing_time, {values} AS _v
                     FROM events WHERE {where})"""
     yield from store.stream(sql, params, batch_rows=LOAD_BATCH_ROWS)
+
+
+def prefetch(items: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """Produce ``items`` on a background thread, up to ``depth`` ahead of the consumer."""
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="driftline-export-render", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=60)
