@@ -158,6 +158,11 @@ def main() -> None:
             schema = f"dl_pipelines_bench_{uuid.uuid4().hex[:6]}"
             url = f"{args.postgres}?schema={schema}"
         seconds, cpu, exported = run_export(data, url, args.threads)
+        if args.target == "postgres":
+            import psycopg
+
+            with psycopg.connect(args.postgres, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         times.append(seconds)
         print(
             f"run {i + 1}: {exported:,} events in {seconds:.2f}s = {exported / seconds:,.0f} events/s; "
