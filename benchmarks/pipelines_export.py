@@ -3,7 +3,7 @@ into PostgreSQL, through the real engine (backfill of history, chunked), in even
 
 Usage:
   python benchmarks/pipelines_export.py --events 5000000 --target file
-  python benchmarks/pipelines_export.py --events 5000000 --target s3     (starts moto's server)
+  python benchmarks/pipelines_export.py --events 5000000 --target s3     (starts moto_server)
   python benchmarks/pipelines_export.py --events 5000000 --target postgres \
       --postgres postgresql://postgres@127.0.0.1:5432/postgres
   add --baseline to also time DuckDB's own single-stream gzip NDJSON COPY of the same events.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import os
 import resource
 import shutil
@@ -131,13 +130,23 @@ def main() -> None:
     print(f"store ready in {time.perf_counter() - t0:.1f}s: {data}")
     server = None
     if args.target == "s3":
-        import boto3
-        from moto.server import ThreadedMotoServer
+        # moto's S3 server in its own process, as a remote S3 would be
+        import socket
+        import subprocess
+        import sys
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        endpoint = f"http://127.0.0.1:{server._server.server_port}"
+        import boto3
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        exe = str(Path(sys.executable).with_name("moto_server"))
+        server = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        endpoint = f"http://127.0.0.1:{port}"
         for key, value in (
             ("AWS_ACCESS_KEY_ID", "bench"),
             ("AWS_SECRET_ACCESS_KEY", "bench"),
@@ -145,7 +154,12 @@ def main() -> None:
             ("AWS_ENDPOINT_URL_S3", endpoint),
         ):
             os.environ[key] = value
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+        for _ in range(100):
+            try:
+                boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+                break
+            except Exception:
+                time.sleep(0.2)
     times = []
     for i in range(args.repeat):
         if args.target == "file":
@@ -181,7 +195,8 @@ def main() -> None:
         )
     print(f"load average: {os.getloadavg()}")
     if server is not None:
-        server.stop()
+        server.terminate()
+        server.wait(10)
 
 
 if __name__ == "__main__":
