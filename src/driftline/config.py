@@ -130,3 +130,26 @@ def resolve_env_refs(text: str) -> str:
         return os.environ[name]
 
     return _ENV_REF.sub(repl, text)
+
+
+class PipelineSettings(BaseSettings):
+    """Settings of the pipeline scheduler inside `driftline serve` (``DRIFTLINE_PIPELINE_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_PIPELINE_", extra="ignore")
+
+    scheduler: bool = Field(
+        True, description="Run pipelines on their schedule inside `driftline serve`."
+    )
+    delay_seconds: int = Field(
+        300, description="How long after a window closes its export starts (late commits settle)."
+    )
+    poll_seconds: float = Field(
+        20.0, description="How often the scheduler looks for due pipelines."
+    )
+    max_parallel: int = Field(1, description="Pipeline steps running at once across all projects.")
+    retry_base_seconds: float = Field(
+        60.0, description="First retry delay after a failed step; doubles each time."
+    )
+    retry_max_seconds: float = Field(
+        3600.0, description="Longest delay between retries of a failing step."
+    )

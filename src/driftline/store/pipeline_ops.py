@@ -1,0 +1,156 @@
+"""Write ops for data pipelines: their specs, their state (watermarks) and their runs.
+
+A pipeline's state and the history row of the step that moved it are written in one
+transaction, so the watermark and the history never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+
+from driftline.errors import AlreadyExists, NotFound
+from driftline.model import WriteResult
+
+RUN_COLUMNS = (
+    "run_id",
+    "window_start",
+    "window_end",
+    "started_at",
+    "finished_at",
+    "status",
+    "error",
+    "events_in_store",
+    "events_exported",
+    "files",
+)
+
+
+class CreatePipeline:
+    rows = 1
+    mergeable = False
+
+    def __init__(
+        self,
+        project_id: int,
+        name: str,
+        spec: dict[str, Any],
+        state: dict[str, Any],
+        max_event_pipelines: int | None = None,
+    ) -> None:
+        self.project_id = project_id
+        self.name = name
+        self.spec = spec
+        self.state = state
+        self.max_event_pipelines = max_event_pipelines
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        found = conn.execute(
+            "SELECT 1 FROM pipelines WHERE project_id = ? AND name = ?",
+            [self.project_id, self.name],
+        ).fetchone()
+        if found:
+            raise AlreadyExists(f"a pipeline named {self.name!r} already exists in this project")
+        if self.max_event_pipelines is not None:
+            row = conn.execute(
+                "SELECT count(*) FROM pipelines WHERE project_id = ? AND spec->>'data' = 'events'",
+                [self.project_id],
+            ).fetchone()
+            if row and int(row[0]) >= self.max_event_pipelines:
+                raise AlreadyExists(
+                    f"this project already has {row[0]} event pipelines (at most "
+                    f"{self.max_event_pipelines}); delete one first with `driftline pipeline delete NAME`"
+                )
+        conn.execute(
+            "INSERT INTO pipelines (project_id, name, spec, state, created_at) VALUES (?, ?, ?, ?, ?)",
+            [self.project_id, self.name, json.dumps(self.spec), json.dumps(self.state), now],
+        )
+        return WriteResult(rows=1, stored=1, committed_at=now)
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        return None
+
+
+class DeletePipeline:
+    rows = 1
+    mergeable = False
+
+    def __init__(self, project_id: int, name: str) -> None:
+        self.project_id = project_id
+        self.name = name
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        row = conn.execute(
+            "DELETE FROM pipelines WHERE project_id = ? AND name = ? RETURNING 1",
+            [self.project_id, self.name],
+        ).fetchall()
+        if not row:
+            raise NotFound(f"no pipeline named {self.name!r}; `driftline pipeline list` shows them")
+        conn.execute(
+            "DELETE FROM pipeline_runs WHERE project_id = ? AND pipeline_name = ?",
+            [self.project_id, self.name],
+        )
+        return WriteResult(rows=1, stored=1, committed_at=now)
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        return None
+
+
+class RecordPipelineStep:
+    """Set a pipeline's state and insert or update one history row, atomically.
+
+    ``expect_version`` guards against two writers moving the same pipeline: the state's
+    ``version`` must still be the one the step started from.
+    """
+
+    rows = 1
+    mergeable = False
+
+    def __init__(
+        self,
+        project_id: int,
+        name: str,
+        state: dict[str, Any] | None,
+        run: dict[str, Any] | None = None,
+        expect_version: int | None = None,
+    ) -> None:
+        self.project_id = project_id
+        self.name = name
+        self.state = state
+        self.run = run
+        self.expect_version = expect_version
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        row = conn.execute(
+            "SELECT state FROM pipelines WHERE project_id = ? AND name = ?",
+            [self.project_id, self.name],
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"pipeline {self.name!r} was deleted")
+        if self.expect_version is not None:
+            current = json.loads(row[0] or "{}").get("version", 0)
+            if current != self.expect_version:
+                raise AlreadyExists(
+                    f"pipeline {self.name!r} was moved by another run (state {current}, expected "
+                    f"{self.expect_version}); run it again"
+                )
+        if self.state is not None:
+            conn.execute(
+                "UPDATE pipelines SET state = ? WHERE project_id = ? AND name = ?",
+                [json.dumps(self.state), self.project_id, self.name],
+            )
+        if self.run is not None:
+            values = [self.run.get(c) for c in RUN_COLUMNS]
+            values[RUN_COLUMNS.index("files")] = json.dumps(self.run.get("files"))
+            conn.execute(
+                f"""INSERT OR REPLACE INTO pipeline_runs (project_id, pipeline_name, {", ".join(RUN_COLUMNS)})
+                    VALUES (?, ?, {", ".join("?" for _ in RUN_COLUMNS)})""",
+                [self.project_id, self.name, *values],
+            )
+        return WriteResult(rows=1, stored=1, committed_at=now)
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        return None
