@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data pipelines: the emulators the destination tests run against.
 # - moto's S3 server, the GCS emulator and fakesnow come with `pip install -e .[test]`
-#   (extra "pipelines-test"); the tests start them on free loopback ports.
+#   (extra "test-servers"); the tests start them on free loopback ports.
 # - Azurite (Azure Blob) comes from npm; tests start `azurite-blob` with
 #   --skipApiVersionCheck --loose --disableTelemetry (without the last flag it phones home).
 # - PostgreSQL is set up by 10-services.sh.
