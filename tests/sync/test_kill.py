@@ -18,7 +18,7 @@ from sync_cli import DRIFTLINE, run_cli
 from driftline.store import DuckDBStore
 
 ROWS = 400_000
-MORE = 100_000
+MORE = 1_000_000  # large enough that a run is still reading when it is killed
 
 
 @pytest.fixture
