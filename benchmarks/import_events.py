@@ -28,7 +28,7 @@ from driftline.ingest.importer import import_event_files
 from driftline.store import AppendEventStream, DuckDBStore, GroupCommitWriter
 
 
-def run_driftline(path: Path, workdir: Path) -> float:
+def run_driftline(path: Path, workdir: Path, chunk_rows: int = 250_000) -> float:
     data_dir = workdir / "dl"
     shutil.rmtree(data_dir, ignore_errors=True)
     started = time.perf_counter()
@@ -36,7 +36,10 @@ def run_driftline(path: Path, workdir: Path) -> float:
     project = store.create_project("bench")
     writer = GroupCommitWriter(store)
     report = import_event_files(
-        [path], project_id=project.id, sink=lambda tables: writer.write(AppendEventStream(tables))
+        [path],
+        project_id=project.id,
+        sink=lambda tables: writer.write(AppendEventStream(tables)),
+        chunk_rows=chunk_rows,
     )
     writer.close()
     store.close()
@@ -89,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--chunk-rows", type=int, default=250_000)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="dl-bench-"))
     path = workdir / "events.ndjson"
@@ -101,7 +105,7 @@ def main() -> None:
     }
     for _ in range(args.repeat):  # interleaved, so that load changes hit both alike
         results["duckdb read_json + INSERT"].append(run_baseline(path, workdir))
-        results["driftline"].append(run_driftline(path, workdir))
+        results["driftline"].append(run_driftline(path, workdir, args.chunk_rows))
         results["driftline CLI"].append(run_cli(path, workdir))
     shutil.rmtree(workdir, ignore_errors=True)
     base = statistics.median(results["duckdb read_json + INSERT"])

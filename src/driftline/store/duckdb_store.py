@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from driftline.errors import AlreadyExists, InvalidInput, NotFound, StoreBusy, TerminalError
-from driftline.model import Project, new_token
+from driftline.model import Project, WriteResult, new_token
 from driftline.store.ops import WriteOp
 from driftline.store.schema import LATEST_VERSION, MIGRATIONS
 
@@ -156,7 +156,11 @@ class DuckDBStore:
                 with contextlib.suppress(duckdb.Error):
                     conn.execute("ROLLBACK")
                 raise
-            self._last_commit = now
+            # an op may stamp rows a little after `now` (bulk streams): keep the clock ahead
+            self._last_commit = max(
+                [now]
+                + [r.committed_at for r in results if isinstance(r, WriteResult) and r.committed_at]
+            )
             for op in ops:
                 op.cleanup(conn)
             return results

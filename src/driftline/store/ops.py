@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline.model import EVENT_SCHEMA, WriteResult
 
@@ -200,31 +201,103 @@ class ReplaceLookupTable(_ArrowOp):
 class AppendEventStream:
     """Append a stream of event tables in one transaction (bulk imports).
 
-    The producer of ``tables`` keeps reading and validating the next table while the store
-    writes the current one, and a single commit at the end lets the store write whole row
-    groups straight to its file. Holds the writer until the stream ends: for bulk loads
-    that own the store, not for a server taking live traffic.
+    The whole stream goes into the store as ONE insert statement that pulls the tables as
+    the producer finishes them, so reading and validating the next table overlaps with
+    writing this one and the store writes whole, compressed row groups straight to its file
+    (several inserts would leave the same work for a later checkpoint).
+
+    Deduplication is the same as :class:`AppendEvents`': the last ingested copy of a key
+    wins. Table *i* of the stream is stamped ``ingested_at = now + i µs``; duplicates inside
+    one table are collapsed before it is written, and after the insert every older copy of a
+    key (earlier in the stream, or already stored) is deleted, in the same transaction.
+    Holds the writer until the stream ends: for bulk loads, not for live traffic.
     """
 
     mergeable = False
+    _KEY = ("project_id", "event", "distinct_id", "time", "insert_id")
 
     def __init__(self, tables: Iterable[pa.Table], rows: int = 0) -> None:
         self.tables = tables
         self.rows = rows
-        self._applied: list[AppendEvents] = []
+        self._view = f"_stream_{next(_names)}"
+        self._schema = EVENT_SCHEMA.append(
+            pa.field("ingested_at", pa.timestamp("us"), nullable=False)
+        )
+
+    def _batches(self, now: dt.datetime, counts: dict[str, int]) -> Iterator[pa.RecordBatch]:
+        for i, table in enumerate(self.tables):
+            if table.schema != EVENT_SCHEMA:
+                table = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+            counts["rows"] += table.num_rows
+            table = _last_of_each_key(table, self._KEY)
+            stamp = pa.scalar(now + dt.timedelta(microseconds=i), pa.timestamp("us"))
+            table = table.append_column(
+                self._schema.field("ingested_at"),
+                pa.array(np.full(table.num_rows, stamp.value), pa.int64()).cast(pa.timestamp("us")),
+            )
+            counts["stored"] += table.num_rows
+            counts["tables"] = i + 1
+            yield from table.to_batches()
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
-        total = WriteResult(committed_at=now)
-        for table in self.tables:
-            op = AppendEvents(table)
-            self._applied.append(op)
-            result = op.apply(conn, now)
-            total.rows += result.rows
-            total.stored += result.stored
-            total.replaced += result.replaced
-        return total
+        counts = {"rows": 0, "stored": 0, "tables": 0}
+        reader = pa.RecordBatchReader.from_batches(self._schema, self._batches(now, counts))
+        conn.register(self._view, reader)
+        conn.execute(f"INSERT INTO events SELECT * FROM {self._view}")
+        last = now + dt.timedelta(microseconds=max(counts["tables"] - 1, 0))
+        result = WriteResult(rows=counts["rows"], stored=counts["stored"], committed_at=last)
+        if counts["stored"] == 0:
+            return result
+        new = "ingested_at BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP"
+        span = [now, last]
+        key = ", ".join(self._KEY)
+        lo, hi, n, distinct = conn.execute(
+            f"SELECT min(time), max(time), count(*), count(DISTINCT hash({key})) FROM events WHERE {new}",
+            span,
+        ).fetchone() or (None, None, 0, 0)
+        older = conn.execute(
+            f"SELECT count(*) FROM events WHERE time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP AND NOT ({new})",
+            [lo, hi, *span],
+        ).fetchone()
+        if n != distinct or (older and older[0]):
+            # some key occurs more than once: keep its newest copy only
+            deleted = conn.execute(
+                f"""DELETE FROM events e USING (
+                        SELECT {key}, max(ingested_at) AS keep FROM events WHERE {new} GROUP BY ALL
+                    ) n
+                    WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
+                      AND e.project_id = n.project_id AND e.event = n.event
+                      AND e.distinct_id = n.distinct_id AND e.time = n.time
+                      AND e.insert_id = n.insert_id AND e.ingested_at < n.keep""",
+                [*span, lo, hi],
+            ).fetchone()
+            removed = int(deleted[0]) if deleted else 0
+            within = conn.execute(f"SELECT {n} - count(*) FROM events WHERE {new}", span).fetchone()
+            dropped_new = int(within[0]) if within else 0
+            result.stored -= dropped_new
+            result.replaced = removed - dropped_new
+        conn.execute(
+            f"""INSERT OR IGNORE INTO identities
+                SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP
+                FROM events
+                WHERE {new} AND device_id IS NOT NULL AND user_id IS NOT NULL
+                GROUP BY project_id, device_id""",
+            [now, *span],
+        )
+        return result
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        for op in self._applied:
-            op.cleanup(conn)
-        self._applied.clear()
+        with contextlib.suppress(duckdb.Error):
+            conn.unregister(self._view)
+
+
+def _last_of_each_key(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
+    """``table`` with only the last row of each key (rows later in the table win)."""
+    if table.num_rows < 2:
+        return table
+    indexed = table.select(list(key)).append_column("_i", pa.array(np.arange(table.num_rows)))
+    last = indexed.group_by(list(key), use_threads=False).aggregate([("_i", "max")])
+    if last.num_rows == table.num_rows:
+        return table
+    keep = pc.sort_indices(last.column("_i_max"))
+    return table.take(pc.take(last.column("_i_max"), keep))
