@@ -18,8 +18,6 @@ without one get a stable id derived from their content, and the store deduplicat
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ import pyarrow.compute as pc
 from driftline.ingest.files import iter_raw_chunks
 from driftline.ingest.normalize import RecordError, normalize_records
 from driftline.model import WriteResult
+from driftline.prefetch import prefetch
 
 MAX_REPORTED_ERRORS = 20
 
@@ -131,7 +130,7 @@ def import_event_files(
         report = ImportReport()
 
     def read() -> Iterator[ImportChunk]:
-        for chunk in _prefetch(chunks()):
+        for chunk in prefetch(chunks(), name="driftline-import-reader"):
             if on_read is not None:
                 on_read(chunk)
             _count(report, chunk)
@@ -187,38 +186,3 @@ def _merge(chunks: list[ImportChunk]) -> ImportChunk:
         last.last_line,
         sum(c.nbytes for c in chunks),
     )
-
-
-def _prefetch(items: Iterator[ImportChunk], depth: int = 2) -> Iterator[ImportChunk]:
-    """Produce ``items`` on a background thread, ``depth`` ahead of the consumer."""
-    q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as exc:  # re-raised in the consumer
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, name="driftline-import-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()

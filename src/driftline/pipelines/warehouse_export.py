@@ -11,8 +11,6 @@ event's day in the project's timezone), and per step with ``mp_export_log``.
 from __future__ import annotations
 
 import hashlib
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +25,7 @@ from driftline.pipelines.schema import PropertyColumn, extract_sql, infer_kinds,
 from driftline.pipelines.spec import DataKind
 from driftline.pipelines.steps import Outcome, Step
 from driftline.pipelines.warehouse_sql import EVENTS_TABLE, FIXED, KIND_TYPES, WarehouseSQL
+from driftline.prefetch import prefetch
 
 Crash = Callable[[str], None]
 LOAD_BATCH_ROWS = 250_000
@@ -202,39 +201,3 @@ def render_rows(
                            ingested_at AS mp_processing_time, {values} AS _v
                     FROM events WHERE {where})"""
     yield from store.stream(sql, params, batch_rows=LOAD_BATCH_ROWS)
-
-
-def prefetch(items: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
-    """Produce ``items`` on a background thread, up to ``depth`` ahead of the consumer."""
-    q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as exc:  # handed to the consumer
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, name="driftline-export-render", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join(timeout=60)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import queue
 import threading
 import time
 import uuid
@@ -34,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 
 from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
+from driftline.prefetch import prefetch
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
     BeginSyncRun,
@@ -270,7 +270,7 @@ def _mapped(
     """The run's rows, batch by batch, mapped, validated and ready for the store."""
     seq = 0
     now_ms = int(time.time() * 1000)
-    for batch in _prefetch(source.read(request, mapping.schema)):
+    for batch in prefetch(source.read(request, mapping.schema), name="driftline-sync-reader"):
         if cancel is not None and cancel.is_set():
             raise TerminalError("cancelled")
         prog.counts.rows_read += batch.num_rows
@@ -298,42 +298,6 @@ def _stage(batches: Iterator[pa.Table], staging: SyncStaging) -> None:
             pending.append(pool.submit(staging.write, rows))
         while pending:
             pending.popleft().result()
-
-
-def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
-    """Read the warehouse on its own thread, ``depth`` batches ahead."""
-    q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in batches:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(done)
-        except BaseException as exc:  # re-raised on the consumer's side
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, name="driftline-sync-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join(timeout=30)
 
 
 def _target(spec: SyncSpec) -> Target:
