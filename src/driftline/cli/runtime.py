@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import duckdb
 import httpx
 import pyarrow as pa
 
@@ -31,9 +32,10 @@ from driftline.errors import (
     TransientError,
     Unauthorized,
 )
+from driftline.ingest.importer import BulkRefused, BulkSink
 from driftline.model import Project, WriteResult
 from driftline.server import ops
-from driftline.store import AppendEvents, AppendEventStream, GroupCommitWriter
+from driftline.store import AppendEvents, AppendEventStream, GroupCommitWriter, InsertEventsQuery
 
 
 class Session(Protocol):
@@ -43,6 +45,8 @@ class Session(Protocol):
     def project(self, ref: str | None) -> Project: ...
     def write_events(self, table: pa.Table) -> WriteResult: ...
     def write_event_stream(self, tables: Iterator[pa.Table]) -> WriteResult: ...
+    @property
+    def bulk_sink(self) -> BulkSink | None: ...
     def export(self, project: Project, params: dict[str, str]) -> Iterator[bytes]: ...
 
 
@@ -65,6 +69,27 @@ class LocalSession:
     def write_event_stream(self, tables: Iterator[pa.Table]) -> WriteResult:
         """All of ``tables`` in one commit, written while the next ones are being read."""
         result: WriteResult = self.ctx.writer.write(AppendEventStream(tables))
+        return result
+
+    @property
+    def bulk_sink(self) -> BulkSink | None:
+        """The store reads files itself here (see :mod:`driftline.ingest.bulk`)."""
+        return self._write_event_query
+
+    def _write_event_query(
+        self, sql: str, params: dict[str, Any], progress: Callable[[float], None]
+    ) -> WriteResult:
+        future = self.ctx.writer.submit(InsertEventsQuery(sql, params), wait_for_room=True)
+        while not future.done():
+            with contextlib.suppress(TimeoutError):
+                future.exception(timeout=0.25)
+            done = self.ctx.store.write_progress()
+            if done is not None and not future.done():
+                progress(done)
+        try:
+            result: WriteResult = future.result()
+        except duckdb.Error as exc:
+            raise BulkRefused(str(exc).splitlines()[0] if str(exc) else "") from None
         return result
 
     def export(self, project: Project, params: dict[str, str]) -> Iterator[bytes]:
@@ -142,6 +167,9 @@ class RemoteSession:
             headers={"Content-Type": "application/vnd.apache.arrow.stream"},
         ).json()
         return WriteResult(rows=body["rows"], stored=body["stored"], replaced=body["replaced"])
+
+    #: the server may not see the client's files: every file takes the exact path
+    bulk_sink: BulkSink | None = None
 
     def write_event_stream(self, tables: Iterator[pa.Table]) -> WriteResult:
         """One request (and commit) per table: the server's writer is shared."""

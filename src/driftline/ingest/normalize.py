@@ -86,9 +86,8 @@ def _sql_list(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-_PATHS = [
+RECORD_PATHS = [
     "$.event",
-    "$.properties",
     "$.properties.time",
     "$.properties.distinct_id",
     '$.properties."$insert_id"',
@@ -96,13 +95,20 @@ _PATHS = [
     '$.properties."$user_id"',
     "$.properties.token",
     "$.properties.ip",
+    "$.properties",  # last: its type is needed, its text is not (see _VALUE_PATHS)
 ]
+#: ``s[i]``: the values of every path but ``$.properties`` (printing that object as a string
+#: is the dearest part of the extraction, and the properties column comes from json_extract)
+_VALUE_PATHS = RECORD_PATHS[:-1]
 _NUMERIC = "('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')"
 #: A record of fewer bytes cannot hold 255 properties; only longer ones have their keys counted.
 _MIN_BYTES_FOR_KEY_LIMIT = 6 * MAX_PROPERTIES
 
-# One parse of each record per json_* call; t[i] / s[i] are the types / values of _PATHS[i].
-_SQL = f"""
+# One parse of each record per json_* call; t[i] / s[i] are the types / values of RECORD_PATHS[i].
+#: The records of ``raw`` as the validation chain reads them: ``idx``, ``size`` (bytes),
+#: ``ok`` (valid JSON), ``origin_v``, ``policy``, the option columns, ``t`` and ``s`` (the
+#: types and values of :data:`RECORD_PATHS`) and ``props`` (the properties' JSON).
+_RAW_SOURCE = f"""
 WITH r AS (
   SELECT idx, rec, strlen(rec) AS size, json_valid(rec) AS ok,
          coalesce(origin, $origin) AS origin_v, coalesce(policy, $insert_policy) AS policy,
@@ -110,24 +116,29 @@ WITH r AS (
   FROM raw
 ), v AS (
   SELECT *,
-         CASE WHEN ok THEN json_type(rec, {_PATHS!r}) END AS t,
-         CASE WHEN ok THEN json_extract_string(rec, {_PATHS!r}) END AS s
+         CASE WHEN ok THEN json_type(rec, {RECORD_PATHS!r}) END AS t,
+         CASE WHEN ok THEN json_extract_string(rec, {_VALUE_PATHS!r}) END AS s,
+         CASE WHEN ok THEN json_extract(rec, '$.properties') END AS props
   FROM r
-), tm AS (
+"""
+
+#: Validation and the identity rules over ``v``: adds ``event``, ``time_ms``, ``distinct_id``,
+#: ``device_id``, ``user_id``, ``iid_raw``/``iid_type`` and ``err`` (``field|message``, or NULL).
+VALIDATION_CTES = f"""), tm AS (
   SELECT *,
     s[1] AS event,
-    CASE WHEN t[2] = 'OBJECT' AND size >= {_MIN_BYTES_FOR_KEY_LIMIT}
-         THEN len(json_keys(rec, '$.properties')) ELSE 0 END AS nkeys,
-    CASE WHEN t[3] IN {_NUMERIC} OR t[3] = 'VARCHAR' THEN try_cast(s[3] AS DOUBLE) END AS tnum,
-    CASE WHEN t[3] = 'VARCHAR' AND try_cast(s[3] AS DOUBLE) IS NULL
-         THEN epoch_ms(try_cast(s[3] AS TIMESTAMPTZ)) END AS tiso_ms,
-    nullif(s[6], '') AS dev_raw,
-    nullif(s[7], '') AS uid_raw,
+    CASE WHEN t[9] = 'OBJECT' AND size >= {_MIN_BYTES_FOR_KEY_LIMIT}
+         THEN len(json_keys(props)) ELSE 0 END AS nkeys,
+    CASE WHEN t[2] IN {_NUMERIC} OR t[2] = 'VARCHAR' THEN try_cast(s[2] AS DOUBLE) END AS tnum,
+    CASE WHEN t[2] = 'VARCHAR' AND try_cast(s[2] AS DOUBLE) IS NULL
+         THEN epoch_ms(try_cast(s[2] AS TIMESTAMPTZ)) END AS tiso_ms,
+    nullif(s[5], '') AS dev_raw,
+    nullif(s[6], '') AS uid_raw,
     coalesce(
-      CASE WHEN t[4] = 'VARCHAR' OR t[4] IN {_NUMERIC} THEN s[4] END,
-      CASE WHEN (t[4] IS NULL OR t[4] = 'NULL') AND nullif(s[6], '') IS NULL
-                AND nullif(s[7], '') IS NULL THEN fallback_distinct_id END) AS did_raw,
-    s[5] AS iid_raw, t[5] AS iid_type
+      CASE WHEN t[3] = 'VARCHAR' OR t[3] IN {_NUMERIC} THEN s[3] END,
+      CASE WHEN (t[3] IS NULL OR t[3] = 'NULL') AND nullif(s[5], '') IS NULL
+                AND nullif(s[6], '') IS NULL THEN fallback_distinct_id END) AS did_raw,
+    s[4] AS iid_raw, t[4] AS iid_type
   FROM v
 ), ids AS (
   SELECT *,
@@ -136,7 +147,7 @@ WITH r AS (
            WHEN abs(tnum) >= {MS_THRESHOLD} THEN round(tnum)
            ELSE round(tnum * 1000) END,
       tiso_ms,
-      CASE WHEN t[3] IS NULL OR t[3] = 'NULL' THEN default_time_ms END) AS BIGINT) AS time_ms,
+      CASE WHEN t[2] IS NULL OR t[2] = 'NULL' THEN default_time_ms END) AS BIGINT) AS time_ms,
     coalesce(dev_raw, CASE WHEN starts_with(did_raw, '$device:') THEN substr(did_raw, 9) END) AS device_id,
     coalesce(uid_raw,
       CASE WHEN did_raw <> '' AND NOT starts_with(did_raw, '$device:')
@@ -152,14 +163,14 @@ WITH r AS (
       WHEN size > {MAX_EVENT_BYTES} THEN 'record|event is larger than 1 MB of uncompressed JSON'
       WHEN t[1] IS NULL OR t[1] = 'NULL' THEN 'event|''event'' is required'
       WHEN t[1] <> 'VARCHAR' OR event = '' THEN 'event|''event'' must be a non-empty string'
-      WHEN t[2] IS NULL OR t[2] = 'NULL' THEN 'properties|''properties'' is required'
-      WHEN t[2] <> 'OBJECT' THEN 'properties|''properties'' must be an object'
+      WHEN t[9] IS NULL OR t[9] = 'NULL' THEN 'properties|''properties'' is required'
+      WHEN t[9] <> 'OBJECT' THEN 'properties|''properties'' must be an object'
       WHEN nkeys >= {MAX_PROPERTIES} THEN 'properties|''properties'' must have fewer than 255 keys'
-      WHEN (t[3] IS NULL OR t[3] = 'NULL') AND default_time_ms IS NULL THEN 'properties.time|''properties.time'' is required'
+      WHEN (t[2] IS NULL OR t[2] = 'NULL') AND default_time_ms IS NULL THEN 'properties.time|''properties.time'' is required'
       WHEN time_ms IS NULL THEN 'properties.time|''properties.time'' is invalid: must be specified as seconds since epoch'
       WHEN time_ms < {MIN_EVENT_TIME_MS} THEN 'properties.time|''properties.time'' is invalid: must be after 1971-01-01'
       WHEN time_ms > $now_ms + {MAX_FUTURE_MS} THEN 'properties.time|''properties.time'' is invalid: must not be more than 1 hour in the future'
-      WHEN t[4] IS NOT NULL AND t[4] <> 'NULL' AND did_raw IS NULL THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: must be a string'
+      WHEN t[3] IS NOT NULL AND t[3] <> 'NULL' AND did_raw IS NULL THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: must be a string'
       WHEN did_raw IS NULL AND device_id IS NULL AND user_id IS NULL THEN 'properties.distinct_id|''properties.distinct_id'' is required'
       WHEN lower(coalesce(user_id, device_id, did_raw)) IN ({_sql_list(INVALID_IDS)}) THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: ' || coalesce(user_id, device_id, did_raw) || ' is not a valid identifier'
       WHEN iid_type IS NOT NULL AND iid_type <> 'NULL' AND (iid_type <> 'VARCHAR' OR NOT regexp_full_match(iid_raw, '[A-Za-z0-9-]{{1,36}}')) THEN 'properties.$insert_id|''$insert_id'' is invalid: must only contain alphanumeric or hyphen ''-'' characters and be at most 36 long'
@@ -167,11 +178,16 @@ WITH r AS (
       WHEN policy = 'require' AND (iid_type IS NULL OR iid_type = 'NULL') THEN 'properties.$insert_id|''properties.$insert_id'' is required'
     END AS err
   FROM ids
-)
+)"""
+
+_SQL = (
+    _RAW_SOURCE
+    + VALIDATION_CTES
+    + """
 SELECT idx, err, iid_raw,
        err IS NULL AND time_ms < drop_before_ms AS dropped,
-       CASE WHEN t[8] = 'VARCHAR' THEN s[8] END AS token,
-       CASE WHEN t[9] = 'VARCHAR' THEN s[9] END AS ip,
+       CASE WHEN t[7] = 'VARCHAR' THEN s[7] END AS token,
+       CASE WHEN t[8] = 'VARCHAR' THEN s[8] END AS ip,
        CAST($project_id AS INTEGER) AS project_id,
        event,
        CASE WHEN err IS NULL THEN epoch_ms(least(time_ms, $now_ms)) END AS time,
@@ -180,15 +196,14 @@ SELECT idx, err, iid_raw,
             WHEN policy = 'stable' THEN md5(rec)
             ELSE replace(CAST(uuid() AS VARCHAR), '-', '') END AS insert_id,
        CASE WHEN err IS NOT NULL THEN NULL
-            WHEN properties_over IS NULL
-              THEN CAST(json_extract(rec, '$.properties') AS VARCHAR)
-            ELSE CAST(json_merge_patch(json_extract(rec, '$.properties'), properties_over)
-                      AS VARCHAR)
+            WHEN properties_over IS NULL THEN CAST(props AS VARCHAR)
+            ELSE CAST(json_merge_patch(props, properties_over) AS VARCHAR)
        END AS properties,
        CAST(origin_v AS VARCHAR) AS origin,
        CAST(NULL AS VARCHAR) AS origin_key
 FROM fin
 """
+)
 
 
 #: Per-record options a caller may add to ``raw`` as columns (NULL: the call's default).

@@ -9,6 +9,7 @@ from driftline.store.duckdb_store import STORE_FILE, DuckDBStore
 from driftline.store.ops import (
     AppendEvents,
     AppendEventStream,
+    InsertEventsQuery,
     ReplaceLookupTable,
     UpsertGroups,
     UpsertProfiles,
@@ -22,6 +23,7 @@ __all__ = [
     "AppendEvents",
     "DuckDBStore",
     "GroupCommitWriter",
+    "InsertEventsQuery",
     "ReplaceLookupTable",
     "UpsertGroups",
     "UpsertProfiles",

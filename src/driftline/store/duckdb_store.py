@@ -170,6 +170,14 @@ class DuckDBStore:
         """``ingested_at`` of the newest commit made by this process."""
         return self._last_commit
 
+    def write_progress(self) -> float | None:
+        """How far the running write statement has got, from 0 to 1 (None: not known)."""
+        try:
+            percent = self._conn.query_progress()
+        except duckdb.Error:
+            return None
+        return percent / 100 if percent >= 0 else None
+
     def ingest_horizon(self) -> dt.datetime:
         """A time before which every commit is complete and visible.
 

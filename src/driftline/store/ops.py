@@ -246,49 +246,104 @@ class AppendEventStream:
         conn.execute(f"INSERT INTO events SELECT * FROM {self._view}")
         last = now + dt.timedelta(microseconds=max(counts["tables"] - 1, 0))
         result = WriteResult(rows=counts["rows"], stored=counts["stored"], committed_at=last)
-        if counts["stored"] == 0:
-            return result
-        new = "ingested_at BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP"
-        span = [now, last]
-        key = ", ".join(self._KEY)
-        lo, hi, n, distinct = conn.execute(
-            f"SELECT min(time), max(time), count(*), count(DISTINCT hash({key})) FROM events WHERE {new}",
-            span,
-        ).fetchone() or (None, None, 0, 0)
-        older = conn.execute(
-            f"SELECT count(*) FROM events WHERE time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP AND NOT ({new})",
-            [lo, hi, *span],
-        ).fetchone()
-        if n != distinct or (older and older[0]):
-            # some key occurs more than once: keep its newest copy only
-            deleted = conn.execute(
-                f"""DELETE FROM events e USING (
-                        SELECT {key}, max(ingested_at) AS keep FROM events WHERE {new} GROUP BY ALL
-                    ) n
-                    WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
-                      AND e.project_id = n.project_id AND e.event = n.event
-                      AND e.distinct_id = n.distinct_id AND e.time = n.time
-                      AND e.insert_id = n.insert_id AND e.ingested_at < n.keep""",
-                [*span, lo, hi],
-            ).fetchone()
-            removed = int(deleted[0]) if deleted else 0
-            within = conn.execute(f"SELECT {n} - count(*) FROM events WHERE {new}", span).fetchone()
-            dropped_new = int(within[0]) if within else 0
-            result.stored -= dropped_new
-            result.replaced = removed - dropped_new
-        conn.execute(
-            f"""INSERT OR IGNORE INTO identities
-                SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP
-                FROM events
-                WHERE {new} AND device_id IS NOT NULL AND user_id IS NOT NULL
-                GROUP BY project_id, device_id""",
-            [now, *span],
-        )
-        return result
+        return _settle_new_events(conn, result, now, last)
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         with contextlib.suppress(duckdb.Error):
             conn.unregister(self._view)
+
+
+_EVENT_KEY = "project_id, event, distinct_id, time, insert_id"
+
+
+def _settle_new_events(
+    conn: duckdb.DuckDBPyConnection, result: WriteResult, now: dt.datetime, last: dt.datetime
+) -> WriteResult:
+    """After a bulk insert stamped ``now``..``last``: keep one copy of each key and link the
+    new identities, in the insert's transaction.
+
+    The copy kept is the last ingested (the newest ``ingested_at``; among rows of one stamp,
+    the one inserted last). ``result.stored`` and ``result.replaced`` are corrected.
+    """
+    if result.stored == 0:
+        return result
+    new = "ingested_at BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP"
+    span = [now, last]
+    lo, hi, n, distinct = conn.execute(
+        f"SELECT min(time), max(time), count(*), count(DISTINCT hash({_EVENT_KEY})) FROM events WHERE {new}",
+        span,
+    ).fetchone() or (None, None, 0, 0)
+    older = conn.execute(
+        f"SELECT count(*) FROM events WHERE time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP AND NOT ({new})",
+        [lo, hi, *span],
+    ).fetchone()
+    if n != distinct or (older and older[0]):
+        # some key occurs more than once: keep its newest copy only
+        deleted = conn.execute(
+            f"""DELETE FROM events WHERE rowid IN (
+                    SELECT e.rowid FROM events e
+                    SEMI JOIN (SELECT DISTINCT {_EVENT_KEY} FROM events WHERE {new}) n
+                      USING (project_id, event, distinct_id, time, insert_id)
+                    WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
+                    QUALIFY row_number() OVER (
+                      PARTITION BY e.project_id, e.event, e.distinct_id, e.time, e.insert_id
+                      ORDER BY e.ingested_at DESC, e.rowid DESC) > 1)""",
+            [*span, lo, hi],
+        ).fetchone()
+        removed = int(deleted[0]) if deleted else 0
+        within = conn.execute(f"SELECT {n} - count(*) FROM events WHERE {new}", span).fetchone()
+        dropped_new = int(within[0]) if within else 0
+        result.stored -= dropped_new
+        result.replaced = removed - dropped_new
+    conn.execute(
+        f"""INSERT OR IGNORE INTO identities
+            SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP
+            FROM events
+            WHERE {new} AND device_id IS NOT NULL AND user_id IS NOT NULL
+            GROUP BY project_id, device_id""",
+        [now, *span],
+    )
+    return result
+
+
+class InsertEventsQuery:
+    """Append the rows of a query the store runs itself (bulk imports of files it can read).
+
+    ``sql`` gives the events table's columns but ``ingested_at``, with ``params`` as its
+    named parameters. The rows go in as one insert statement, in the order the query gives
+    them; deduplication is :class:`AppendEventStream`'s, and of two rows with one key in the
+    query, the later one wins. An error from the query rolls the whole transaction back.
+    """
+
+    mergeable = False
+    rows = 0  # unknown until it runs; it holds the writer while it does
+
+    def __init__(self, sql: str, params: dict[str, Any]) -> None:
+        self.sql = sql
+        self.params = params
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        # in the query's order, so that rowid tells the later of two copies of a key (the
+        # store otherwise lets inserts write in any order)
+        previous = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        conn.execute("SET preserve_insertion_order = true")
+        # let DuckDBStore.write_progress see how far it has got (never printed)
+        conn.execute("SET enable_progress_bar = true")
+        conn.execute("SET enable_progress_bar_print = false")
+        try:
+            row = conn.execute(
+                f"INSERT INTO events SELECT *, $ingested_at::TIMESTAMP FROM ({self.sql})",
+                {**self.params, "ingested_at": now},
+            ).fetchone()
+        finally:
+            keep = bool(previous[0]) if previous else False
+            conn.execute(f"SET preserve_insertion_order = {str(keep).lower()}")
+        count = int(row[0]) if row else 0
+        result = WriteResult(rows=count, stored=count, committed_at=now)
+        return _settle_new_events(conn, result, now, now)
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        pass
 
 
 def _last_of_each_key(table: pa.Table, key: tuple[str, ...]) -> pa.Table:

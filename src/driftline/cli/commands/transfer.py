@@ -69,18 +69,28 @@ def import_events(
         task = progress.add_task("importing", total=total_bytes)
         stored = 0
 
+        shown: dict[str, int] = {}  # bytes of a file shown read while it is one statement
+
         def on_read(chunk: ImportChunk) -> None:
-            progress.update(task, advance=chunk.nbytes)
+            progress.update(task, advance=chunk.nbytes - shown.pop(chunk.path, 0))
+
+        def on_progress(path: str, done: float) -> None:
+            size = Path(path).stat().st_size
+            before = shown.get(path, 0)
+            shown[path] = int(size * done)
+            progress.update(task, advance=shown[path] - before)
+            if not progress.live.is_started and int(done * 10) > int(before * 10 / max(size, 1)):
+                print(f"read {done:.0%} of {path}", file=sys.stderr, flush=True)
 
         def on_commit(chunk: ImportChunk, result: object) -> None:
             nonlocal stored
-            stored += chunk.events.num_rows
+            stored += chunk.stored
             if progress.live.is_started:
                 progress.update(task, description=f"importing · {stored:,} stored")
             else:  # not a terminal: one line per commit
+                where = "" if chunk.whole_file else f" lines {chunk.first_line}-{chunk.last_line}"
                 print(
-                    f"stored {chunk.events.num_rows} events from {chunk.path} lines "
-                    f"{chunk.first_line}-{chunk.last_line} (total {stored})",
+                    f"stored {chunk.stored} events from {chunk.path}{where} (total {stored})",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -90,12 +100,14 @@ def import_events(
                 files,
                 project_id=target.id,
                 sink=session.write_event_stream,
+                bulk=session.bulk_sink,
                 fmt=fmt,
                 strict=strict,
                 chunk_rows=runtime.settings.import_chunk_rows,
                 commit_rows=runtime.settings.import_batch_rows,
                 on_commit=on_commit,
                 on_read=on_read,
+                on_progress=on_progress,
             )
     rate = report.stored / report.seconds if report.seconds else 0
     stderr.print(
