@@ -24,7 +24,11 @@ FUNNEL = "/funnels?step=Sign+Up&step=Purchase&range=last_month&window=7&window_u
 def demo_store(store: DuckDBStore) -> DuckDBStore:
     writer = GroupCommitWriter(store)
     end = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
-    ops.run("demo.load", ops.Context(store, writer), {"project_id": 1, "events": 20_000, "seed": 7, "end_date": end})
+    ops.run(
+        "demo.load",
+        ops.Context(store, writer),
+        {"project_id": 1, "events": 20_000, "seed": 7, "end_date": end},
+    )
     writer.close()
     return store
 
@@ -49,10 +53,14 @@ def test_pages_need_a_session_and_the_login_keeps_the_target(client: TestClient)
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
 
 
-def test_a_wrong_secret_is_refused_and_the_cookie_is_signed_and_httponly(client: TestClient, project: Project) -> None:
+def test_a_wrong_secret_is_refused_and_the_cookie_is_signed_and_httponly(
+    client: TestClient, project: Project
+) -> None:
     wrong = client.post("/login", data={"secret": "nope"}, follow_redirects=False)
     assert wrong.status_code == 401 and "not a project secret" in wrong.text
-    ok = client.post("/login", data={"secret": project.secret, "next": "/retention"}, follow_redirects=False)
+    ok = client.post(
+        "/login", data={"secret": project.secret, "next": "/retention"}, follow_redirects=False
+    )
     assert ok.headers["location"] == "/retention"
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -63,8 +71,12 @@ def test_a_wrong_secret_is_refused_and_the_cookie_is_signed_and_httponly(client:
     assert client.get("/insights", follow_redirects=False).status_code == 303
 
 
-def test_an_offsite_redirect_after_login_is_not_followed(client: TestClient, project: Project) -> None:
-    ok = client.post("/login", data={"secret": project.secret, "next": "//evil.example"}, follow_redirects=False)
+def test_an_offsite_redirect_after_login_is_not_followed(
+    client: TestClient, project: Project
+) -> None:
+    ok = client.post(
+        "/login", data={"secret": project.secret, "next": "//evil.example"}, follow_redirects=False
+    )
     assert ok.headers["location"] == "/insights"
 
 
@@ -73,7 +85,7 @@ def test_every_page_renders_without_a_credential(ui: TestClient, project: Projec
         answer = ui.get(path)
         assert answer.status_code == 200, (path, answer.text[:500])
         assert project.secret not in answer.text and project.token not in answer.text, path
-        assert "<script src=\"http" not in answer.text and "cdn" not in answer.text.lower(), path
+        assert '<script src="http' not in answer.text and "cdn" not in answer.text.lower(), path
 
 
 def test_static_assets_are_served_by_driftline(ui: TestClient) -> None:
@@ -87,7 +99,10 @@ def test_the_funnel_answers_the_question_by_plan(ui: TestClient) -> None:
     page = ui.get(FUNNEL)
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page.text))
-    assert re.search(r"Of [\d,]+ users who did Sign Up from \S+ to \S+, [\d,]+ \([\d.]+%\) did Purchase within 7 days", text), text[:2000]
+    assert re.search(
+        r"Of [\d,]+ users who did Sign Up from \S+ to \S+, [\d,]+ \([\d.]+%\) did Purchase within 7 days",
+        text,
+    ), text[:2000]
     assert re.search(r"free: [\d,]+ of [\d,]+ \([\d.]+%\)", text)
     assert "Conversion by plan" in text
     csv = ui.get(FUNNEL + "&format=csv&table=0")
@@ -132,12 +147,17 @@ def test_forms_without_the_csrf_token_are_refused(ui: TestClient) -> None:
 
 def test_a_warehouse_error_names_the_problem_without_echoing_the_url(ui: TestClient) -> None:
     token = csrf(ui.get("/connections/warehouses").text)
-    answer = ui.post("/connections/warehouses", data={"name": "bad name!", "url": "postgresql://u:s3cr3t@h/db", "csrf": token})
+    answer = ui.post(
+        "/connections/warehouses",
+        data={"name": "bad name!", "url": "postgresql://u:s3cr3t@h/db", "csrf": token},
+    )
     assert answer.status_code == 400 and "warehouse name" in answer.text
     assert "s3cr3t" not in answer.text
 
 
-def test_the_project_switcher_only_opens_projects_of_the_session(ui: TestClient, demo_store: DuckDBStore) -> None:
+def test_the_project_switcher_only_opens_projects_of_the_session(
+    ui: TestClient, demo_store: DuckDBStore
+) -> None:
     other = demo_store.create_project("second")
     page = ui.get("/insights").text
     assert "second" not in page

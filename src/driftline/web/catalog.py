@@ -1,5 +1,5 @@
 """What the forms offer: event names (most frequent first) and property names seen on an
-event, from a sample of its latest rows and of the profiles. Cached for a minute per project,
+event, from a sample of its rows (the first the scan meets: no sort) and of the profiles. Cached for a minute per project,
 so a page costs one small query at most."""
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ async def event_names(ctx: Ctx) -> list[str]:
 
 
 async def property_names(ctx: Ctx, event: str | None) -> list[str]:
-    """Event properties of ``event`` (or of any event), then ``user.*`` profile properties."""
+    """Event properties of ``event`` (or of any event), then ``user.*`` profile properties,
+    most common first in a sample of rows."""
     key = ("props", id(ctx.request.app), ctx.project.id, event)
     hit = _cached(key)
     if hit is not None:
@@ -49,7 +50,7 @@ async def property_names(ctx: Ctx, event: str | None) -> list[str]:
     where, params = ("AND event = ?", [event]) if event else ("", [])
     rows = await ctx.sql(
         f"""SELECT k FROM (SELECT properties FROM events WHERE project_id = ? {where}
-            ORDER BY time DESC LIMIT {SAMPLE}), unnest(json_keys(properties)) t(k)
+            LIMIT {SAMPLE}), unnest(json_keys(properties)) t(k)
             GROUP BY k ORDER BY count(*) DESC, k LIMIT 200""",
         [ctx.project.id, *params],
     )

@@ -44,7 +44,9 @@ async def warehouse_add(request: Request, ctx: Ctx) -> Response:
     except DriftlineError as exc:
         shown = {"name": form.get("name", "")}  # never echo a URL that may hold a password
         return await warehouses(request, ctx, form=shown, error=error_text(exc))
-    return await warehouses(request, ctx, form={}, notice=f"added warehouse {added['name']} ({added['source']})")
+    return await warehouses(
+        request, ctx, form={}, notice=f"added warehouse {added['name']} ({added['source']})"
+    )
 
 
 async def warehouse_test(request: Request, ctx: Ctx) -> Response:
@@ -55,7 +57,9 @@ async def warehouse_test(request: Request, ctx: Ctx) -> Response:
         return await warehouses(request, ctx, form={}, error=f"{name}: {error_text(exc)}")
     checks = "; ".join(str(c) for c in result.get("checks", []))
     tables = ", ".join(result.get("tables", [])[:20])
-    return await warehouses(request, ctx, form={}, notice=f"{name}: connected. {checks} Tables: {tables or 'none'}")
+    return await warehouses(
+        request, ctx, form={}, notice=f"{name}: connected. {checks} Tables: {tables or 'none'}"
+    )
 
 
 # ---------------------------------------------------------------------- syncs
@@ -78,7 +82,9 @@ async def sync_new(request: Request, ctx: Ctx) -> Response:
     return await _new_form(ctx, form)
 
 
-async def _new_form(ctx: Ctx, form: dict[str, str], *, preview: Any = None, error: str = "") -> Response:
+async def _new_form(
+    ctx: Ctx, form: dict[str, str], *, preview: Any = None, error: str = ""
+) -> Response:
     whs = await ctx.op("warehouse.list")
     if preview:
         ctx.table("Mapping", ["warehouse column", "type", "lands as"],

@@ -70,7 +70,10 @@ async def profiles(request: Request, ctx: Ctx) -> Response:
             for k in row.get("$properties", {}):
                 keys[k] = keys.get(k, 0) + 1
         columns = [k for k, _ in sorted(keys.items(), key=lambda kv: (-kv[1], kv[0]))][:10]
-        rows = [[r.get("$distinct_id"), *[_cell(r.get("$properties", {}).get(c)) for c in columns]] for r in found]
+        rows = [
+            [r.get("$distinct_id"), *[_cell(r.get("$properties", {}).get(c)) for c in columns]]
+            for r in found
+        ]
         ctx.table(f"Profiles (page {page_no + 1})", ["distinct_id", *columns], rows)
     except DriftlineError as exc:
         error = error_text(exc)

@@ -24,7 +24,10 @@ STATIC = {
     "app.js": (HERE / "static" / "app.js", "text/javascript"),
 }
 #: uPlot, from the uplot-python package (installed with driftline; never fetched from a CDN)
-VENDORED = {"uPlot.js": ("uPlot.iife.js", "text/javascript"), "uPlot.css": ("uPlot.min.css", "text/css")}
+VENDORED = {
+    "uPlot.js": ("uPlot.iife.js", "text/javascript"),
+    "uPlot.css": ("uPlot.min.css", "text/css"),
+}
 ONE_TIME_TTL = 24 * 3600
 
 
@@ -66,7 +69,11 @@ def _one_time(request: Request, once: str) -> Response:
     """The one-time link ``driftline serve`` prints: opens the first project, then expires."""
     held = getattr(request.app.state, "web_login_once", None)
     if not held or time.time() - held[1] > ONE_TIME_TTL or not hmac.compare_digest(held[0], once):
-        return _login_page(request, "that one-time link was used or has expired; log in with the project secret", 400)
+        return _login_page(
+            request,
+            "that one-time link was used or has expired; log in with the project secret",
+            400,
+        )
     request.app.state.web_login_once = None
     project = state_of(request).store.list_projects()[0]
     session = sessions.login(request, project.secret, sessions.read(request))
@@ -78,11 +85,17 @@ async def login_submit(request: Request) -> Response:
     form = await request.form()
     secret = form.get("secret")
     try:
-        session = sessions.login(request, secret if isinstance(secret, str) else "", sessions.read(request))
+        session = sessions.login(
+            request, secret if isinstance(secret, str) else "", sessions.read(request)
+        )
     except InvalidInput as exc:
         return _login_page(request, exc.message, 401)
     target = form.get("next")
-    return _cookie(request, RedirectResponse(_safe_next(target if isinstance(target, str) else None), 303), session)
+    return _cookie(
+        request,
+        RedirectResponse(_safe_next(target if isinstance(target, str) else None), 303),
+        session,
+    )
 
 
 async def _logout(request: Request, ctx: Ctx) -> Response:
@@ -124,6 +137,8 @@ async def static(name: str) -> Response:
         try:
             body = (resources.files("uplot") / "static" / file).read_bytes()
         except (ModuleNotFoundError, FileNotFoundError):
-            return Response("/* uPlot is not installed: pip install uplot-python */", 404, media_type=kind)
+            return Response(
+                "/* uPlot is not installed: pip install uplot-python */", 404, media_type=kind
+            )
         return Response(body, media_type=kind, headers={"Cache-Control": "max-age=86400"})
     return Response("not found", 404)

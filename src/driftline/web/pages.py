@@ -56,7 +56,9 @@ class Ctx:
         """Run a server operation for the current project in a worker thread."""
         state = state_of(self.request)
         context = ops.Context(state.store, state.writer)
-        return await run_in_threadpool(ops.run, name, context, {**args, "project": str(self.project.id)})
+        return await run_in_threadpool(
+            ops.run, name, context, {**args, "project": str(self.project.id)}
+        )
 
     async def sql(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         store = state_of(self.request).store
@@ -122,7 +124,9 @@ def page(view: View) -> Callable[[Request], Awaitable[Response]]:
         session = sessions.read(request)
         projects = sessions.open_projects(request, session) if session else []
         if session is None or not projects:
-            target = urllib.parse.quote(str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
+            target = urllib.parse.quote(
+                str(request.url.path) + ("?" + request.url.query if request.url.query else "")
+            )
             return RedirectResponse(f"/login?next={target}", 303)
         current = next((p for p in projects if p.id == session.current), projects[0])
         ctx = Ctx(request, session, current, projects)

@@ -47,11 +47,15 @@ async def pipeline_create(request: Request, ctx: Ctx) -> Response:
     return RedirectResponse(f"/connections/pipelines/{urllib.parse.quote(args['name'])}", 303)
 
 
-async def pipeline_detail(request: Request, ctx: Ctx, notice: str = "", error: str = "") -> Response:
+async def pipeline_detail(
+    request: Request, ctx: Ctx, notice: str = "", error: str = ""
+) -> Response:
     name = request.path_params["name"]
     found = [p for p in await ctx.op("pipeline.list") if p.get("name") == name]
     if not found:
-        return ctx.render("message.html", 404, title="No such pipeline", error=f"no pipeline named {name!r}")
+        return ctx.render(
+            "message.html", 404, title="No such pipeline", error=f"no pipeline named {name!r}"
+        )
     try:
         windows = await ctx.op("pipeline.history", name=name)
         progress = await ctx.op("pipeline.progress", name=name)
@@ -86,7 +90,9 @@ def _run_in_background(request: Request, project_id: int, name: str) -> bool:
         outcome: dict[str, Any] = {"running": False}
         try:
             result = ops.run("pipeline.run", context, {"name": name, "project": str(project_id)})
-            outcome["steps"] = len(result.get("steps", result.get("runs", []))) if isinstance(result, dict) else 0
+            outcome["steps"] = (
+                len(result.get("steps", result.get("runs", []))) if isinstance(result, dict) else 0
+            )
         except Exception as exc:  # shown on the pipeline's page
             outcome["error"] = error_text(exc)
         with _runs_lock:
@@ -112,7 +118,11 @@ async def pipeline_backfill(request: Request, ctx: Ctx) -> Response:
     except DriftlineError as exc:
         return await pipeline_detail(request, ctx, error=error_text(exc))
     chunks = result.get("chunks", "") if isinstance(result, dict) else ""
-    return await pipeline_detail(request, ctx, notice=f"backfill planned {chunks} chunk(s); the scheduler runs it (or press Run now)")
+    return await pipeline_detail(
+        request,
+        ctx,
+        notice=f"backfill planned {chunks} chunk(s); the scheduler runs it (or press Run now)",
+    )
 
 
 async def bad_rows(request: Request, ctx: Ctx) -> Response:

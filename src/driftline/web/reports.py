@@ -94,7 +94,11 @@ def _insights_tables(ctx: Ctx, result: dict[str, Any], event: str, kind: str) ->
     ranked = sorted(values.items(), key=lambda kv: -sum(v or 0 for v in kv[1].values()))
     rows = [[name, *[vals.get(d, 0) for d in series], round(sum(vals.get(d, 0) or 0 for d in series), 4)]
             for name, vals in ranked]  # fmt: skip
-    ctx.table(f"{event} by {'segment' if len(values) > 1 else 'date'}", ["segment", *series, "total"], rows)
+    ctx.table(
+        f"{event} by {'segment' if len(values) > 1 else 'date'}",
+        ["segment", *series, "total"],
+        rows,
+    )
     shown = ranked[:10]
     chart = chart_json(
         {"kind": "bar" if kind == "bar" else "line", "x": series,
@@ -141,7 +145,9 @@ async def funnels(request: Request, ctx: Ctx) -> Response:
 
 def _funnel_example(names: list[str]) -> str | None:
     if "Sign Up" in names and "Purchase" in names:
-        return "/funnels?step=Sign+Up&step=Purchase&range=last_month&window=7&window_unit=days&by=plan"
+        return (
+            "/funnels?step=Sign+Up&step=Purchase&range=last_month&window=7&window_unit=days&by=plan"
+        )
     if len(names) >= 2:
         return f"/funnels?step={names[0]}&step={names[1]}&range=30d"
     return None
@@ -229,8 +235,13 @@ def _heat(ctx: Ctx, result: dict[str, Any], unit: str) -> dict[str, Any]:
     width = max((len(c["counts"]) for _, c in cohorts), default=0)
     cols = ["cohort", "users", *[f"{unit} {i}" for i in range(width)]]
     rows = [[d, c["first"], *[f"{r * 100:.1f}%" for r in c["rates"]]] for d, c in cohorts]
-    ctx.table("Retention", cols, rows, note="Share of each cohort that came back in each later interval.")
-    cells = [(d, c["first"], [(n, r) for n, r in zip(c["counts"], c["rates"], strict=False)]) for d, c in cohorts]
+    ctx.table(
+        "Retention", cols, rows, note="Share of each cohort that came back in each later interval."
+    )
+    cells = [
+        (d, c["first"], [(n, r) for n, r in zip(c["counts"], c["rates"], strict=False)])
+        for d, c in cohorts
+    ]
     return {"width": width, "cohorts": cells}
 
 
