@@ -1,6 +1,6 @@
 """What the forms offer: event names (most frequent first) and property names seen on an
-event, from a sample of its rows (the first the scan meets: no sort) and of the profiles. Cached for a minute per project,
-so a page costs one small query at most."""
+event, from a sample of its rows (the first the scan meets: no sort) and of the profiles.
+Cached for a minute per project, so a page costs one small query at most."""
 
 from __future__ import annotations
 
