@@ -83,6 +83,10 @@ def test_the_ui_in_chromium(demo_server: RunningServer, orders: str, tmp_path: P
     assert proc.returncode == 0, proc.stderr + demo_server.log.read_text()[-3000:]
     seen: dict[str, Any] = json.loads(proc.stdout)
 
+    printed = demo_server.log.read_text()
+    assert f"web UI: {demo_server.url}/" in printed
+    assert f"one-time login link: {demo_server.url}/login?once=" in printed
+    assert secret not in printed
     assert "/login" in seen["loginUrl"]
     assert "not a project secret" in seen["badLogin"]
     assert seen["afterLogin"].endswith("/insights")

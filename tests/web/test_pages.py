@@ -179,3 +179,16 @@ def test_logout_ends_the_session(ui: TestClient) -> None:
     token = csrf(ui.get("/insights").text)
     ui.post("/logout", data={"csrf": token})
     assert ui.get("/insights", follow_redirects=False).status_code == 303
+
+
+def test_the_one_time_link_logs_in_once(client: TestClient, project: Project) -> None:
+    import time
+
+    client.app.state.web_login_once = ("link-secret", time.time())  # type: ignore[attr-defined]
+    assert client.get("/login?once=wrong").status_code == 400
+    first = client.get("/login?once=link-secret", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/insights"
+    assert client.get("/data/events").status_code == 200
+    client.cookies.clear()
+    again = client.get("/login?once=link-secret")
+    assert again.status_code == 400 and "used or has expired" in again.text
