@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
+import time
 from typing import Annotated, Any
 
 import typer
@@ -154,6 +156,7 @@ def serve(
         finally:
             writer.close()
         app = create_app(settings, store=store)
+        app.state.web_login_once = (secrets.token_urlsafe(24), time.time())
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -198,6 +201,10 @@ class _Server:
                 stderr.print(
                     "  health: /healthz · metrics: /metrics · API docs: /api/docs · stop: Ctrl-C"
                 )
+                once = getattr(config.app.state, "web_login_once", None)
+                stderr.print(f"  web UI: {url}/  (log in with the project secret)")
+                if once:
+                    stderr.print(f"  one-time login link: {url}/login?once={once[0]}")
 
             async def shutdown(self, sockets: Any = None) -> None:
                 # uvicorn re-raises SIGTERM/SIGINT after this returns: release everything here.
