@@ -429,5 +429,5 @@ def test_currency_conversion_without_a_rates_file_is_refused(tmp_path: Path) -> 
     from driftline.errors import TerminalError
 
     _currency_config(tmp_path, accountType="DEVELOPER", apiKey="k")
-    with pytest.raises(TerminalError, match="needs a local rates file: set parameters.ratesFile"):
+    with pytest.raises(TerminalError, match="needs a local rates file: set parameters"):
         enrich.load_directory(tmp_path)
