@@ -31,6 +31,12 @@ from snowplow_data import post_body, tracker_events
 PYTHON = [sys.executable, "-m", "driftline"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     subprocess.run([*PYTHON, "init", "--data-dir", str(data_dir)], check=True, capture_output=True)
     proc = subprocess.Popen(
@@ -111,19 +117,22 @@ def main() -> None:
             ok, _ = asyncio.run(load(url, health, min(args.seconds, 5), args.connections))
             base = ok / min(args.seconds, 5)
             print(f"baseline GET /health: {base:,.0f} requests/s", flush=True)
-            cpu0 = os.times()
+            load0 = os.getloadavg()[0]
+            cpu0 = cpu_seconds(proc.pid)
             t0 = time.perf_counter()
             ok, errors = asyncio.run(load(url, bodies, args.seconds, args.connections))
             wall = time.perf_counter() - t0
+            cpu = cpu_seconds(proc.pid) - cpu0
             rate = ok * 10 / wall
             print(
                 f"POST tp2 x10: {ok:,} requests ({errors} not 200) in {wall:.1f}s = {rate:,.0f} events/s "
-                f"committed ({ok / wall:,.0f} requests/s; {ok / wall / base:.2f} of the /health ceiling)"
+                f"committed ({ok / wall:,.0f} requests/s; {ok / wall / base:.2f} of the /health ceiling)\n"
+                f"server CPU {cpu:.1f}s = {ok * 10 / cpu:,.0f} events per server CPU-second; "
+                f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f}"
             )
         finally:
             proc.terminate()
             proc.wait(60)
-        _ = cpu0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +30,7 @@ from driftline.store import DuckDBStore, GroupCommitWriter
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3, help="imports into fresh stores")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -45,21 +47,32 @@ def main() -> None:
             flush=True,
         )
 
-        store = DuckDBStore(root / "data")
-        store.create_project("default")
-        writer = GroupCommitWriter(store)
-        cpu0, t0 = os.times(), time.perf_counter()
-        summary = import_files(store, writer, str(source), 1)
-        wall = time.perf_counter() - t0
-        cpu1 = os.times()
-        writer.close()
-        stored = store.query_rows("SELECT count(*) FROM events")[0][0]
-        store.close()
-        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        rates, cpus = [], []
+        for run in range(args.repeat):
+            load0 = os.getloadavg()[0]
+            store = DuckDBStore(root / f"data{run}")
+            store.create_project("default")
+            writer = GroupCommitWriter(store)
+            cpu0, t0 = os.times(), time.perf_counter()
+            summary = import_files(store, writer, str(source), 1)
+            wall = time.perf_counter() - t0
+            cpu1 = os.times()
+            writer.close()
+            stored = store.query_rows("SELECT count(*) FROM events")[0][0]
+            store.close()
+            cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+            rates.append(summary.events / wall)
+            cpus.append(summary.events / cpu)
+            print(
+                f"import: {summary.events:,} events ({stored:,} in events) in {wall:.2f}s = "
+                f"{summary.events / wall:,.0f} events/s; CPU {cpu:.1f}s "
+                f"({summary.events / cpu:,.0f} events per CPU-second); ratio to baseline "
+                f"{base / wall:.2f}; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
         print(
-            f"import: {summary.events:,} events ({stored:,} in events) in {wall:.2f}s = "
-            f"{summary.events / wall:,.0f} events/s; CPU {cpu:.1f}s "
-            f"({summary.events / cpu:,.0f} events per CPU-second); ratio to baseline {base / wall:.2f}"
+            f"median of {args.repeat}: {statistics.median(rates):,.0f} events/s, "
+            f"{statistics.median(cpus):,.0f} events per CPU-second"
         )
 
 

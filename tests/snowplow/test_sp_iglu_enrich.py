@@ -357,3 +357,77 @@ def test_ip_lookups_with_a_maxmind_database(
     sql = """SELECT properties::VARCHAR FROM events WHERE properties->>'$."$city"' = 'London'"""
     [(props,)] = store.query_rows(sql)
     assert json.loads(props)["mp_country_code"] == "GB"
+
+
+def _currency_config(tmp_path: Path, **parameters: object) -> None:
+    (tmp_path / "currency.json").write_text(
+        json.dumps(
+            {
+                "schema": "iglu:com.snowplowanalytics.snowplow/currency_conversion_config/jsonschema/1-0-0",
+                "data": {
+                    "vendor": "com.snowplowanalytics.snowplow",
+                    "name": "currency_conversion_config",
+                    "enabled": True,
+                    "parameters": {"baseCurrency": "EUR", "rateAt": "EOD_PRIOR", **parameters},
+                },
+            }
+        )
+    )
+
+
+def test_currency_conversion_from_a_local_rates_file(tmp_path: Path) -> None:
+    from driftline.snowplow.badrows import BadRow
+    from driftline.snowplow.pipeline import Enricher
+
+    # the collector clock of these events: 2023-11-14 22:13:20 UTC → rates of 2023-11-13;
+    # the file skips 2023-11-13, so the last day before it (2023-11-12) is used
+    (tmp_path / "rates.json").write_text(
+        json.dumps(
+            {
+                "base": "USD",
+                "rates": {
+                    "2023-11-10": {"EUR": 0.5, "GBP": 0.25},
+                    "2023-11-12": {"EUR": 0.9, "GBP": 0.8},
+                    "2023-11-14": {"EUR": 2, "GBP": 2},
+                },
+            }
+        )
+    )
+    _currency_config(tmp_path, ratesFile="rates.json")
+    enrichments = enrich.load_directory(tmp_path)
+    tr = _enriched(
+        enrichments,
+        {"e": "tr", "tr_id": "o1", "tr_tt": "10.00", "tr_tx": "2", "tr_cu": "GBP"},
+    )
+    f = tr.fields
+    # 10 GBP = 10 / 0.8 USD = 12.5 USD = 12.5 * 0.9 EUR
+    assert (f["tr_total_base"], f["tr_tax_base"], f.get("tr_shipping_base")) == (
+        "11.25",
+        "2.25",
+        None,
+    )
+    assert f["base_currency"] == "EUR"
+    item = _enriched(enrichments, {"e": "ti", "ti_id": "o1", "ti_pr": "3", "ti_cu": "USD"})
+    assert (item.fields["ti_price_base"], item.fields["base_currency"]) == ("2.70", "EUR")
+    page = _enriched(enrichments, {"url": "https://shop.acme.com/"})
+    assert page.fields.get("base_currency") is None
+    # a currency the file does not know: an enrichment failure, not a silent gap
+    payload = CollectorPayload(
+        "com.snowplowanalytics.snowplow", "tp2", None, None, None,
+        ip_address="94.15.223.151", timestamp_ms=1_700_000_000_000,
+    )  # fmt: skip
+    unknown = Enricher(Resolver(), enrichments).enrich(
+        {"tv": "t", "p": "web", "e": "tr", "tr_id": "o2", "tr_tt": "1", "tr_cu": "JPY"},
+        payload,
+        1_700_000_000_000,
+    )
+    assert isinstance(unknown, BadRow) and unknown.kind == "enrichment_failures"
+    assert "no JPY exchange rate for 2023-11-12 in rates.json" in unknown.json()
+
+
+def test_currency_conversion_without_a_rates_file_is_refused(tmp_path: Path) -> None:
+    from driftline.errors import TerminalError
+
+    _currency_config(tmp_path, accountType="DEVELOPER", apiKey="k")
+    with pytest.raises(TerminalError, match="needs a local rates file: set parameters"):
+        enrich.load_directory(tmp_path)

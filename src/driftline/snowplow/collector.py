@@ -36,6 +36,7 @@ from driftline.snowplow import badrows
 from driftline.snowplow.badrows import BadRow
 from driftline.snowplow.config import SnowplowConfig
 from driftline.snowplow.events import EVENTS_SQL
+from driftline.snowplow.iglu import HttpRepository
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.pipeline import Enriched, Enricher
 from driftline.snowplow.rows import enriched_table, event_row, events_table
@@ -88,6 +89,8 @@ class Collector:
         self.clock: Callable[[], int] = lambda: int(time.time() * 1000)
         self.enricher = Enricher(config.resolver, config.enrichments, clock=lambda: self.clock())
         self._projects = projects
+        #: enrichment may wait on the network (schemas from an Iglu registry over HTTP)
+        self.network_io = any(isinstance(r, HttpRepository) for r in config.resolver.repositories)
 
     # ------------------------------------------------------------------ routing
     def resolve_path(self, path: str) -> tuple[Project | None, str]:

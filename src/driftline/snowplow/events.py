@@ -21,6 +21,18 @@ forwarding uses), as one SQL statement over a batch of typed enriched rows.
 
 from __future__ import annotations
 
+from driftline.snowplow.mapping import (
+    DECIMALS,
+    FLOATS,
+    INTS,
+    MIXPANEL,
+    SCREEN,
+    TEXT,
+    UA,
+    UA_CONTEXT,
+    ZERO,
+)
+
 # contexts_<vendor>_<name>_<model>; the CamelCase regex only runs on names that need it
 _NAME = "replace(replace(split_part({s}, '/', 2), '.', '_'), '-', '_')"
 _KEY = (
@@ -29,100 +41,39 @@ _KEY = (
     "'([^A-Z_])([A-Z])', '\\1_\\2', 'g')) ELSE " + _NAME + " END) || '_' || "
     "split_part(split_part({s}, '/', 4), '-', 1)"
 )
-UA_CONTEXT = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/"
 
-_PLAIN = [
-    "app_id",
-    "platform",
-    "page_title",
-    "page_urlhost",
-    "page_urlpath",
-    "page_urlquery",
-    "page_urlfragment",
-    "refr_urlpath",
-    "refr_medium",
-    "refr_source",
-    "refr_term",
-    "mkt_clickid",
-    "mkt_network",
-    "geo_zipcode",
-    "geo_region_name",
-    "geo_latitude",
-    "geo_longitude",
-    "geo_timezone",
-    "ip_isp",
-    "ip_organization",
-    "ip_domain",
-    "ip_netspeed",
-    "domain_sessionid",
-    "domain_sessionidx",
-    "network_userid",
-    "se_category",
-    "se_label",
-    "se_property",
-    "tr_orderid",
-    "tr_affiliation",
-    "tr_city",
-    "tr_state",
-    "tr_country",
-    "tr_currency",
-    "ti_orderid",
-    "ti_sku",
-    "ti_name",
-    "ti_category",
-    "ti_quantity",
-    "ti_currency",
-    "br_lang",
-    "br_viewwidth",
-    "br_viewheight",
-    "os_timezone",
-    "doc_charset",
-    "event_vendor",
-    "event_version",
-    "name_tracker",
-    "pp_xoffset_min",
-    "pp_xoffset_max",
-    "pp_yoffset_min",
-    "pp_yoffset_max",
-]
-_NUMBERS = ["se_value", "tr_total", "tr_tax", "tr_shipping", "ti_price"]
-_MIXPANEL = {
-    "$current_url": "page_url",
-    "$referrer": "page_referrer",
-    "$referring_domain": "refr_urlhost",
-    "$city": "geo_city",
-    "$region": "geo_region",
-    "mp_country_code": "geo_country",
-    "$screen_width": "dvce_screenwidth",
-    "$screen_height": "dvce_screenheight",
-    "$lib_version": "v_tracker",
-    "utm_source": "mkt_source",
-    "utm_medium": "mkt_medium",
-    "utm_campaign": "mkt_campaign",
-    "utm_content": "mkt_content",
-    "utm_term": "mkt_term",
-    "$browser": "ua->>'useragentFamily'",
-    "$browser_version": "ua->>'useragentVersion'",
-    "$os": "coalesce(ua->>'osFamily', os_name)",
-    "$device": "ua->>'deviceFamily'",
-    "mp_lib": "'Snowplow: ' || v_tracker",
-    "snowplow_event": "event",
-    "snowplow_event_id": "event_id",
-}
+
+def _member(key: str, expr: str) -> str:
+    """SQL for one ``"key":value`` JSON member; NULL (left out) when the value is NULL."""
+    return f"'\"{key}\":' || to_json({expr})"
+
+
+def _base() -> str:
+    """The properties from atomic fields, as JSON text without NULL members."""
+    members = [_member(k, v) for k, v in MIXPANEL.items()]
+    members += [_member(k, v) for k, v in SCREEN.items()]
+    members += [_member(k, f"ua->>'{v}'") for k, v in UA.items()]
+    members += [
+        _member("$os", "coalesce(ua->>'osFamily', os_name)"),
+        _member("mp_lib", "'Snowplow: ' || v_tracker"),
+        _member("snowplow_event", "event"),
+        _member("snowplow_event_id", "event_id"),
+    ]
+    members += [_member(name, name) for name in TEXT + INTS + FLOATS]
+    members += [_member(name, f"TRY_CAST({name} AS DOUBLE)") for name in DECIMALS]
+    return "'{' || concat_ws(',', " + ", ".join(members) + ") || '}'"
 
 
 def _properties() -> str:
-    pairs = [f"'{k}', {v}" for k, v in _MIXPANEL.items()]
-    pairs += [f"'{name}', {name}" for name in _PLAIN]
-    pairs += [f"'{name}', TRY_CAST({name} AS DOUBLE)" for name in _NUMBERS]
-    base = f"json_object({', '.join(pairs)})"
-    # self-describing event properties first; the fields above win on a clash
+    # self-describing event properties first; the fields above win on a clash. Only rows
+    # with such properties or contexts pay for the JSON merge.
+    unstruct = "json_type(unstruct_event, '$.data.data') = 'OBJECT'"
     return (
-        "json_merge_patch('{}', "
-        "CASE WHEN json_type(unstruct_event, '$.data.data') = 'OBJECT' "
-        "THEN json_extract(unstruct_event, '$.data.data') ELSE '{}'::JSON END, "
+        f"CASE WHEN {unstruct} OR ctx_obj IS NOT NULL THEN json_merge_patch('{{}}', "
+        f"CASE WHEN {unstruct} THEN json_extract(unstruct_event, '$.data.data') "
+        "ELSE '{}'::JSON END, "
         "coalesce(ctx_obj, '{}'::JSON), "
-        f"{base})"
+        f"({_base()})::JSON)::VARCHAR ELSE {_base()} END"
     )
 
 
@@ -135,7 +86,7 @@ def events_sql() -> str:
         coalesce(json_extract(contexts, '$.data[*]'), []::JSON[]) AS ents,
         coalesce(json_extract(derived_contexts, '$.data[*]'), []::JSON[]) AS derived,
         coalesce(domain_userid,
-                 nullif(network_userid, '00000000-0000-0000-0000-000000000000')) AS dev
+                 nullif(network_userid, '{ZERO}')) AS dev
       FROM {{enriched}}
     ), keyed AS (
       SELECT *, list_transform(ents, lambda x: 'contexts_' || {key}) AS ks,
@@ -157,7 +108,7 @@ def events_sql() -> str:
       dev AS device_id,
       user_id,
       coalesce(event_id, md5(concat_ws('|', collector_tstamp, network_userid, event_fingerprint))) AS insert_id,
-      {_properties()}::VARCHAR AS properties,
+      {_properties()} AS properties,
       'snowplow' AS origin,
       event_id AS origin_key
     FROM shaped

@@ -29,6 +29,7 @@ from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.transform import EnrichingEvent, atomic_error, map_parameters
 from driftline.snowplow.tsv import contexts_json, to_line, unstruct_json
 
+_NO_LIMIT = 1 << 62
 UNSTRUCT_CRITERION = SchemaCriterion.parse(
     "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-*"
 )
@@ -192,16 +193,12 @@ class Enricher:
     def _validate_outputs(self, ev: EnrichingEvent) -> list[dict[str, Any]]:
         # Derived contexts come from driftline's own enrichments, which build them to their
         # schemas (see enrich/): they are not validated again here.
-        problems: list[dict[str, Any]] = []
         limits = MAX_LENGTHS
-        for name, value in ev.fields.items():
-            if value is not None and len(value) > 2:
-                limit = limits.get(name)
-                if limit is not None and len(value) > limit:
-                    problems.append(
-                        atomic_error(name, value[:100], f"longer than {limit} characters")
-                    )
-        return problems
+        return [
+            atomic_error(name, value[:100], f"longer than {limits[name]} characters")
+            for name, value in ev.fields.items()
+            if value is not None and len(value) > limits.get(name, _NO_LIMIT)
+        ]
 
     def _bad(self, kind: str, ev: EnrichingEvent, messages: list[dict[str, Any]]) -> BadRow:
         enriched = {name: ev.fields.get(name) for name in FIELDS}

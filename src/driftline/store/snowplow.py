@@ -41,6 +41,8 @@ BAD_ROWS_SCHEMA = pa.schema(
         pa.field("payload", pa.string()),
     ]
 )
+_NO_LINES = LINES_SCHEMA.empty_table()  # shared: Arrow tables are immutable
+_NO_BAD_ROWS = BAD_ROWS_SCHEMA.empty_table()
 _names = itertools.count()
 _EMPTY = "''"
 _PARSING = "iglu:com.snowplowanalytics.snowplow.badrows/loader_parsing_error/jsonschema/2-0-0"
@@ -121,6 +123,60 @@ def split_lines(lines: pa.Table, width: int) -> tuple[pa.Table, list[tuple[int, 
     return pa.concat_tables(parts), broken
 
 
+_ARROW_TYPES = {
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "BOOLEAN": pa.bool_(),
+}
+#: the text each fast cast accepts: a subset of what DuckDB's TRY_CAST accepts, read the
+#: same way; anything else goes through the checked SQL path, which words the problem
+_ARROW_TEXT = {
+    "INTEGER": r"^-?[0-9]{1,10}$",
+    "DOUBLE": r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$",
+    "TIMESTAMP": r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$",
+    "BOOLEAN": r"^[01]$",
+}
+
+
+def _arrow_typed(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    table: pa.Table,
+    columns: list[tuple[str, str]],
+) -> pa.Table | None:
+    """``table``'s text columns cast to the column types with Arrow (vectorized, no copy of
+    the text columns), or None when some value would not cast: then the checked SQL path
+    runs. JSON columns are checked with DuckDB's ``json_valid`` in one aggregate."""
+    arrays: list[pa.ChunkedArray] = [table.column("project_id")]
+    json_checks = []
+    for i, (_, kind) in enumerate(columns):
+        values = table.column(f"c{i}")
+        if kind == "VARCHAR":
+            arrays.append(values)
+            continue
+        if kind == "JSON":
+            json_checks.append(f"count(*) FILTER (WHERE NOT json_valid(c{i}))")
+            arrays.append(values)
+            continue
+        target = _ARROW_TYPES.get(kind)
+        if target is None:
+            return None
+        if values.null_count < len(values):
+            ok = pc.all(pc.match_substring_regex(values, _ARROW_TEXT[kind])).as_py()
+            if ok is False:
+                return None
+        try:
+            arrays.append(values.cast(target))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    if json_checks:
+        row = conn.execute(f"SELECT {', '.join(json_checks)} FROM {name}").fetchall()[0]
+        if row is None or any(row):
+            return None
+    return pa.Table.from_arrays(arrays, names=["project_id", *(n for n, _ in columns)])
+
+
 _columns_cache: dict[int, list[tuple[str, str]]] = {}
 
 
@@ -154,8 +210,8 @@ class AppendEnriched:
         split: pa.Table | None = None,
         broken: list[tuple[int, str, str]] | None = None,
     ) -> None:
-        self.lines = lines if lines is not None else LINES_SCHEMA.empty_table()
-        self.bad_rows = bad_rows if bad_rows is not None else BAD_ROWS_SCHEMA.empty_table()
+        self.lines = lines if lines is not None else _NO_LINES
+        self.bad_rows = bad_rows if bad_rows is not None else _NO_BAD_ROWS
         self.events_sql = events_sql
         self.imports = imports or []
         self.checkpoints = checkpoints or []
@@ -174,15 +230,16 @@ class AppendEnriched:
         self._view = f"_sp_{next(_names)}"
         self._events: AppendEvents | None = None
         self._prepared_events: AppendEvents | None = None
+        self._registered_enr = False
 
     @classmethod
     def merge(cls, ops: list[AppendEnriched]) -> AppendEnriched:
         if len(ops) == 1:
             return ops[0]
         return cls(
-            pa.concat_tables([op.lines for op in ops]),
+            _concat([op.lines for op in ops]),
             ops[0].events_sql,
-            bad_rows=pa.concat_tables([op.bad_rows for op in ops]),
+            bad_rows=_concat([op.bad_rows for op in ops]),
             imports=[i for op in ops for i in op.imports],
             checkpoints=[c for op in ops for c in op.checkpoints],
             trusted=all(op.trusted for op in ops),
@@ -217,6 +274,12 @@ class AppendEnriched:
             table = _concat(parts) or _empty_split(len(columns))
             conn.register(f"{view}_in", table)
             names = [f"c{i}" for i in range(len(columns))]
+            typed = _arrow_typed(conn, f"{view}_in", table, columns)
+            if typed is not None:
+                # every value casts: use the Arrow columns directly, no checked copy
+                conn.register(f"{view}_enr", typed)
+                self._registered_enr = True
+                return self._store_enriched(conn, now, columns, broken, stored, events)
             casts = ", ".join(
                 f"{c} AS {n}" if t == "VARCHAR" else f"TRY_CAST({c} AS {t}) AS {n}"
                 for c, (n, t) in zip(names, columns, strict=True)
@@ -239,31 +302,58 @@ class AppendEnriched:
             )
             if not self.trusted:
                 invalid = self._move_invalid(conn, now)
-            if broken:
-                invalid += len(broken)
-                self._store_broken(conn, broken, now)
-            bounds = conn.execute(
-                f"SELECT min(collector_tstamp), max(collector_tstamp), count(*) FROM {view}_enr"
-            ).fetchall()[0]
-            stored += int(bounds[2])
-            if bounds[2]:
-                conn.execute(
-                    f"""DELETE FROM snowplow_events s USING {view}_enr n
-                        WHERE s.collector_tstamp BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
-                          AND s.project_id = n.project_id AND s.event_id = n.event_id
-                          AND s.collector_tstamp = n.collector_tstamp""",
-                    [bounds[0], bounds[1]],
-                )
-                cols = ", ".join(n for n, _ in columns)
-                conn.execute(
-                    f"""INSERT INTO snowplow_events (project_id, {cols}, ingested_at)
-                        SELECT project_id, {cols}, ?::TIMESTAMP FROM {view}_enr""",
-                    [now],
-                )
-                sql = self.events_sql.replace("{enriched}", f"{view}_enr")
-                table = conn.sql(sql).to_arrow_table()
-                self._events = AppendEvents(table)
-                events = self._events.apply(conn, now)
+            return self._store_enriched(conn, now, columns, broken, stored, events, invalid)
+        return self._finish(conn, now, stored, events, invalid)
+
+    def _store_enriched(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        now: dt.datetime,
+        columns: list[tuple[str, str]],
+        broken: list[tuple[int, str, str]],
+        stored: int,
+        events: Any,
+        invalid: int = 0,
+    ) -> WriteResult:
+        """Store the typed rows of ``{view}_enr``: replace earlier copies, append them and
+        their driftline events, and the lines that did not split as bad rows."""
+        view = self._view
+        if broken:
+            invalid += len(broken)
+            self._store_broken(conn, broken, now)
+        bounds = conn.execute(
+            f"SELECT min(collector_tstamp), max(collector_tstamp), count(*) FROM {view}_enr"
+        ).fetchall()[0]
+        stored += int(bounds[2])
+        if bounds[2]:
+            conn.execute(
+                f"""DELETE FROM snowplow_events s USING {view}_enr n
+                    WHERE s.collector_tstamp BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
+                      AND s.project_id = n.project_id AND s.event_id = n.event_id
+                      AND s.collector_tstamp = n.collector_tstamp""",
+                [bounds[0], bounds[1]],
+            )
+            cols = ", ".join(n for n, _ in columns)
+            conn.execute(
+                f"""INSERT INTO snowplow_events (project_id, {cols}, ingested_at)
+                    SELECT project_id, {cols}, ?::TIMESTAMP FROM {view}_enr""",
+                [now],
+            )
+            sql = self.events_sql.replace("{enriched}", f"{view}_enr")
+            table = conn.sql(sql).to_arrow_table()
+            self._events = AppendEvents(table)
+            events = self._events.apply(conn, now)
+        return self._finish(conn, now, stored, events, invalid)
+
+    def _finish(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        now: dt.datetime,
+        stored: int,
+        events: Any,
+        invalid: int,
+    ) -> WriteResult:
+        view = self._view
         if self.bad_rows.num_rows:
             conn.register(f"{view}_bad", self.bad_rows)
             conn.execute(
@@ -335,9 +425,12 @@ class AppendEnriched:
         for op in (self._events, self._prepared_events):
             if op is not None:
                 op.cleanup(conn)
-        for suffix in ("_enr",):
+        if self._registered_enr:
             with contextlib.suppress(duckdb.Error):
-                conn.execute(f"DROP TABLE IF EXISTS {view}{suffix}")
+                conn.unregister(f"{view}_enr")
+        else:
+            with contextlib.suppress(duckdb.Error):
+                conn.execute(f"DROP TABLE IF EXISTS {view}_enr")
         for suffix in ("_in", "_bad", "_pre"):
             with contextlib.suppress(duckdb.Error):
                 conn.unregister(f"{view}{suffix}")

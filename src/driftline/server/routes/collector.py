@@ -37,6 +37,10 @@ router = APIRouter()
 _lock = threading.Lock()
 
 METHODS = ["GET", "HEAD", "POST", "OPTIONS"]
+#: bodies up to this size (a few dozen events) are enriched on the event loop; larger ones,
+#: and every request when schemas may come from an Iglu server, in a worker thread so that
+#: the loop stays responsive
+INLINE_BYTES = 32 * 1024
 
 
 def collector_of(request: HttpRequest) -> Collector:
@@ -97,7 +101,11 @@ async def collect(request: HttpRequest) -> Response:
     )
     if request.method == "OPTIONS":
         return _to_http(collector.preflight(raw))
-    handled = await run_in_threadpool(collector.handle, raw, canonical, project)
+    if not collector.network_io and (body is None or len(body) <= INLINE_BYTES):
+        # a tracker's usual request: enriching it costs less than a hop to a worker thread
+        handled = collector.handle(raw, canonical, project)
+    else:
+        handled = await run_in_threadpool(collector.handle, raw, canonical, project)
     if handled.op is not None:
         future = state_of(request).writer.submit(handled.op)
         await asyncio.wrap_future(future)

@@ -30,6 +30,7 @@ def _registry() -> dict[str, type]:
     from driftline.snowplow.enrich.anon_ip import AnonIp
     from driftline.snowplow.enrich.campaign import CampaignAttribution
     from driftline.snowplow.enrich.cookies import CookieExtractor, HeaderExtractor
+    from driftline.snowplow.enrich.currency import CurrencyConversion
     from driftline.snowplow.enrich.fingerprint import EventFingerprint
     from driftline.snowplow.enrich.iplookup import IpLookups
     from driftline.snowplow.enrich.pii import PiiPseudonymizer
@@ -38,6 +39,7 @@ def _registry() -> dict[str, type]:
 
     classes: list[type] = [
         UaParser,
+        CurrencyConversion,
         RefererParser,
         CampaignAttribution,
         EventFingerprint,
@@ -50,10 +52,12 @@ def _registry() -> dict[str, type]:
     return {cls.SCHEMA_NAME: cls for cls in classes}  # type: ignore[attr-defined]
 
 
-#: Snowplow's order (EnrichmentManager): UA parser, referer parser, campaign attribution,
-#: event fingerprint, cookie extractor, header extractor, IP lookups, IP anonymisation, PII.
+#: Snowplow's order (EnrichmentManager): UA parser, currency conversion, referer parser,
+#: campaign attribution, event fingerprint, cookie extractor, header extractor, IP lookups,
+#: IP anonymisation, PII.
 ORDER = (
     "ua_parser_config",
+    "currency_conversion_config",
     "referer_parser",
     "campaign_attribution",
     "event_fingerprint_config",
