@@ -32,7 +32,9 @@ import pyarrow.compute as pc
 
 from driftline.errors import Backpressure, TerminalError
 from driftline.ingest.geo import GeoLocator
+from driftline.ingest.hotshard import HotShards
 from driftline.ingest.normalize import InsertIdPolicy, RecordError, normalize_records
+from driftline.ingest.normalize_small import truncate_strings_small
 from driftline.store import AppendEvents, DuckDBStore, GroupCommitWriter
 
 log = logging.getLogger("driftline.ingest")
@@ -40,6 +42,13 @@ log = logging.getLogger("driftline.ingest")
 DAY_MS = 86_400_000
 #: /track keeps events of the last five days only, as Mixpanel's does.
 TRACK_MAX_AGE_MS = 5 * DAY_MS
+#: Micro-batches up to this many records are validated in Python first
+#: (:mod:`driftline.ingest.normalize_small`): for plainly valid records that costs less CPU
+#: than the vectorized query even at 2000 records, and the query still runs, owning every
+#: error message, as soon as one record is anything else.
+PYTHON_FIRST_ROWS = 4096
+#: An event carrying this property (any value) is dropped silently, as Mixpanel does.
+IGNORE_PROPERTY = "$ignore"
 
 
 @dataclass
@@ -89,6 +98,7 @@ class EventIngestor:
         writer: GroupCommitWriter,
         geo: GeoLocator | None = None,
         *,
+        hot: HotShards | None = None,
         max_batch_rows: int = 40_000,
         max_queued_rows: int = 200_000,
         workers: int = 2,
@@ -96,6 +106,7 @@ class EventIngestor:
         self.store = store
         self.writer = writer
         self.geo = geo
+        self.hot = hot
         self.max_batch_rows = max_batch_rows
         self.max_queued_rows = max_queued_rows
         self._queue: queue.Queue[tuple[EventRequest, Future[EventOutcome]] | None] = queue.Queue()
@@ -158,7 +169,7 @@ class EventIngestor:
         requests = [r for r, _ in group]
         started = time.perf_counter()
         try:
-            prepared = prepare_events(requests, self.store, self.geo)
+            prepared = prepare_events(requests, self.store, self.geo, hot=self.hot)
             log.debug(
                 "prepared %d requests (%d events) in %.1f ms",
                 len(group),
@@ -178,7 +189,8 @@ class EventIngestor:
         committed: Future[object] | None = None
         try:
             if prepared.events.num_rows:
-                committed = self.writer.submit(AppendEvents(prepared.events))
+                op = AppendEvents(prepared.events, sources=len(group))
+                committed = self.writer.submit(op)
         except Exception as exc:
             for _, future in group:
                 future.set_exception(exc)
@@ -194,6 +206,7 @@ def prepare_events(
     store: DuckDBStore,
     geo: GeoLocator | None,
     *,
+    hot: HotShards | None = None,
     now_ms: int | None = None,
 ) -> PreparedBatch:
     """Validate and enrich the records of ``requests`` together, one query for all."""
@@ -210,7 +223,12 @@ def prepare_events(
     raw = pa.table(
         {
             "idx": pa.array(np.arange(total, dtype=np.int64)),
-            "rec": pa.concat_arrays([r.records.cast(pa.string()) for r in requests])
+            "rec": pa.concat_arrays(
+                [
+                    r.records if r.records.type == pa.string() else r.records.cast(pa.string())
+                    for r in requests
+                ]
+            )
             if requests
             else pa.array([], pa.string()),
             "origin": per_request([r.origin for r in requests], pa.string()),
@@ -227,11 +245,31 @@ def prepare_events(
             ),
         }
     )
+    python_first = total <= PYTHON_FIRST_ROWS
+    if python_first:
+        raw = truncate_strings_small(raw)
     normalized = normalize_records(
-        raw, project_id=0, origin="track", now_ms=now_ms, truncate_strings=True
+        raw,
+        project_id=0,
+        origin="track",
+        now_ms=now_ms,
+        truncate_strings=not python_first,
+        small_batch=PYTHON_FIRST_ROWS,
     )
-    events = normalized.events
     assert normalized.meta is not None and normalized.dropped is not None
+    ignored = _ignored(normalized.events)
+    if ignored is not None:  # silently dropped, like events too old for /track
+        normalized.dropped = pa.concat_arrays(
+            [
+                normalized.dropped.cast(pa.int64()),
+                normalized.indexes.filter(ignored).cast(pa.int64()),
+            ]
+        )
+        keep = pc.invert(ignored)
+        normalized.events = normalized.events.filter(keep)
+        normalized.meta = normalized.meta.filter(keep)
+        normalized.indexes = normalized.indexes.filter(keep)
+    events = normalized.events
     rows_req = req_of[normalized.indexes.to_numpy(zero_copy_only=False)]
     errors = list(normalized.errors)
 
@@ -263,6 +301,8 @@ def prepare_events(
         events = events.set_column(
             0, events.schema.field("project_id"), pa.array(project.astype(np.int32))
         )
+        if hot is not None:
+            events = hot.apply(events)
         if geo is not None:
             properties = _locate(events, normalized.meta, rows_req, requests, geo)
             events = events.set_column(
@@ -285,6 +325,24 @@ def prepare_events(
         for i in range(len(requests))
     ]
     return PreparedBatch(events, outcomes)
+
+
+def _ignored(events: pa.Table) -> pa.Array | None:
+    """Mask of the events whose properties have a top-level ``$ignore`` key, or None."""
+    if events.num_rows == 0:
+        return None
+    properties = events.column("properties")
+    maybe = pc.fill_null(pc.match_substring(properties, f'"{IGNORE_PROPERTY}"'), False)
+    if not pc.any(maybe).as_py():
+        return None
+    texts = properties.to_pylist()
+    mask = [
+        bool(hit) and IGNORE_PROPERTY in orjson.loads(text)
+        for hit, text in zip(maybe.to_pylist(), texts, strict=True)
+    ]
+    if not any(mask):
+        return None
+    return pa.array(mask, pa.bool_())
 
 
 def _token_projects(tokens: pa.ChunkedArray | pa.Array, store: DuckDBStore) -> np.ndarray:

@@ -9,6 +9,7 @@ ingestion engine and answer only after the data is committed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import time
@@ -42,6 +43,7 @@ from driftline.server.ingest_openapi import (
 )
 from driftline.server.services.ingest import engine_of
 from driftline.store import ReplaceLookupTable
+from driftline.store.ops import LookupLimitExceeded
 from driftline.store.profile_ops import ApplyGroupUpdates, ApplyProfileUpdates
 
 router = APIRouter(tags=["ingestion"])
@@ -81,6 +83,7 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip_distinct_id(ip: str | None) -> str | None:
     """A stable distinct_id derived from the request's IP address (``ip=1``)."""
     if not ip:
@@ -320,7 +323,7 @@ async def import_events(request: Request) -> Response:
     if form:
         reply = _TrackReply(request, params, cors=False)
         extra = {"failed_records": _failed(outcome.errors)} if outcome.errors else None
-        if outcome.accepted:
+        if outcome.accepted or outcome.dropped:
             return reply(True, _message(outcome.errors) if outcome.errors else None, extra=extra)
         return reply(False, _message(outcome.errors), extra=extra)
     if outcome.errors and strict:
@@ -331,6 +334,13 @@ async def import_events(request: Request) -> Response:
             failed_records=_failed(outcome.errors),
         )
     return _import_json(200, num_records_imported=outcome.accepted)
+
+
+#: the hot routes, answered without FastAPI's routing (``driftline.server.direct``)
+DIRECT_ROUTES = {
+    **{(m, p): track for m in ("GET", "POST") for p in ("/track", "/track/")},
+    **{("POST", p): import_events for p in ("/import", "/import/")},
+}
 
 
 # --------------------------------------------------------------------------- /engage, /groups
@@ -454,8 +464,21 @@ async def replace_lookup_table(request: Request, table_id: str) -> Response:
         q = request.query_params
         name = q.get("name") or (existing[0][0] if existing else table_id)
         prop = q.get("property") or (existing[0][1] if existing else None)
-        op = ReplaceLookupTable(project.id, table_id, name, prop, rows)
+        op = ReplaceLookupTable(
+            project.id,
+            table_id,
+            name,
+            prop,
+            rows,
+            max_rows=state.settings.lookup_max_rows,
+            max_per_day=state.settings.lookup_replacements_per_day,
+        )
         await asyncio.wrap_future(state.writer.submit(op))
+    except LookupLimitExceeded as exc:
+        response = _import_json(exc.status, error=exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except LookupTableInvalid as exc:
         return _lookup_json(
             400,
