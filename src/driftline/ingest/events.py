@@ -17,12 +17,15 @@ The ``ip`` property is used for geolocation and never stored.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -31,10 +34,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from driftline.errors import Backpressure, TerminalError
+from driftline.ingest import payload
 from driftline.ingest.geo import GeoLocator
 from driftline.ingest.hotshard import HotShards
-from driftline.ingest.normalize import InsertIdPolicy, RecordError, normalize_records
-from driftline.ingest.normalize_small import truncate_strings_small
+from driftline.ingest.normalize import InsertIdPolicy, Normalized, RecordError, normalize_records
+from driftline.ingest.normalize_small import (
+    MAX_EVENT_BYTES,
+    normalize_small_docs,
+    truncate_docs,
+    truncate_strings_small,
+)
 from driftline.store import AppendEvents, DuckDBStore, GroupCommitWriter
 
 log = logging.getLogger("driftline.ingest")
@@ -55,7 +64,8 @@ IGNORE_PROPERTY = "$ignore"
 class EventRequest:
     """One request's records and how to treat them."""
 
-    records: pa.Array  # one JSON text per record
+    #: one JSON text per record; or None, with ``docs`` the records parsed
+    records: pa.Array | None
     origin: str  # "track" or "import"
     insert_id: InsertIdPolicy
     endpoint: str  # value of $mp_api_endpoint
@@ -67,10 +77,18 @@ class EventRequest:
     geo_ip: str | None = None  # locate this address (the request's, with ip=1)
     locate_property_ip: bool = True  # else locate properties.ip
     is_import: bool = False
+    docs: list[Any] | None = None  # the records, parsed (then ``records`` may be None)
+    body_bytes: int = 0  # size of the request body the records came in
 
     @property
     def rows(self) -> int:
-        return len(self.records)
+        return len(self.docs) if self.docs is not None else len(self.records or ())
+
+    def texts(self) -> pa.Array:
+        """The records as JSON texts."""
+        if self.records is None:
+            self.records = payload.record_texts(self.docs or [])
+        return self.records
 
 
 @dataclass
@@ -123,16 +141,32 @@ class EventIngestor:
             thread.start()
 
     def submit(self, request: EventRequest) -> Future[EventOutcome]:
-        """Queue a request; raises :class:`Backpressure` when too much is waiting."""
+        """Queue a request; raises :class:`Backpressure` when too much is waiting.
+
+        The future resolves once the request is validated; ``outcome.committed`` then
+        resolves after the commit."""
+        future: Future[EventOutcome] = Future()
+        self._put(request, future)
+        return future
+
+    def submit_async(self, request: EventRequest) -> asyncio.Future[EventOutcome]:
+        """Queue a request from the event loop; the asyncio future resolves after the commit.
+
+        The requests of one micro-batch are woken together, with one call into the loop
+        (instead of two thread-safe future hand-offs per request)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[EventOutcome] = loop.create_future()
+        self._put(request, _LoopReply(loop, future))
+        return future
+
+    def _put(self, request: EventRequest, reply: Reply) -> None:
         if self._closing:
             raise TerminalError("the server is shutting down")
         with self._lock:
             if self._queued_rows and self._queued_rows + request.rows > self.max_queued_rows:
                 raise Backpressure("ingestion is behind; retry with exponential backoff")
             self._queued_rows += request.rows
-        future: Future[EventOutcome] = Future()
-        self._queue.put((request, future))
-        return future
+        self._queue.put((request, reply))
 
     def close(self, timeout: float = 30.0) -> None:
         if self._closing:
@@ -165,7 +199,7 @@ class EventIngestor:
                 self._queued_rows -= rows
             self._process(group)
 
-    def _process(self, group: list[tuple[EventRequest, Future[EventOutcome]]]) -> None:
+    def _process(self, group: list[tuple[EventRequest, Reply]]) -> None:
         requests = [r for r, _ in group]
         started = time.perf_counter()
         try:
@@ -182,9 +216,8 @@ class EventIngestor:
                     self._process([item])
                 return
             log.exception("preparing an ingestion request failed")
-            group[0][1].set_exception(
-                TerminalError("the server could not process these records; see its log")
-            )
+            error = TerminalError("the server could not process these records; see its log")
+            _deliver([(group[0][1], None, error)])
             return
         committed: Future[object] | None = None
         try:
@@ -192,13 +225,70 @@ class EventIngestor:
                 op = AppendEvents(prepared.events, sources=len(group))
                 committed = self.writer.submit(op)
         except Exception as exc:
-            for _, future in group:
-                future.set_exception(exc)
+            _deliver([(reply, None, exc) for _, reply in group])
             return
-        for (_, future), outcome in zip(group, prepared.outcomes, strict=True):
+        now: list[Delivery] = []
+        later: list[tuple[Reply, EventOutcome]] = []
+        for (_, reply), outcome in zip(group, prepared.outcomes, strict=True):
             if outcome.accepted:
                 outcome.committed = committed
-            future.set_result(outcome)
+            if isinstance(reply, _LoopReply) and committed is not None:
+                later.append((reply, outcome))
+            else:
+                now.append((reply, outcome, None))
+        _deliver(now)
+        if later:
+            assert committed is not None
+
+            def after_commit(done: Future[object]) -> None:
+                exc = done.exception()
+                _deliver(
+                    [
+                        (reply, None, exc) if exc and outcome.accepted else (reply, outcome, None)
+                        for reply, outcome in later
+                    ]
+                )
+
+            committed.add_done_callback(after_commit)
+
+
+@dataclass(frozen=True)
+class _LoopReply:
+    """An asyncio future waiting in ``loop`` for its request's outcome."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[EventOutcome]
+
+
+Reply = Future[EventOutcome] | _LoopReply
+Delivery = tuple[Reply, EventOutcome | None, BaseException | None]
+
+
+def _deliver(deliveries: list[Delivery]) -> None:
+    """Resolve futures: thread-safe ones at once, asyncio ones with one call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Delivery]] = {}
+    for delivery in deliveries:
+        reply, outcome, exc = delivery
+        if isinstance(reply, _LoopReply):
+            by_loop.setdefault(reply.loop, []).append(delivery)
+        elif exc is not None:
+            reply.set_exception(exc)
+        else:
+            reply.set_result(outcome)  # type: ignore[arg-type]
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_resolve_in_loop, items)
+
+
+def _resolve_in_loop(items: list[Delivery]) -> None:
+    for reply, outcome, exc in items:
+        future = reply.future  # type: ignore[union-attr]
+        if future.done():  # the client went away
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]
 
 
 def prepare_events(
@@ -216,46 +306,14 @@ def prepare_events(
     total = int(offsets[-1])
     req_of = np.repeat(np.arange(len(requests), dtype=np.int64), counts)
     req_idx = pa.array(req_of)
-
-    def per_request(values: list[object], dtype: pa.DataType) -> pa.Array:
-        return pa.array(values, dtype).take(req_idx)
-
-    raw = pa.table(
-        {
-            "idx": pa.array(np.arange(total, dtype=np.int64)),
-            "rec": pa.concat_arrays(
-                [
-                    r.records if r.records.type == pa.string() else r.records.cast(pa.string())
-                    for r in requests
-                ]
-            )
-            if requests
-            else pa.array([], pa.string()),
-            "origin": per_request([r.origin for r in requests], pa.string()),
-            "policy": per_request([r.insert_id for r in requests], pa.string()),
-            "drop_before_ms": per_request([r.drop_before_ms for r in requests], pa.int64()),
-            "fallback_distinct_id": per_request(
-                [r.fallback_distinct_id for r in requests], pa.string()
-            ),
-            "default_time_ms": per_request(
-                [now_ms if r.time_optional else None for r in requests], pa.int64()
-            ),
-            "properties_over": per_request(
-                [_server_properties(r, now_ms) for r in requests], pa.string()
-            ),
-        }
-    )
     python_first = total <= PYTHON_FIRST_ROWS
-    if python_first:
-        raw = truncate_strings_small(raw)
-    normalized = normalize_records(
-        raw,
-        project_id=0,
-        origin="track",
-        now_ms=now_ms,
-        truncate_strings=not python_first,
-        small_batch=PYTHON_FIRST_ROWS,
-    )
+    normalized = None
+    if python_first and all(
+        r.docs is not None and r.body_bytes <= MAX_EVENT_BYTES for r in requests
+    ):
+        normalized = _normalize_docs(requests, now_ms)
+    if normalized is None:
+        normalized = _normalize_texts(requests, req_idx, total, now_ms, python_first)
     assert normalized.meta is not None and normalized.dropped is not None
     ignored = _ignored(normalized.events)
     if ignored is not None:  # silently dropped, like events too old for /track
@@ -325,6 +383,80 @@ def prepare_events(
         for i in range(len(requests))
     ]
     return PreparedBatch(events, outcomes)
+
+
+def _options(request: EventRequest, now_ms: int) -> dict[str, Any]:
+    """The per-record options (``normalize.OPTION_COLUMNS``) of a request's records."""
+    return {
+        "origin": request.origin,
+        "policy": request.insert_id,
+        "drop_before_ms": request.drop_before_ms,
+        "fallback_distinct_id": request.fallback_distinct_id,
+        "default_time_ms": now_ms if request.time_optional else None,
+        "properties_over": _server_properties(request, now_ms),
+    }
+
+
+def _normalize_docs(requests: list[EventRequest], now_ms: int) -> Normalized | None:
+    """Validate parsed records in Python, or None when one needs the vectorized query."""
+    for r in requests:
+        truncate_docs(r.docs or [])
+    small = normalize_small_docs(
+        [(r.docs or [], _options(r, now_ms)) for r in requests],
+        project_id=0,
+        origin="track",
+        insert_id="require",
+        now_ms=now_ms,
+    )
+    if small is None:
+        return None
+    events, meta, indexes, dropped = small
+    return Normalized(events, [], indexes, meta, dropped)
+
+
+def _normalize_texts(
+    requests: list[EventRequest],
+    req_idx: pa.Array,
+    total: int,
+    now_ms: int,
+    python_first: bool,
+) -> Normalized:
+    def per_request(values: list[object], dtype: pa.DataType) -> pa.Array:
+        return pa.array(values, dtype).take(req_idx)
+
+    options = [_options(r, now_ms) for r in requests]
+    texts = [r.texts() for r in requests]
+    raw = pa.table(
+        {
+            "idx": pa.array(np.arange(total, dtype=np.int64)),
+            "rec": pa.concat_arrays(
+                [t if t.type == pa.string() else t.cast(pa.string()) for t in texts]
+            )
+            if requests
+            else pa.array([], pa.string()),
+            **{
+                name: per_request([o[name] for o in options], dtype)
+                for name, dtype in (
+                    ("origin", pa.string()),
+                    ("policy", pa.string()),
+                    ("drop_before_ms", pa.int64()),
+                    ("fallback_distinct_id", pa.string()),
+                    ("default_time_ms", pa.int64()),
+                    ("properties_over", pa.string()),
+                )
+            },
+        }
+    )
+    if python_first:
+        raw = truncate_strings_small(raw)
+    return normalize_records(
+        raw,
+        project_id=0,
+        origin="track",
+        now_ms=now_ms,
+        truncate_strings=not python_first,
+        small_batch=PYTHON_FIRST_ROWS,
+    )
 
 
 def _ignored(events: pa.Table) -> pa.Array | None:

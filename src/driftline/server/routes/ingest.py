@@ -118,17 +118,24 @@ class _Params:
 def _track_records(body: payload.Body, params: _Params, limit: int) -> Any:
     data = params.get("data")
     if data is not None:
-        return payload.json_records(payload.decode_data(data), field="data", limit=limit)
+        return payload.json_docs(payload.decode_data(data), field="data", limit=limit)
     if body.data.strip():
         if body.content_type in ("", _JSON, "text/plain") or body.data.lstrip()[:1] in (
             b"[",
             b"{",
         ):
             return payload.body_records(body, limit=limit)
-        return payload.json_records(payload.decode_data(body.data), field="data", limit=limit)
+        return payload.json_docs(payload.decode_data(body.data), field="data", limit=limit)
     raise InvalidInput(
         "'data' is required: send the events as data=<JSON or base64 JSON>", field="data"
     )
+
+
+def _records(records: Any, body: payload.Body) -> dict[str, Any]:
+    """EventRequest fields for records as payload returns them: texts or parsed events."""
+    if isinstance(records, list):
+        return {"records": None, "docs": records, "body_bytes": len(body.data)}
+    return {"records": records}
 
 
 def _message(errors: list[Any], limit: int = 5) -> str:
@@ -201,10 +208,7 @@ class _TrackReply:
 async def _run_events(request: Request, req: EventRequest) -> EventOutcome:
     """Validate, enrich and commit; returns after the commit."""
     engine = engine_of(state_of(request))
-    outcome = await asyncio.wrap_future(engine.events.submit(req))
-    if outcome.committed is not None:
-        await asyncio.wrap_future(outcome.committed)
-    return outcome
+    return await engine.events.submit_async(req)
 
 
 # --------------------------------------------------------------------------- /track
@@ -228,7 +232,7 @@ async def track(request: Request) -> Response:
         use_ip = params.flag("ip")
         ip = _client_ip(request)
         req = EventRequest(
-            records=records,
+            **_records(records, body),
             origin="track",
             insert_id="random",
             endpoint=_endpoint(request),
@@ -299,13 +303,13 @@ async def import_events(request: Request) -> Response:
             data = params.get("data")
             if data is None:
                 raise InvalidInput("'data' is required in a form body", field="data")
-            records = payload.json_records(payload.decode_data(data), field="data", limit=limit)
+            records = payload.json_docs(payload.decode_data(data), field="data", limit=limit)
         else:
             records = payload.body_records(body, limit=limit)
         strict = params.get("strict") in (None, "1", "true")
         ip = _client_ip(request)
         req = EventRequest(
-            records=records,
+            **_records(records, body),
             origin="import",
             insert_id="require" if strict else "stable",
             endpoint=_endpoint(request),
