@@ -400,7 +400,8 @@ def _options(request: EventRequest, now_ms: int) -> dict[str, Any]:
 def _normalize_docs(requests: list[EventRequest], now_ms: int) -> Normalized | None:
     """Validate parsed records in Python, or None when one needs the vectorized query."""
     for r in requests:
-        truncate_docs(r.docs or [])
+        if r.docs and getattr(r.docs, "long_strings", True):
+            truncate_docs(r.docs)
     small = normalize_small_docs(
         [(r.docs or [], _options(r, now_ms)) for r in requests],
         project_id=0,

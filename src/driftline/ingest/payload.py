@@ -166,11 +166,29 @@ def json_records(text: bytes, *, field: str = "data", limit: int) -> pa.Array:
     return record_texts(json_docs(text, field=field, limit=limit))
 
 
-def json_docs(text: bytes, *, field: str = "data", limit: int) -> list[object]:
+class Docs(list):  # type: ignore[type-arg]
+    """Parsed events, and whether one of them may hold a string over 255 characters."""
+
+    long_strings: bool = True
+
+
+def json_docs(text: bytes, *, field: str = "data", limit: int) -> Docs:
     """The events of a JSON object or array, parsed (at least one, at most ``limit``)."""
-    docs = json_documents(text, field=field)
+    docs = Docs(json_documents(text, field=field))
     _check_count(len(docs), limit)
+    docs.long_strings = may_hold_long_strings(text)
     return docs
+
+
+def may_hold_long_strings(text: bytes, chars: int = 255) -> bool:
+    """False when no JSON string in ``text`` can be longer than ``chars`` characters.
+
+    Without escaped quotes, every string's bytes lie between two quote characters, and a
+    string has at least as many bytes as characters; splitting on quotes is C-speed.
+    """
+    if b'\\"' in text:
+        return True
+    return max(map(len, text.split(b'"'))) > chars
 
 
 def record_texts(docs: list[object]) -> pa.Array:
