@@ -247,6 +247,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE sync_runs ADD COLUMN mode VARCHAR",
         ),
     ),
+    Migration(
+        5,
+        "lookup tables: a log of replacements, for the 100-per-24-hours limit",
+        (
+            """CREATE TABLE lookup_replacements (
+                project_id INTEGER NOT NULL,
+                table_id VARCHAR NOT NULL,
+                replaced_at TIMESTAMP NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
