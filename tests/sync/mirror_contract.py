@@ -239,11 +239,19 @@ class MirrorContract:
 
         def check() -> None:
             want_users = {r["uid"]: {"plan": r["plan"], "seats": r["seats"]} for r in users.rows}
-            got = {k: json.loads(p) for k, p in dl.rows("SELECT distinct_id, properties FROM profiles")}
-            assert got == {k: {a: b for a, b in v.items() if b is not None} for k, v in want_users.items()}
+            got = {
+                k: json.loads(p) for k, p in dl.rows("SELECT distinct_id, properties FROM profiles")
+            }
+            assert got == {
+                k: {a: b for a, b in v.items() if b is not None} for k, v in want_users.items()
+            }
             want_skus = {r["uid"]: {"plan": r["plan"], "seats": r["seats"]} for r in skus.rows}
-            got = {k: json.loads(p) for k, p in dl.rows("SELECT row_id, properties FROM lookup_rows")}
-            assert got == {k: {a: b for a, b in v.items() if b is not None} for k, v in want_skus.items()}
+            got = {
+                k: json.loads(p) for k, p in dl.rows("SELECT row_id, properties FROM lookup_rows")
+            }
+            assert got == {
+                k: {a: b for a, b in v.items() if b is not None} for k, v in want_skus.items()
+            }
 
         assert (dl.run("musers")["inserted"], dl.run("mskus")["inserted"]) == (5, 3)
         check()

@@ -193,17 +193,21 @@ class SqlSource:
         self.client.close()
 
     # ------------------------------------------------------------------ Mirror's hook
+    def row_checksum(self, table: TableSchema) -> exp.Expression:
+        """The per-row checksum expression (sources with a cheaper native hash override it)."""
+        from driftline.sync.sources.checksums import row_checksum
+
+        return row_checksum(table)
+
     def checksum_sql(self, table: TableSchema, key: Sequence[str]) -> str:
         """Per-row checksums computed in the warehouse (see :mod:`.checksums`): only
         ``(key..., _dl_checksum)`` travels, so Mirror can diff snapshots cheaply."""
-        from driftline.sync.sources.checksums import row_checksum
-
         by_name = {c.name: c for c in table.columns}
         keys: list[exp.Expression] = []
         for k in key:  # keys as the read path selects them, so they compare equal
             expr = self.column_expr(by_name[k])
             keys.append(expr if isinstance(expr, exp.Column) else exp.alias_(expr, k, quoted=True))
-        select = exp.select(*keys, exp.alias_(row_checksum(table), "_dl_checksum"))
+        select = exp.select(*keys, exp.alias_(self.row_checksum(table), "_dl_checksum"))
         return self.render(select.from_(self._table(table.table)))
 
     def read_checksums(self, table: TableSchema, key: Sequence[str]) -> Iterator[pa.RecordBatch]:
