@@ -50,7 +50,7 @@ _NO_KEYS = (
 class MirrorDiff:
     """What changed since the snapshot, by row and by key."""
 
-    current: int = 0  # distinct rows in the table now
+    current: int = 0  # rows in the table now (identical rows counted each)
     added: int = 0
     removed: int = 0
     inserts: int = 0  # added rows whose key was not removed
@@ -76,28 +76,34 @@ def mirror_diff(
 ) -> MirrorDiff:
     """``new EXCEPT old`` and ``old EXCEPT new`` on checksums, written to ``out_dir``.
 
-    A read of the store: nothing changes until the run commits."""
+    One pass (a full outer join of the scan with the snapshot, keeping the unmatched rows);
+    a read of the store: nothing changes until the run commits."""
     out_dir.mkdir(parents=True, exist_ok=True)
     new = _rel(_files(snap_dir), _NO_KEYS)
-    key = [project_id, sync_name]
-    old = "(SELECT row_key, checksum FROM sync_snapshots WHERE project_id = ? AND sync_name = ?)"
+    both = out_dir / "changes.parquet"
+    store.query_rows(
+        f"""COPY (SELECT coalesce(n.row_key, o.row_key) AS row_key,
+                         coalesce(n.checksum, o.checksum) AS checksum,
+                         n.checksum IS NOT NULL AS added
+                  FROM {new} n
+                  FULL JOIN (SELECT row_key, checksum FROM sync_snapshots
+                             WHERE project_id = ? AND sync_name = ?) o ON o.checksum = n.checksum
+                  WHERE n.checksum IS NULL OR o.checksum IS NULL)
+            TO '{both}' (FORMAT parquet)""",
+        [project_id, sync_name],
+    )
     added = out_dir / "added.parquet"
     removed = out_dir / "removed.parquet"
+    c = f"read_parquet('{both}')"
     store.query_rows(
-        f"""COPY (SELECT DISTINCT n.row_key, n.checksum FROM {new} n
-                  ANTI JOIN {old} o ON o.checksum = n.checksum)
-            TO '{added}' (FORMAT parquet)""",
-        key,
+        f"COPY (SELECT DISTINCT row_key, checksum FROM {c} WHERE added) TO '{added}' (FORMAT parquet)"
     )
     store.query_rows(
-        f"""COPY (SELECT o.row_key, o.checksum FROM {old} o
-                  ANTI JOIN {new} n ON n.checksum = o.checksum)
-            TO '{removed}' (FORMAT parquet)""",
-        key,
+        f"COPY (SELECT row_key, checksum FROM {c} WHERE NOT added) TO '{removed}' (FORMAT parquet)"
     )
     a, r = f"read_parquet('{added}')", f"read_parquet('{removed}')"
     row = store.query_rows(
-        f"""SELECT (SELECT count(DISTINCT checksum) FROM {new}),
+        f"""SELECT (SELECT count(*) FROM {new}),
                    (SELECT count(*) FROM {a}), (SELECT count(*) FROM {r}),
                    (SELECT count(*) FROM {a} WHERE row_key IN (SELECT row_key FROM {r})),
                    (SELECT count(*) FROM {r} WHERE row_key IN (SELECT row_key FROM {a}))"""
@@ -141,7 +147,7 @@ class CommitMirrorRun(CommitSyncRun):
         # staged rows the snapshot does not have yet: the new and the changed rows
         conn.execute(
             f"""CREATE OR REPLACE TEMP TABLE _mirror_new AS
-                SELECT * FROM {stage} s WHERE s.checksum NOT IN {old}
+                SELECT s.* FROM {stage} s ANTI JOIN {old} o ON o.checksum = s.checksum
                 QUALIFY row_number() OVER (PARTITION BY s.checksum ORDER BY s.seq) = 1""",
             key,
         )
@@ -157,8 +163,8 @@ class CommitMirrorRun(CommitSyncRun):
         snap = _rel(_files(self.snap_dir), _NO_KEYS)
         conn.execute(
             f"""INSERT INTO sync_snapshots
-                SELECT ?, ?, any_value(row_key), checksum FROM {snap}
-                WHERE checksum NOT IN {old} GROUP BY checksum""",
+                SELECT ?, ?, any_value(s.row_key), s.checksum FROM {snap} s
+                ANTI JOIN {old} o ON o.checksum = s.checksum GROUP BY s.checksum""",
             [*key, *key],
         )
         conn.execute("DROP TABLE _mirror_new")

@@ -181,6 +181,7 @@ class MirrorRun:
         )  # fmt: skip
         prog.status = "committing"
         notify(prog)
+        self.detail["before_commit_seconds"] = round(time.monotonic() - started, 3)
         commit = CommitMirrorRun(
             staging, project_id, name, run_id, target, prog.counts, self.new_state(), None,
             snap_dir=snap_dir, removed_file=diff.removed_file,
@@ -204,12 +205,13 @@ class MirrorRun:
             size += batch.nbytes
             snap.write(self._keys(batch))
         prog.counts.bytes += size
+        t1 = time.monotonic()
+        diff = mirror_diff(store, project_id, name, snap.dir, diff_dir)
         self.detail.update(
-            checksums_scanned=rows,
-            checksum_bytes=size,
-            scan_seconds=round(time.monotonic() - t0, 3),
-        )
-        return mirror_diff(store, project_id, name, snap.dir, diff_dir)
+            checksums_scanned=rows, checksum_bytes=size, scan_seconds=round(t1 - t0, 3),
+            diff_seconds=round(time.monotonic() - t1, 3),
+        )  # fmt: skip
+        return diff
 
     def _fetch(
         self, source: Any, diff: MirrorDiff, store: Any, snap: _Parts, fetched: _Parts,
