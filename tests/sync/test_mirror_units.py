@@ -68,6 +68,35 @@ class TestOnDuckDB(MirrorContract):
         }
         assert got == {k: 100 + i for i, k in enumerate(keys)}
 
+    def test_groups_and_profile_history(self, wh: Any, dl: Any) -> None:
+        acc = Table(wh, self.prefix + "acc", [("account_id", "int"), ("name", "text")])
+        acc.create([{"account_id": 10, "name": "Acme"}, {"account_id": 11, "name": "Globex"}])
+        dl.add(name="acc", table=self.ref(wh, "acc"), type=TableType.GROUP_PROFILES,
+               mode=SyncMode.MIRROR, id_column="account_id", group_key="company_id")  # fmt: skip
+        hist = Table(wh, self.prefix + "hist", [("uid", "text"), ("plan", "text"), ("t", "ts")])
+        t0 = dt.datetime(2026, 3, 1)
+        hist.create([{"uid": "u1", "plan": "free", "t": t0}, {"uid": "u2", "plan": "team", "t": t0},
+                     {"uid": "u1", "plan": "pro", "t": t0 + dt.timedelta(days=3)}])  # fmt: skip
+        dl.add(name="hist", table=self.ref(wh, "hist"), type=TableType.USER_PROFILES,
+               mode=SyncMode.MIRROR, id_column="uid", start_time_column="t")  # fmt: skip
+        dl.run("acc")
+        dl.run("hist")
+        acc.update("account_id", 11, name="Globex Corp")
+        acc.delete("account_id", 10)
+        hist.delete("plan", "pro")  # u1's latest row gone: back to free
+        out = dl.run("acc")
+        assert (out["inserted"], out["updated"], out["deleted"]) == (0, 1, 1)
+        dl.run("hist")
+        groups = dl.rows("SELECT group_key, group_id, properties->>'name' FROM groups")
+        assert groups == [("company_id", "11", "Globex Corp")]
+        assert dict(dl.rows("SELECT distinct_id, properties->>'plan' FROM profiles")) == {
+            "u1": "free", "u2": "team"
+        }  # fmt: skip
+        history = dl.rows(
+            "SELECT distinct_id, properties->>'plan', valid_from, valid_to FROM profile_history ORDER BY 1"
+        )
+        assert history == [("u1", "free", t0, None), ("u2", "team", t0, None)]
+
 
 def test_in_list_renders_values_safely() -> None:
     query = exp.select("a").from_(exp.table_("t", quoted=True))
