@@ -258,6 +258,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        6,
+        "warehouse syncs: Mirror snapshots (row checksum and key of every row last synced)",
+        (
+            # one row per distinct warehouse row a Mirror sync has applied: its checksum
+            # (computed in the warehouse) and its key as text (insert id / id column, or NULL)
+            """CREATE TABLE sync_snapshots (
+                project_id INTEGER NOT NULL,
+                sync_name VARCHAR NOT NULL,
+                row_key VARCHAR,
+                checksum VARCHAR NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -465,6 +465,10 @@ class SaveSync:
                 "DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?",
                 [project_id, name],
             )
+            conn.execute(
+                "DELETE FROM sync_snapshots WHERE project_id = ? AND sync_name = ?",
+                [project_id, name],
+            )
         conn.execute(
             """INSERT OR REPLACE INTO syncs (project_id, name, warehouse, spec, state, created_at)
                VALUES (?, ?, ?, ?::JSON, ?::JSON, ?::TIMESTAMP)""",
@@ -492,6 +496,7 @@ class DeleteSync:
         conn.execute("DELETE FROM syncs WHERE project_id = ? AND name = ?", self.key)
         conn.execute("DELETE FROM sync_runs WHERE project_id = ? AND sync_name = ?", self.key)
         conn.execute("DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?", self.key)
+        conn.execute("DELETE FROM sync_snapshots WHERE project_id = ? AND sync_name = ?", self.key)
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass

@@ -148,12 +148,19 @@ def connected(url: str) -> Iterator[Source]:
 
 
 # ---------------------------------------------------------------------- preview
-def preview_sync(definition: SyncDefinition, *, rows: int = 10) -> dict[str, Any]:
-    """Schema, mapping, the first rows as they will land, and the row count — nothing written."""
+def preview_sync(
+    definition: SyncDefinition, *, rows: int = 10, store: DuckDBStore | None = None
+) -> dict[str, Any]:
+    """Schema, mapping, the first rows as they will land, and the row count — nothing written.
+    With ``store``, a Mirror sync also shows its pending inserts / updates / deletes."""
     spec = definition.spec
+    pending = None
     with connected(definition.url) as source:
         mapping = resolve_mapping(source, spec)
         mode = runner_for(mapping, definition.state, set())
+        if store is not None and hasattr(mode, "pending"):
+            staging = SyncStaging(store.data_dir, uuid.uuid4().hex)
+            pending = mode.pending(store, source, definition.project_id, spec.name, staging)
         request = mode.request()
         total = source.count(request)
         sample = dict(request.__dict__)
@@ -187,6 +194,7 @@ def preview_sync(definition: SyncDefinition, *, rows: int = 10) -> dict[str, Any
         "rows_to_read": total,
         "since": request.since.isoformat() if request.since else None,
         "skip": mode.skip_reason(),
+        **({"pending": pending} if pending is not None else {}),
         "sample": landed,
         "sample_rejected": rejected,
     }
@@ -226,6 +234,14 @@ def run_sync(
                         staging, project_id, name, prog.run_id, "skipped", skip, prog.counts
                     )
                 )
+                return _history_row(store, project_id, name, prog.run_id)
+            drive = getattr(mode, "drive", None)
+            if drive is not None:  # a mode that plans its own reads and commit (Mirror)
+                drive(store=store, writer=writer, source=source, project_id=project_id, name=name,
+                      run_id=prog.run_id, staging=staging, prog=prog, notify=notify,
+                      cancel=cancel, target=_target(spec))  # fmt: skip
+                prog.status = "succeeded"
+                notify(prog)
                 return _history_row(store, project_id, name, prog.run_id)
             request = mode.request()
             prog.total = source.count(request)

@@ -265,6 +265,14 @@ def sync_preview(
     stdout.print(f"rows the next run reads: {out['rows_to_read']:,}{since}", markup=False)
     if out["skip"]:
         stdout.print(f"the next run does nothing: {out['skip']}", markup=False)
+    if out.get("pending"):
+        p = out["pending"]
+        note = f" ({p['note']})" if p.get("note") else ""
+        stdout.print(
+            f"pending changes: {p['inserts']:,} inserts, {p['updates']:,} updates, "
+            f"{p['deletes']:,} deletes{note}",
+            markup=False,
+        )
     sample = [{k: _cell(v) for k, v in r.items()} for r in out["sample"]]
     if fmt is OutputFormat.csv:
         render_rows(sample, fmt)
