@@ -306,7 +306,7 @@ class AppendEventStream:
             conn.unregister(self._view)
 
 
-_EVENT_KEY = "project_id, event, distinct_id, time, insert_id"
+_EVENT_KEY_SQL = ", ".join(_EVENT_KEY)
 
 
 def _settle_new_events(
@@ -323,7 +323,7 @@ def _settle_new_events(
     new = "ingested_at BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP"
     span = [now, last]
     lo, hi, n, distinct = conn.execute(
-        f"SELECT min(time), max(time), count(*), count(DISTINCT hash({_EVENT_KEY})) FROM events WHERE {new}",
+        f"SELECT min(time), max(time), count(*), count(DISTINCT hash({_EVENT_KEY_SQL})) FROM events WHERE {new}",
         span,
     ).fetchone() or (None, None, 0, 0)
     older = conn.execute(
@@ -335,7 +335,7 @@ def _settle_new_events(
         deleted = conn.execute(
             f"""DELETE FROM events WHERE rowid IN (
                     SELECT e.rowid FROM events e
-                    SEMI JOIN (SELECT DISTINCT {_EVENT_KEY} FROM events WHERE {new}) n
+                    SEMI JOIN (SELECT DISTINCT {_EVENT_KEY_SQL} FROM events WHERE {new}) n
                       USING (project_id, event, distinct_id, time, insert_id)
                     WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
                     QUALIFY row_number() OVER (
