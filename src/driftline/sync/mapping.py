@@ -108,25 +108,34 @@ class Mapping:
     def transform(
         self, batch: pa.RecordBatch, *, seq_start: int, project_id: int, now_ms: int | None = None
     ) -> pa.Table:
-        """Store rows for ``batch``: the staged layout plus ``_wm`` (insert time) and ``err``."""
-        now_ms = int(_time.time() * 1000) if now_ms is None else now_ms
+        """Store rows for ``batch``: the staged layout plus ``_wm`` (insert time) and ``err``
+        (events also carry ``_key_hash``, a hash of the deduplication key)."""
         seq = pa.array(np.arange(seq_start, seq_start + batch.num_rows, dtype=np.int64))
         table = pa.Table.from_batches([batch]).append_column("_seq", seq)
         conn = _conn()
         conn.register("b", table)
         try:
-            sql = self._events_sql() if self.spec.type is TableType.EVENTS else self._rows_sql()
-            params: dict[str, object] | None = None
-            if self.spec.type is TableType.EVENTS:
-                params = {"pid": project_id, "origin": self.spec.origin, "now_ms": now_ms}
-                if "event_name_column" not in self.columns:
-                    params["ev"] = self.spec.event_name or ""
-            return conn.sql(
-                sql,
-                params=params,
-            ).to_arrow_table()
+            sql, params = self.sql("b", project_id=project_id, now_ms=now_ms)
+            return conn.sql(sql, params=params).to_arrow_table()
         finally:
             conn.unregister("b")
+
+    def sql(
+        self, relation: str, *, project_id: int, now_ms: int | None = None
+    ) -> tuple[str, dict[str, object] | None]:
+        """The mapping as one DuckDB query over ``relation`` (the table's columns plus
+        ``_seq``), and its parameters. Sources that are DuckDB themselves run it in place."""
+        if self.spec.type is not TableType.EVENTS:
+            return self._rows_sql(relation), None
+        now_ms = int(_time.time() * 1000) if now_ms is None else now_ms
+        params: dict[str, object] = {
+            "pid": project_id,
+            "origin": self.spec.origin,
+            "now_ms": now_ms,
+        }
+        if "event_name_column" not in self.columns:
+            params["ev"] = self.spec.event_name or ""
+        return self._events_sql(relation), params
 
     def _props_sql(self) -> str:
         if not self.properties:
@@ -154,7 +163,7 @@ class Mapping:
             return f"nullif(regexp_replace(CAST({_q(col.name)} AS VARCHAR), '\\.0+$', ''), '')"
         return f"nullif(CAST({_q(col.name)} AS VARCHAR), '')"
 
-    def _events_sql(self) -> str:
+    def _events_sql(self, relation: str) -> str:
         cols = self.columns
         event = self._text("event_name_column") if "event_name_column" in cols else "$ev"
         tcol = cols["time_column"]
@@ -170,7 +179,7 @@ class Mapping:
                  {self._text("user_id_column")} AS uid, {self._text("device_id_column")} AS did,
                  {self._text("insert_id_column")} AS iid, {self._props_sql()} AS properties,
                  {self._wm_sql()} AS _wm
-          FROM b
+          FROM {relation}
         ), y AS (
           SELECT *, CASE
             WHEN event IS NULL THEN 'event name is empty'
@@ -189,22 +198,24 @@ class Mapping:
                                coalesce(did, ''), properties))
           END AS insert_id FROM y
         )
-        SELECT _seq AS seq, CAST($pid AS INTEGER) AS project_id, coalesce(event, '') AS event,
-               epoch_ms(least(coalesce(time_ms, 0), $now_ms)) AS time,
-               coalesce(uid, '$device:' || did, '') AS distinct_id, did AS device_id, uid AS user_id,
-               insert_id, properties, CAST($origin AS VARCHAR) AS origin, insert_id AS origin_key,
-               _wm, err
-        FROM z
+        SELECT *, hash(project_id, event, distinct_id, time, insert_id) AS _key_hash FROM (
+          SELECT _seq AS seq, CAST($pid AS INTEGER) AS project_id, coalesce(event, '') AS event,
+                 epoch_ms(least(coalesce(time_ms, 0), $now_ms)) AS time,
+                 coalesce(uid, '$device:' || did, '') AS distinct_id, did AS device_id,
+                 uid AS user_id, insert_id, properties, CAST($origin AS VARCHAR) AS origin,
+                 insert_id AS origin_key, _wm, err
+          FROM z
+        )
         """
 
-    def _rows_sql(self) -> str:
+    def _rows_sql(self, relation: str) -> str:
         start = self.columns.get("start_time_column")
         start_sql = f"CAST({_q(start.name)} AS TIMESTAMP)" if start else "CAST(NULL AS TIMESTAMP)"
         return f"""
         SELECT _seq AS seq, coalesce(k, '') AS row_key, {self._props_sql()} AS properties,
                {start_sql} AS start_time, {self._wm_sql()} AS _wm,
                CASE WHEN k IS NULL THEN 'id is empty' END AS err
-        FROM (SELECT *, {self._text("id_column")} AS k FROM b)
+        FROM (SELECT *, {self._text("id_column")} AS k FROM {relation})
         """
 
 
