@@ -212,9 +212,9 @@ class AppendEventStream:
     key (earlier in the stream, or already stored) is deleted, in the same transaction.
     Holds the writer until the stream ends: for bulk loads, not for live traffic.
 
-    A table may carry a ``_key_hash`` column (any hash of the key, e.g. DuckDB's
-    ``hash(project_id, event, distinct_id, time, insert_id)``): when no two of its values
-    are equal, the table has no duplicate and the (costlier) collapse is skipped.
+    A table may carry a ``_key_hash`` column: a hash of the key or of part of it (equal
+    keys, equal hashes; e.g. DuckDB's ``hash(insert_id)``). When no two of its values are
+    equal, the table has no duplicate key and the (costlier) collapse is skipped.
     """
 
     mergeable = False

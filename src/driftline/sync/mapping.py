@@ -19,6 +19,7 @@ Rows that break a rule are counted as rejected with their reason; the rest are s
 
 from __future__ import annotations
 
+import json
 import threading
 import time as _time
 from dataclasses import dataclass
@@ -138,17 +139,59 @@ class Mapping:
         return self._events_sql(relation), params
 
     def _props_sql(self) -> str:
-        if not self.properties:
-            packed = "'{}'"
-        else:
-            fields = ", ".join(f"{_q(c.name)} := {_value(c)}" for c in self.properties)
-            packed = f"to_json(struct_pack({fields}))"
+        """The properties JSON text: the JSON column's object with the other columns on top
+        (a JSON merge patch: a column's value replaces the key, a NULL removes it)."""
+        if self._splice():
+            return self._splice_sql()
         json_col = self.columns.get("json_properties_column")
         base = "'{}'"
         if json_col is not None:
             ref = f"CAST({_q(json_col.name)} AS VARCHAR)"
             base = f"CASE WHEN json_valid({ref}) AND json_type({ref}) = 'OBJECT' THEN {ref} ELSE '{{}}' END"
-        return f"CAST(json_merge_patch({base}, {packed}) AS VARCHAR)"
+        return f"CAST(json_merge_patch({base}, {self._packed_sql()}) AS VARCHAR)"
+
+    def _packed_sql(self) -> str:
+        if not self.properties:
+            return "'{}'"
+        fields = ", ".join(f"{_q(c.name)} := {_value(c)}" for c in self.properties)
+        return f"to_json(struct_pack({fields}))"
+
+    # The merge patch parses and rewrites both texts for every row. When the row has no NULL
+    # column, no nested JSON or decimal column, and the object no key named like a column, the result
+    # is the object's members followed by the columns' — a splice of the two texts, with
+    # the object minified (parsed once). Rows that fail the test take the merge patch.
+    def _splice(self) -> bool:
+        return "json_properties_column" in self.columns and all(
+            c.kind not in (ColumnKind.JSON, ColumnKind.DECIMAL)  # the patch rounds decimals
+            and c.name.isprintable()
+            and not set(c.name) & {'"', "\\"}
+            for c in self.properties
+        )
+
+    def _splice_sql(self) -> str:
+        merged = "CAST(json_merge_patch(_dl_base, _dl_packed) AS VARCHAR)"
+        if not self.properties:
+            return "_dl_base"
+        full = " AND ".join(f"{_q(c.name)} IS NOT NULL" for c in self.properties)
+        clash = " OR ".join(
+            f"contains(_dl_base, {_lit(json.dumps(c.name, ensure_ascii=False))})"
+            for c in self.properties
+        )
+        return f"""CASE WHEN NOT ({full}) OR {clash} THEN {merged}
+                        WHEN _dl_base = '{{}}' THEN _dl_packed
+                        ELSE left(_dl_base, -1) || ',' || substr(_dl_packed, 2) END"""
+
+    def _from(self, relation: str) -> str:
+        """``relation`` with the JSON column parsed once (the splice's inputs)."""
+        if not self._splice():
+            return relation
+        ref = _q(self.columns["json_properties_column"].name)
+        parsed = f"CAST(json(TRY_CAST(CAST({ref} AS VARCHAR) AS JSON)) AS VARCHAR)"
+        return (
+            "(SELECT *, CASE WHEN starts_with(_dl_json, '{') THEN _dl_json ELSE '{}' END AS _dl_base"
+            f" FROM (SELECT *, {parsed} AS _dl_json, CAST({self._packed_sql()} AS VARCHAR)"
+            f" AS _dl_packed FROM {relation})) AS _dl_src"
+        )
 
     def _wm_sql(self) -> str:
         col = self.columns.get("insert_time_column")
@@ -173,13 +216,17 @@ class Mapping:
         else:
             time_ms = f"epoch_ms(CAST({ref} AS TIMESTAMP))"
         invalid = ", ".join("'" + v.replace("'", "''") + "'" for v in INVALID_IDS)
+        iid_col = cols.get("insert_id_column")
+        well_formed = "regexp_full_match(iid, '[A-Za-z0-9-]{1,36}')"
+        if iid_col is not None and iid_col.kind is ColumnKind.INTEGER:
+            well_formed = "length(iid) <= 36"  # an integer's text is digits and a sign
         return f"""
         WITH x AS (
           SELECT _seq, {event} AS event, {time_ms} AS time_ms,
                  {self._text("user_id_column")} AS uid, {self._text("device_id_column")} AS did,
                  {self._text("insert_id_column")} AS iid, {self._props_sql()} AS properties,
                  {self._wm_sql()} AS _wm
-          FROM {relation}
+          FROM {self._from(relation)}
         ), y AS (
           SELECT *, CASE
             WHEN event IS NULL THEN 'event name is empty'
@@ -192,13 +239,13 @@ class Mapping:
           END AS err FROM x
         ), z AS (
           SELECT *, CASE
-            WHEN regexp_full_match(iid, '[A-Za-z0-9-]{{1,36}}') AND lower(iid) NOT IN ({invalid}) THEN iid
+            WHEN {well_formed} AND lower(iid) NOT IN ({invalid}) THEN iid
             WHEN iid IS NOT NULL THEN md5(iid)
             ELSE md5(concat_ws(chr(31), event, CAST(time_ms AS VARCHAR), coalesce(uid, ''),
                                coalesce(did, ''), properties))
           END AS insert_id FROM y
         )
-        SELECT *, hash(project_id, event, distinct_id, time, insert_id) AS _key_hash FROM (
+        SELECT *, hash(insert_id) AS _key_hash FROM (
           SELECT _seq AS seq, CAST($pid AS INTEGER) AS project_id, coalesce(event, '') AS event,
                  epoch_ms(least(coalesce(time_ms, 0), $now_ms)) AS time,
                  coalesce(uid, '$device:' || did, '') AS distinct_id, did AS device_id,
@@ -215,8 +262,12 @@ class Mapping:
         SELECT _seq AS seq, coalesce(k, '') AS row_key, {self._props_sql()} AS properties,
                {start_sql} AS start_time, {self._wm_sql()} AS _wm,
                CASE WHEN k IS NULL THEN 'id is empty' END AS err
-        FROM (SELECT *, {self._text("id_column")} AS k FROM {relation})
+        FROM (SELECT *, {self._text("id_column")} AS k FROM {self._from(relation)})
         """
+
+
+def _lit(text: str) -> str:
+    return exp.Literal.string(text).sql(dialect="duckdb")
 
 
 def _value(col: Column) -> str:
