@@ -97,15 +97,20 @@ class PostgresWarehouse:
     def transaction(self) -> Iterator[None]:
         """One transaction: on the ADBC connection when rows are loaded by binary COPY (its
         ``execute`` and ``append`` calls join it), else on psycopg's."""
-        if not self.binary_copy:
-            import psycopg
-
-            try:
-                with self.conn.transaction():
-                    yield
-            except psycopg.Error as exc:
-                raise _map(exc, "PostgreSQL destination") from None
+        if self.binary_copy:
+            with self._copy_transaction():
+                yield
             return
+        import psycopg
+
+        try:
+            with self.conn.transaction():
+                yield
+        except psycopg.Error as exc:
+            raise _map(exc, "PostgreSQL destination") from None
+
+    @contextlib.contextmanager
+    def _copy_transaction(self) -> Iterator[None]:
         conn = self._loader()
         self._cursor = conn.cursor()
         try:
@@ -124,8 +129,8 @@ class PostgresWarehouse:
 
     def append(self, table: str, data: pa.Table, json_columns: list[str]) -> None:
         """Binary COPY of the Arrow rows; JSON columns (jsonb) get their version byte."""
-        if self._cursor is None:
-            with self.transaction():
+        if self._cursor is None:  # outside a step's transaction: a transaction of its own
+            with self._copy_transaction():
                 self.append(table, data, json_columns)
             return
         for name in json_columns:
