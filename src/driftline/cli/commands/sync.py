@@ -409,7 +409,7 @@ def apply(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
 ) -> None:
-    """Declare warehouses and syncs (and pipelines) in one TOML file; applying it again
+    """Declare warehouses, syncs and pipelines in one TOML file; applying it again
     changes nothing. Example:
 
         [warehouses.shop]
@@ -425,6 +425,15 @@ def apply(
         user_id_column = "user_id"
         insert_time_column = "updated_at"
         every = "1h"
+
+        [pipelines.lake]
+        destination = "s3://analytics/driftline"
+        frequency = "hourly"
+        from = "2026-01-01"
+
+    Pipeline keys are `pipeline add`'s options (destination, data, frequency, sync, from).
+    A pipeline given a new destination starts a new export there; data, frequency and from
+    of an existing pipeline do not change in place (delete it, or use `pipeline backfill`).
     """
     try:
         doc = tomllib.loads(file.read_text())
