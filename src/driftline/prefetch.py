@@ -41,6 +41,13 @@ def prefetch(
             q.put(done)
         except BaseException as exc:  # handed to the consumer
             q.put(exc)
+        finally:
+            # a producer stopped early is closed here, on its own thread, so that what it
+            # holds (a database cursor, a file) is released now and not whenever it is
+            # collected
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()

@@ -403,6 +403,8 @@ class InsertEventsQuery:
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass
+
+
 #: optional column of an :class:`AppendEventStream` table: a hash of the deduplication key
 KEY_HASH = "_key_hash"
 
