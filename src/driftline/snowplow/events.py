@@ -65,15 +65,17 @@ def _base() -> str:
 
 
 def _properties() -> str:
-    # self-describing event properties first; the fields above win on a clash. Only rows
-    # with such properties or contexts pay for the JSON merge.
+    # self-describing event properties first; the contexts and the fields above win on a
+    # clash. Context keys (``contexts_...``) never clash with the fields' names and their
+    # values are lists, so both are one JSON text built by concatenation; only rows with
+    # self-describing data pay for a JSON merge (which also leaves out its null members).
     unstruct = "json_type(unstruct_event, '$.data.data') = 'OBJECT'"
+    fields = _base()[len("'{' || concat_ws(',', ") :]
+    own = "'{' || concat_ws(',', (ctx_obj::VARCHAR)[2:-2], " + fields
     return (
-        f"CASE WHEN {unstruct} OR ctx_obj IS NOT NULL THEN json_merge_patch('{{}}', "
-        f"CASE WHEN {unstruct} THEN json_extract(unstruct_event, '$.data.data') "
-        "ELSE '{}'::JSON END, "
-        "coalesce(ctx_obj, '{}'::JSON), "
-        f"({_base()})::JSON)::VARCHAR ELSE {_base()} END"
+        f"CASE WHEN {unstruct} THEN json_merge_patch('{{}}', "
+        f"json_extract(unstruct_event, '$.data.data'), ({own})::JSON)::VARCHAR "
+        f"ELSE {own} END"
     )
 
 
