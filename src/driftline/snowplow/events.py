@@ -81,7 +81,8 @@ def _properties() -> str:
 
 def events_sql() -> str:
     """SELECT of EVENT_SCHEMA columns from the relation ``{enriched}``."""
-    key = _KEY.format(s="x->>'schema'")
+    # each distinct context schema is named once, then looked up per entity
+    key_s = _KEY.format(s="s")
     return f"""
     WITH src AS (
       SELECT *,
@@ -90,10 +91,17 @@ def events_sql() -> str:
         coalesce(domain_userid,
                  nullif(network_userid, '{ZERO}')) AS dev
       FROM {{enriched}}
+    ), schemas AS (
+      SELECT DISTINCT unnest(list_transform(
+          coalesce(json_extract(contexts, '$.data[*]'), []::JSON[]),
+          lambda x: x->>'schema')) AS s
+      FROM {{enriched}}
+    ), names AS (
+      SELECT map(list(s), list('contexts_' || {key_s})) AS m FROM schemas WHERE s IS NOT NULL
     ), keyed AS (
-      SELECT *, list_transform(ents, lambda x: 'contexts_' || {key}) AS ks,
+      SELECT src.*, list_transform(ents, lambda x: m[x->>'schema']) AS ks,
         list_filter(derived, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data' AS ua
-      FROM src
+      FROM src, names
     ), shaped AS (
       SELECT *, CASE WHEN len(ents) > 0 THEN to_json(map_from_entries(list_transform(
           list_distinct(ks), lambda k: {{'k': k, 'v': list_transform(
