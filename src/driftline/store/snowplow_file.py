@@ -19,6 +19,7 @@ importer reads the file again on the exact path, which turns each such line into
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import duckdb
 
@@ -63,6 +64,7 @@ class AppendEnrichedFile(AppendEnriched):
         self.path = path
         self.project_id = project_id
         self.gzip = gzip
+        self._refused: duckdb.Error | None = None
 
     def source_sql(self, columns: list[tuple[str, str]]) -> str:
         """The SELECT of ``project_id`` + the typed enriched columns from the file."""
@@ -82,7 +84,18 @@ class AppendEnrichedFile(AppendEnriched):
         """
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        if self._refused is not None:
+            # the writer retries a failed op once on its own; the file has not changed
+            raise self._refused
         columns = _columns(conn)
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {self._view}_enr AS {self.source_sql(columns)}")
-        self.rows = int(conn.execute(f"SELECT count(*) FROM {self._view}_enr").fetchall()[0][0])
-        return self._store_enriched(conn, now, columns, [], 0, None)
+        try:
+            conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE {self._view}_enr AS {self.source_sql(columns)}"
+            )
+        except duckdb.Error as exc:
+            self._refused = exc
+            raise
+        [(count,)] = conn.execute(f"SELECT count(*) FROM {self._view}_enr").fetchall()
+        result = self._store_enriched(conn, now, columns, [], 0, None)
+        # self.rows stays 0: the writer counted this op's rows as 0 when it was submitted
+        return replace(result, rows=int(count))
