@@ -162,6 +162,28 @@ def driftline_server() -> Any:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def profiled(pid: int, svg: str | None) -> Any:
+    """Sample ``pid`` with py-spy (all threads, native frames off) while the block runs."""
+    if not svg:
+        yield
+        return
+    spy = subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "-o", svg, "-r", "200", "-f", "raw", "--gil"]
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (nproc {os.cpu_count()})"

@@ -20,7 +20,14 @@ from pathlib import Path
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_http_load import driftline_server, http_request, load_average, run_load
+from ingest_http_load import (
+    cpu_seconds,
+    driftline_server,
+    http_request,
+    load_average,
+    profiled,
+    run_load,
+)
 
 BATCH = 2000
 
@@ -73,6 +80,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="Record the server with py-spy (collapsed stacks) into this file.",
+    )
     args = parser.parse_args()
     body = template(time.time())
     print(f"load average before: {load_average()}")
@@ -89,8 +101,18 @@ def main() -> None:
             )
 
         run_load(server.url, request, connections=args.connections, seconds=3)  # warm-up
-        result = run_load(server.url, request, connections=args.connections, seconds=args.seconds)
+        cpu0 = cpu_seconds(server.process.pid)
+        with profiled(server.process.pid, args.profile):
+            result = run_load(
+                server.url, request, connections=args.connections, seconds=args.seconds
+            )
+        cpu = cpu_seconds(server.process.pid) - cpu0
     print(f"load average after:  {load_average()}")
+    events = result.requests * BATCH
+    print(
+        f"server CPU: {cpu:.1f} s over {result.seconds:.1f} s "
+        f"({cpu / result.seconds:.2f} cores), {cpu * 1e6 / max(events, 1):.1f} ms per 1000 events"
+    )
     events_per_s = result.rate * BATCH
     print(
         f"/import {BATCH}-event batches, {args.connections} connections, {result.seconds:.1f} s: "

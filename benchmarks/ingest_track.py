@@ -17,7 +17,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_http_load import driftline_server, http_request, load_average, run_load
+from ingest_http_load import (
+    cpu_seconds,
+    driftline_server,
+    http_request,
+    load_average,
+    profiled,
+    run_load,
+)
 
 
 def bodies(token: str, count: int) -> list[bytes]:
@@ -47,6 +54,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="Record the server with py-spy (collapsed stacks) into this file.",
+    )
     args = parser.parse_args()
     print(f"load average before: {load_average()}")
     with driftline_server() as server:
@@ -60,16 +72,27 @@ def main() -> None:
             return http_request("GET", "/healthz", b"", "text/plain")
 
         run_load(server.url, track, connections=args.connections, seconds=3)  # warm-up
-        result = run_load(server.url, track, connections=args.connections, seconds=args.seconds)
+        cpu0 = cpu_seconds(server.process.pid)
+        with profiled(server.process.pid, args.profile):
+            result = run_load(server.url, track, connections=args.connections, seconds=args.seconds)
+        cpu = cpu_seconds(server.process.pid) - cpu0
+        cpu1 = cpu_seconds(server.process.pid)
         baseline = run_load(server.url, health, connections=args.connections, seconds=5)
+        base_cpu = cpu_seconds(server.process.pid) - cpu1
     print(f"load average after:  {load_average()}")
+    events = result.requests
+    print(
+        f"server CPU: {cpu:.1f} s over {result.seconds:.1f} s "
+        f"({cpu / result.seconds:.2f} cores), {cpu * 1e6 / max(events, 1):.1f} ms per 1000 events"
+    )
     print(
         f"/track single events, {args.connections} connections, {result.seconds:.1f} s: "
         f"{result.rate:,.0f} requests/s ({result.statuses}), "
         f"p50 {result.pct(50):.1f} ms, p99 {result.pct(99):.1f} ms"
     )
     print(
-        f"baseline GET /healthz: {baseline.rate:,.0f} requests/s, p50 {baseline.pct(50):.1f} ms; "
+        f"baseline GET /healthz: {baseline.rate:,.0f} requests/s, p50 {baseline.pct(50):.1f} ms, "
+        f"server CPU {base_cpu * 1e6 / max(baseline.requests, 1):.1f} ms per 1000 requests; "
         f"/track reaches {result.rate / baseline.rate:.2f}x of it"
     )
 

@@ -6,7 +6,13 @@ Usage:
   python benchmarks/pipelines_export.py --events 5000000 --target s3     (starts moto_server)
   python benchmarks/pipelines_export.py --events 5000000 --target postgres \
       --postgres postgresql://postgres@127.0.0.1:5432/postgres
-  add --baseline to also time DuckDB's own single-stream gzip NDJSON COPY of the same events.
+  add --baseline to also time, in the same run, DuckDB's own single-stream gzip NDJSON COPY
+  of the same events (file, s3), or the previous PostgreSQL path, CSV through psycopg's COPY
+  (postgres).
+
+Besides wall time, each run reports the CPU seconds of this process and of the server it
+writes to (moto_server's process; the PostgreSQL backends of this run's connections), since
+the machine is shared and the wall clock depends on everyone's load.
 
 The store is built once in --work (default /tmp/driftline-bench-pipelines) and reused.
 Events: 8 names, 100k users, spread over 30 days, 6 properties + the reserved ones (~390 bytes
@@ -80,6 +86,64 @@ def build_store(work: Path, events: int) -> Path:
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of another process; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendCPU:
+    """CPU of the PostgreSQL backends whose application_name is ``name``, sampled while
+    they live (a backend's CPU is lost from /proc when it exits)."""
+
+    def __init__(self, dsn: str, name: str) -> None:
+        import threading
+
+        self.dsn, self.name = dsn, name
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self._stop.wait(0.1):
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [self.name]
+                ).fetchall()
+                for (pid,) in rows:
+                    self.seen[pid] = max(self.seen.get(pid, 0.0), proc_cpu(pid))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return sum(self.seen.values())
+
+
+def csv_copy_append(self, table, data, json_columns):  # type: ignore[no-untyped-def]
+    """The previous PostgreSQL path (baseline): CSV rendered by Arrow, psycopg's COPY."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    target = f'"{self.schema}"."{table}"'
+    cols = ", ".join(f'"{c}"' for c in data.column_names)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with (
+        self.conn.cursor() as cur,
+        cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+    ):
+        for offset in range(0, data.num_rows, 100_000):
+            sink = io.BytesIO()
+            pacsv.write_csv(data.slice(offset, 100_000), sink, options)
+            copy.write(sink.getbuffer())
 
 
 def run_export(data: Path, url: str, threads: int) -> tuple[float, float, int]:
@@ -161,6 +225,7 @@ def main() -> None:
             except Exception:
                 time.sleep(0.2)
     times = []
+    server_cpu = (lambda: proc_cpu(server.pid)) if server is not None else (lambda: 0.0)
     for i in range(args.repeat):
         if args.target == "file":
             out = args.work / f"out-{i}"
@@ -171,7 +236,12 @@ def main() -> None:
         else:
             schema = f"dl_pipelines_bench_{uuid.uuid4().hex[:6]}"
             url = f"{args.postgres}?schema={schema}"
+        before, backends = server_cpu(), None
+        if args.target == "postgres":
+            url += "&application_name=dlbench"
+            backends = BackendCPU(args.postgres, "dlbench")
         seconds, cpu, exported = run_export(data, url, args.threads)
+        other = backends.stop() if backends is not None else server_cpu() - before
         if args.target == "postgres":
             import psycopg
 
@@ -180,18 +250,40 @@ def main() -> None:
         times.append(seconds)
         print(
             f"run {i + 1}: {exported:,} events in {seconds:.2f}s = {exported / seconds:,.0f} events/s; "
-            f"{cpu:.1f} CPU-s in this process ({exported / (cpu / 2):,.0f} events/s if it had both cores); "
-            f"load {os.getloadavg()[0]:.1f}"
+            f"{cpu:.1f} CPU-s in this process, {other:.1f} CPU-s in the server "
+            f"({exported / ((cpu + other) / 2):,.0f} events/s if both had both cores); "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
         )
     median = statistics.median(times)
     print(f"median: {args.events / median:,.0f} events/s ({median:.2f}s) target={args.target}")
-    if args.baseline:
+    if args.baseline and args.target == "postgres":
+        from driftline.pipelines.destinations.postgres.client import PostgresWarehouse
+
+        PostgresWarehouse.binary_copy = False
+        PostgresWarehouse.append = csv_copy_append  # type: ignore[method-assign]
+        schema = f"dl_pipelines_bench_{uuid.uuid4().hex[:6]}"
+        backends = BackendCPU(args.postgres, "dlbench")
+        seconds, cpu, _ = run_export(
+            data, f"{args.postgres}?schema={schema}&application_name=dlbench", args.threads
+        )
+        other = backends.stop()
+        import psycopg
+
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        print(
+            f"baseline CSV COPY (previous path): {args.events / seconds:,.0f} events/s ({seconds:.2f}s), "
+            f"{cpu:.1f} CPU-s in this process, {other:.1f} CPU-s in the server; "
+            f"ratio {seconds / median:.2f}x; load {os.getloadavg()[0]:.1f}"
+        )
+    elif args.baseline:
         out = args.work / "baseline"
         shutil.rmtree(out, ignore_errors=True)
         seconds = baseline(data, out)
         print(
             f"baseline DuckDB COPY gzip NDJSON: {args.events / seconds:,.0f} events/s ({seconds:.2f}s); "
-            f"ratio {seconds / median:.2f}x"
+            f"ratio {seconds / median:.2f}x; load {os.getloadavg()[0]:.1f}"
         )
     print(f"load average: {os.getloadavg()}")
     if server is not None:

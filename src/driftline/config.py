@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     max_events_per_request: int = Field(
         2000, description="Most events one ingestion request may carry."
     )
+    hot_shard_limit: int = Field(
+        200_000,
+        description="Events per distinct_id and event date before further ones are stored as "
+        "$hotshard_events (Mixpanel's hot-shard rule); 0 turns it off.",
+    )
+    lookup_max_rows: int = Field(
+        5_000_000, description="Most lookup-table rows a project may hold, all tables together."
+    )
+    lookup_replacements_per_day: int = Field(
+        100, description="Lookup-table replacements a project may make in a rolling 24 hours."
+    )
     writer_max_pending_rows: int = Field(
         400_000, description="Rows waiting for the writer before ingestion answers 429."
     )

@@ -117,6 +117,23 @@ def test_small_path_matches_vectorized_path(
     assert [(e.index, e.field) for e in either.errors] == [
         (e.index, e.field) for e in vectorized.errors
     ]
+    # the same rules on records kept parsed (the HTTP path): same rows, or None
+    from driftline.ingest.normalize_small import normalize_small_docs
+
+    options = {
+        "properties_over": over,
+        "fallback_distinct_id": fallback,
+        "default_time_ms": NOW_MS if default_time else None,
+        "drop_before_ms": NOW_MS - 5 * 86_400_000 if drop else None,
+        "policy": None,
+    }
+    parsed = normalize_small_docs([([orjson.loads(r) for r in recs], options)], **kw)
+    if parsed is not None:
+        events, meta, indexes, dropped = parsed
+        assert not vectorized.errors
+        assert comparable(type(vectorized)(events, [], indexes, meta, dropped)) == comparable(
+            vectorized
+        )
 
 
 def test_typical_sdk_events_take_the_small_path() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,8 @@ def day_partition(seconds: int) -> str:
 
 
 class DestinationContract:
-    """Subclasses: provide ``destination_url`` and ``exported``."""
+    """Subclasses: provide a ``url_for`` fixture (a name → a fresh destination URL, e.g. a
+    new bucket or schema) and implement ``exported``."""
 
     frequency = "hourly"
 
@@ -88,6 +89,14 @@ class DestinationContract:
         return hour_partition(seconds) if self.frequency == "hourly" else day_partition(seconds)
 
     # ------------------------------------------------------------------ fixtures
+    @pytest.fixture
+    def destination_url(self, url_for: Callable[[str], str]) -> str:
+        return url_for("exports")
+
+    @pytest.fixture
+    def second_destination_url(self, url_for: Callable[[str], str]) -> str:
+        return url_for("second")
+
     @pytest.fixture
     def harness(self, tmp_path: Path) -> Iterator[Harness]:
         store = DuckDBStore(tmp_path / "data")

@@ -1,9 +1,10 @@
 """The destination contract on buckets: a local directory, moto's S3 server, the GCS
-emulator and Azurite."""
+emulator and Azurite. Each class says how to make a fresh destination URL from a name."""
 
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,72 +12,47 @@ import pytest
 from .buckets import BucketContract
 from .conftest import new_azure_container, new_gcs_bucket, new_s3_bucket
 
+UrlFor = Callable[[str], str]
+
 
 class TestLocalDirectory(BucketContract):
-    @pytest.fixture
-    def destination_url(self, tmp_path: Path) -> str:
-        return f"file://{tmp_path}/export"
+    query = ""
 
     @pytest.fixture
-    def second_destination_url(self, tmp_path: Path) -> str:
-        return f"file://{tmp_path}/export2"
+    def url_for(self, tmp_path: Path) -> UrlFor:
+        return lambda name: f"file://{tmp_path}/{name}{self.query}"
 
 
-class TestLocalDirectoryDaily(BucketContract):
+class TestLocalDirectoryDaily(TestLocalDirectory):
     frequency = "daily"
 
-    @pytest.fixture
-    def destination_url(self, tmp_path: Path) -> str:
-        return f"file://{tmp_path}/export"
 
-    @pytest.fixture
-    def second_destination_url(self, tmp_path: Path) -> str:
-        return f"file://{tmp_path}/export2"
-
-
-class TestLocalParquet(BucketContract):
+class TestLocalParquet(TestLocalDirectory):
     """``?format=parquet``: the same contract with Parquet parts."""
 
-    @pytest.fixture
-    def destination_url(self, tmp_path: Path) -> str:
-        return f"file://{tmp_path}/export?format=parquet"
-
-    @pytest.fixture
-    def second_destination_url(self, tmp_path: Path) -> str:
-        return f"file://{tmp_path}/export2?format=parquet"
+    query = "?format=parquet"
 
 
 @pytest.mark.e2e
 class TestS3(BucketContract):
     @pytest.fixture
-    def destination_url(self, s3_env: str) -> str:
-        return f"s3://{new_s3_bucket(s3_env)}/exports"
-
-    @pytest.fixture
-    def second_destination_url(self, s3_env: str) -> str:
-        return f"s3://{new_s3_bucket(s3_env)}/other/prefix"
+    def url_for(self, s3_env: str) -> UrlFor:
+        return lambda name: f"s3://{new_s3_bucket(s3_env)}/{name}/prefix"
 
 
 @pytest.mark.e2e
 class TestGCS(BucketContract):
     @pytest.fixture
-    def destination_url(self, gcs_endpoint: str) -> str:
+    def url_for(self, gcs_endpoint: str) -> UrlFor:
         q = urllib.parse.quote(gcs_endpoint, safe="")
-        return f"gs://{new_gcs_bucket(gcs_endpoint)}/exports?endpoint_url={q}&project=test"
-
-    @pytest.fixture
-    def second_destination_url(self, gcs_endpoint: str) -> str:
-        q = urllib.parse.quote(gcs_endpoint, safe="")
-        return f"gs://{new_gcs_bucket(gcs_endpoint)}/b?endpoint_url={q}&project=test"
+        return lambda name: (
+            f"gs://{new_gcs_bucket(gcs_endpoint)}/{name}?endpoint_url={q}&project=test"
+        )
 
 
 @pytest.mark.e2e
 class TestAzure(BucketContract):
     @pytest.fixture
-    def destination_url(self, azurite: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    def url_for(self, azurite: str, monkeypatch: pytest.MonkeyPatch) -> UrlFor:
         monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)
-        return f"az://{new_azure_container(azurite)}/exports"
-
-    @pytest.fixture
-    def second_destination_url(self, azurite: str) -> str:
-        return f"az://{new_azure_container(azurite)}/b"
+        return lambda name: f"az://{new_azure_container(azurite)}/{name}"

@@ -1,35 +1,30 @@
-"""The destination contract on warehouses that run here: PostgreSQL, DuckDB files."""
+"""The destination contract on warehouses that run here: PostgreSQL, DuckDB files, and
+Snowflake through fakesnow. Each class says how to make a fresh destination URL."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from .warehouses import WarehouseContract
 
+UrlFor = Callable[[str], str]
+
 
 @pytest.mark.e2e
 class TestPostgres(WarehouseContract):
     @pytest.fixture
-    def destination_url(self, pg_database: str) -> str:
-        return f"{pg_database}?schema=dl_pipelines_{uuid.uuid4().hex[:8]}"
-
-    @pytest.fixture
-    def second_destination_url(self, pg_database: str) -> str:
-        return f"{pg_database}?schema=dl_pipelines_{uuid.uuid4().hex[:8]}"
+    def url_for(self, pg_database: str) -> UrlFor:
+        return lambda name: f"{pg_database}?schema=dl_pipelines_{name}_{uuid.uuid4().hex[:8]}"
 
 
 class TestDuckDBFile(WarehouseContract):
     @pytest.fixture
-    def destination_url(self, tmp_path: Path) -> str:
-        return f"duckdb://{tmp_path}/warehouse.duckdb"
-
-    @pytest.fixture
-    def second_destination_url(self, tmp_path: Path) -> str:
-        return f"duckdb://{tmp_path}/warehouse.duckdb?schema=second"
+    def url_for(self, tmp_path: Path) -> UrlFor:
+        return lambda name: f"duckdb://{tmp_path}/warehouse.duckdb?schema={name}"
 
 
 @pytest.mark.e2e
@@ -48,9 +43,7 @@ class TestSnowflake(WarehouseContract):
         return f'"{wh.schema}"."{name.upper()}"'  # type: ignore[attr-defined]
 
     @pytest.fixture
-    def destination_url(self) -> str:
-        return f"snowflake://fake:snow@account/DL_PIPELINES/S{uuid.uuid4().hex[:8].upper()}"
-
-    @pytest.fixture
-    def second_destination_url(self) -> str:
-        return f"snowflake://fake:snow@account/DL_PIPELINES/S{uuid.uuid4().hex[:8].upper()}"
+    def url_for(self) -> UrlFor:
+        return lambda name: (
+            f"snowflake://fake:snow@account/DL_PIPELINES/S{uuid.uuid4().hex[:8].upper()}"
+        )

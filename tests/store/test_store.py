@@ -197,23 +197,76 @@ def test_projects(store: DuckDBStore) -> None:
         store.get_project("nope")
 
 
-def test_bulk_stream_keeps_the_last_copy_of_every_key(store: DuckDBStore, writer: GroupCommitWriter) -> None:
+def test_bulk_stream_keeps_the_last_copy_of_every_key(
+    store: DuckDBStore, writer: GroupCommitWriter
+) -> None:
     from driftline.store import AppendEventStream
 
-    writer.write(AppendEvents(events([{"event": "a", "time": 1, "distinct_id": "u", "insert_id": "old", "properties": '{"v": "stored"}'}])))
+    writer.write(
+        AppendEvents(
+            events(
+                [
+                    {
+                        "event": "a",
+                        "time": 1,
+                        "distinct_id": "u",
+                        "insert_id": "old",
+                        "properties": '{"v": "stored"}',
+                    }
+                ]
+            )
+        )
+    )
     stream = [
         events(
             [
-                {"event": "a", "time": 1, "distinct_id": "u", "insert_id": "old", "properties": '{"v": "t0"}'},
-                {"event": "a", "time": 2, "distinct_id": "u", "insert_id": "x", "properties": '{"v": "t0-first"}'},
-                {"event": "a", "time": 2, "distinct_id": "u", "insert_id": "x", "properties": '{"v": "t0-second"}'},
-                {"event": "b", "time": 3, "distinct_id": "$device:d", "device_id": "d", "insert_id": "y"},
+                {
+                    "event": "a",
+                    "time": 1,
+                    "distinct_id": "u",
+                    "insert_id": "old",
+                    "properties": '{"v": "t0"}',
+                },
+                {
+                    "event": "a",
+                    "time": 2,
+                    "distinct_id": "u",
+                    "insert_id": "x",
+                    "properties": '{"v": "t0-first"}',
+                },
+                {
+                    "event": "a",
+                    "time": 2,
+                    "distinct_id": "u",
+                    "insert_id": "x",
+                    "properties": '{"v": "t0-second"}',
+                },
+                {
+                    "event": "b",
+                    "time": 3,
+                    "distinct_id": "$device:d",
+                    "device_id": "d",
+                    "insert_id": "y",
+                },
             ]
         ),
         events(
             [
-                {"event": "a", "time": 2, "distinct_id": "u", "insert_id": "x", "properties": '{"v": "t1"}'},
-                {"event": "c", "time": 4, "distinct_id": "w", "device_id": "d", "user_id": "w", "insert_id": "z"},
+                {
+                    "event": "a",
+                    "time": 2,
+                    "distinct_id": "u",
+                    "insert_id": "x",
+                    "properties": '{"v": "t1"}',
+                },
+                {
+                    "event": "c",
+                    "time": 4,
+                    "distinct_id": "w",
+                    "device_id": "d",
+                    "user_id": "w",
+                    "insert_id": "z",
+                },
             ]
         ),
         events([]),
@@ -222,8 +275,12 @@ def test_bulk_stream_keeps_the_last_copy_of_every_key(store: DuckDBStore, writer
     assert result.rows == 6
     rows = store.query_rows("SELECT insert_id, properties->>'v' FROM events ORDER BY time")
     assert rows == [("old", "t0"), ("x", "t1"), ("y", None), ("z", None)]
-    assert store.query_rows("SELECT resolved_distinct_id FROM events_resolved WHERE insert_id = 'y'") == [("w",)]
+    assert store.query_rows(
+        "SELECT resolved_distinct_id FROM events_resolved WHERE insert_id = 'y'"
+    ) == [("w",)]
     # the export clock stays ahead of every row the stream stamped
     newest = store.query_rows("SELECT max(ingested_at) FROM events")[0][0]
-    later = writer.write(AppendEvents(events([{"event": "d", "time": 9, "distinct_id": "u", "insert_id": "q"}])))
+    later = writer.write(
+        AppendEvents(events([{"event": "d", "time": 9, "distinct_id": "u", "insert_id": "q"}]))
+    )
     assert later.committed_at > newest

@@ -163,9 +163,39 @@ def _dumps(doc: object) -> bytes:
 
 def json_records(text: bytes, *, field: str = "data", limit: int) -> pa.Array:
     """Each event of a JSON object or array as its own JSON text (an Arrow string array)."""
-    docs = json_documents(text, field=field)
+    return record_texts(json_docs(text, field=field, limit=limit))
+
+
+class Docs(list):  # type: ignore[type-arg]
+    """Parsed events, and whether one of them may hold a string over 255 characters."""
+
+    long_strings: bool = True
+
+
+def json_docs(text: bytes, *, field: str = "data", limit: int) -> Docs:
+    """The events of a JSON object or array, parsed (at least one, at most ``limit``)."""
+    docs = Docs(json_documents(text, field=field))
     _check_count(len(docs), limit)
-    return pa.array([_dumps(d) for d in docs], pa.binary()).cast(pa.string())
+    docs.long_strings = may_hold_long_strings(text)
+    return docs
+
+
+def may_hold_long_strings(text: bytes, chars: int = 255) -> bool:
+    """False when no JSON string in ``text`` can be longer than ``chars`` characters.
+
+    Without escaped quotes, every string's bytes lie between two quote characters, and a
+    string has at least as many bytes as characters; splitting on quotes is C-speed.
+    """
+    if b'\\"' in text:
+        return True
+    return max(map(len, text.split(b'"'))) > chars
+
+
+def record_texts(docs: list[object]) -> pa.Array:
+    """Parsed events as JSON texts (an Arrow string array)."""
+    # orjson writes UTF-8 only (the json fallback ASCII): decoding cannot fail, and is
+    # cheaper than an Arrow cast for the single event of a /track request
+    return pa.array([_dumps(d).decode() for d in docs], pa.string())
 
 
 def ndjson_records(text: bytes, *, limit: int) -> pa.Array:
@@ -178,22 +208,23 @@ def ndjson_records(text: bytes, *, limit: int) -> pa.Array:
         raise InvalidInput("the body is not valid UTF-8", field="body") from None
 
 
-def body_records(body: Body, *, limit: int) -> pa.Array:
-    """Records of a JSON or NDJSON body, told apart by Content-Type or by sniffing."""
+def body_records(body: Body, *, limit: int) -> pa.Array | list[object]:
+    """Records of a JSON or NDJSON body, told apart by Content-Type or by sniffing: JSON
+    texts (NDJSON), or the parsed events (a JSON array)."""
     text = body.data
     if not text.strip():
         raise InvalidInput("the body is empty; send a JSON array of events", field="body")
     if body.content_type in ("application/x-ndjson", "application/jsonl", "application/ndjson"):
         return ndjson_records(text, limit=limit)
     if text.lstrip()[:1] == b"[":
-        return json_records(text, field="body", limit=limit)
+        return json_docs(text, field="body", limit=limit)
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError:
         return ndjson_records(text, limit=limit)  # several lines, or one invalid record
     if not isinstance(doc, dict):
         raise InvalidInput("the body must be a JSON array of events", field="body")
-    return pa.array([_dumps(doc).decode()], pa.string())
+    return [doc]
 
 
 def _check_count(count: int, limit: int) -> None:

@@ -100,7 +100,7 @@ class BucketExport:
         total = 0
         for index, offset in enumerate(range(0, max(len(column), 1), self.part_rows)):
             chunk = column.slice(offset, self.part_rows)
-            body = gzip_bytes(lines_bytes(chunk))
+            body = gzip_bytes([lines_bytes(chunk)])
             name = part_name(step.key, index)
             self.bucket.put(f"{root}/{name}", body)
             names.append(name)

@@ -18,6 +18,7 @@ from driftline.store.pipeline_ops import (
     CreatePipeline,
     DeletePipeline,
     RecordPipelineStep,
+    UpdatePipelineSpec,
 )
 
 
@@ -79,6 +80,9 @@ class Catalog:
 
     def delete(self, project_id: int, name: str) -> None:
         self.writer.write(DeletePipeline(project_id, name))
+
+    def update_spec(self, project_id: int, spec: PipelineSpec) -> None:
+        self.writer.write(UpdatePipelineSpec(project_id, spec.name, spec.to_json()))
 
     def record(
         self, pipeline: Pipeline, state: dict[str, Any] | None, run: dict[str, Any] | None = None

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from driftline.errors import DriftlineError, InvalidInput, TerminalError
+from driftline.errors import DriftlineError, InvalidInput, NotFound, TerminalError
 from driftline.model import Project
 from driftline.pipelines import snapshots
 from driftline.pipelines.bucket_export import BucketExport
@@ -45,6 +45,14 @@ from driftline.pipelines.steps import Outcome, Step, from_iso, to_iso, utc_now
 
 CRASH_ENV = "DRIFTLINE_PIPELINE_CRASH_AT"
 CRASH_POINTS = ("before_files", "between_files", "before_marker", "before_watermark")
+
+_REPLACE_HINT = "delete it first (`driftline pipeline delete {0}`) or give it a new name"
+#: spec fields that decide what lands where; ``driftline apply`` will not change them in place
+_FIXED_FIELDS = (
+    ("data", _REPLACE_HINT),
+    ("frequency", _REPLACE_HINT),
+    ("from_date", "to export earlier days, run `driftline pipeline backfill {0} --from DATE`"),
+)
 
 #: one pipeline step per project at a time, across every caller in this process
 _project_locks: dict[int, threading.Lock] = {}
@@ -106,6 +114,35 @@ class PipelineEngine:
     def delete(self, project: Project, name: str) -> dict[str, Any]:
         self.catalog.delete(project.id, name)
         return {"deleted": name}
+
+    def declare(
+        self, project: Project, spec: PipelineSpec, *, check: bool = True
+    ) -> dict[str, Any]:
+        """Make the pipeline match ``spec`` (``driftline apply``); ``applied`` says how:
+        created, unchanged, updated (``sync`` only) or replaced (a new destination gets an
+        export of its own). Changing what is written into the same destination is refused:
+        the events exported already would be written again."""
+        try:
+            old = self.catalog.get(project.id, spec.name).spec
+        except NotFound:
+            return dict(self.add(project, spec, check=check), applied="created")
+        if old == spec:
+            return dict(self.describe(self.catalog.get(project.id, spec.name)), applied="unchanged")
+        if old.destination != spec.destination:
+            if check:
+                with self._destination(spec) as dest:
+                    dest.check()
+            self.catalog.delete(project.id, spec.name)
+            return dict(self.add(project, spec, check=False), applied="replaced")
+        for field, hint in _FIXED_FIELDS:
+            if getattr(old, field) != getattr(spec, field):
+                raise InvalidInput(
+                    f"pipeline {spec.name!r}: {field} cannot change while the destination stays "
+                    f"the same (exported events would be written again); {hint.format(spec.name)}",
+                    field=field,
+                )
+        self.catalog.update_spec(project.id, spec)
+        return dict(self.describe(self.catalog.get(project.id, spec.name)), applied="updated")
 
     def list(self, project: Project) -> list[dict[str, Any]]:
         return [self.describe(p) for p in self.catalog.list(project.id)]

@@ -100,16 +100,8 @@ class WarehouseExport:
         if self.wh.capabilities.staged:
             rows, nbytes = self._load_staged(step, batches, columns, json_columns, crash, on_rows)
         else:
-            rows, nbytes = 0, 0
             with self.wh.transaction():
-                for index, table in enumerate(batches):
-                    self.wh.append(EVENTS_TABLE, table, json_columns)
-                    rows += table.num_rows
-                    nbytes += table.nbytes
-                    if on_rows is not None:
-                        on_rows(table.num_rows)
-                    if index == 0:
-                        crash("between_files")
+                rows, nbytes = self._append_all(EVENTS_TABLE, batches, json_columns, crash, on_rows)
                 crash("before_marker")
                 self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows))
         return Outcome(
@@ -136,21 +128,28 @@ class WarehouseExport:
         ]
         self.wh.execute(self.sql.drop_table(stage))
         self.wh.execute(self.sql.create_stage(stage, kinds))
-        rows, nbytes = 0, 0
-        for index, table in enumerate(batches):
-            self.wh.append(stage, table, [])
-            rows += table.num_rows
-            nbytes += table.nbytes
-            if on_rows is not None:
-                on_rows(table.num_rows)
-            if index == 0:
-                crash("between_files")
+        rows, nbytes = self._append_all(stage, batches, [], crash, on_rows)
         names = [self.sql.name(n) for n, _ in kinds]
         with self.wh.transaction():
             crash("before_marker")
             self.wh.execute(self.sql.insert_from_stage(stage, names, json_columns))
             self.wh.execute(self.sql.log_step(step.key, step.kind, step.start, step.end, rows))
         self.wh.execute(self.sql.drop_table(stage))
+        return rows, nbytes
+
+    def _append_all(
+        self, table: str, batches: Any, json_columns: list[str], crash: Crash, on_rows: Any
+    ) -> tuple[int, int]:
+        """Append every batch to ``table``; ``between_files`` after the first. Rows, bytes."""
+        rows, nbytes = 0, 0
+        for index, batch in enumerate(batches):
+            self.wh.append(table, batch, json_columns)
+            rows += batch.num_rows
+            nbytes += batch.nbytes
+            if on_rows is not None:
+                on_rows(batch.num_rows)
+            if index == 0:
+                crash("between_files")
         return rows, nbytes
 
     def write_snapshot(

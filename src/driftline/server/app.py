@@ -22,6 +22,7 @@ from driftline import __version__
 from driftline.config import Settings
 from driftline.datadir import DataDir
 from driftline.errors import Backpressure, DriftlineError
+from driftline.server.direct import DriftlineApp, Handler
 from driftline.server.metrics import Metrics, MetricsMiddleware
 from driftline.server.services import create_services
 from driftline.server.state import ServerState
@@ -74,7 +75,7 @@ def create_app(settings: Settings, *, store: DuckDBStore | None = None) -> FastA
             if own_store:
                 opened.close()
 
-    app = FastAPI(
+    app = DriftlineApp(
         title="driftline",
         version=__version__,
         description="Self-hosted product analytics: ingestion, collector, queries and admin.",
@@ -83,11 +84,14 @@ def create_app(settings: Settings, *, store: DuckDBStore | None = None) -> FastA
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_error_handlers(app)
+    direct: dict[tuple[str, str], Handler] = {}
     for module_name in route_modules():
         module = importlib.import_module(module_name)
         app.include_router(module.router)
+        direct.update(getattr(module, "DIRECT_ROUTES", {}))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.set_direct(lambda inner: MetricsMiddleware(inner, metrics=metrics), direct)
     return app
 
 

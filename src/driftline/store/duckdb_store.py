@@ -103,7 +103,7 @@ class DuckDBStore:
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         if self._closed:
             raise TerminalError("the store is closed")
-        return self._conn.cursor()
+        return _quiet(self._conn.cursor())
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
         """Run a read query (built by a query engine with sqlglot) and return Arrow."""
@@ -259,6 +259,12 @@ def _check_timezone(timezone: str) -> None:
         ) from exc
 
 
+def _quiet(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Never let the store print DuckDB's own progress bar over driftline's output."""
+    conn.execute("SET enable_progress_bar_print = false")
+    return conn
+
+
 def _connect(path: Path, *, threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
     config: dict[str, str | bool | int | float | list[str]] = {
         "threads": str(threads),
@@ -268,7 +274,7 @@ def _connect(path: Path, *, threads: int, memory_limit: str) -> duckdb.DuckDBPyC
         "autoload_known_extensions": "false",
     }
     try:
-        return duckdb.connect(str(path), config=config)
+        return _quiet(duckdb.connect(str(path), config=config))
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():

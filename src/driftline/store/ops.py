@@ -18,9 +18,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from driftline.errors import TerminalError
 from driftline.model import EVENT_SCHEMA, WriteResult
 
 _names = itertools.count()
+_EVENT_KEY = ("project_id", "event", "distinct_id", "time", "insert_id")
 
 
 class WriteOp(Protocol):
@@ -43,81 +45,71 @@ class AppendEvents:
 
     mergeable = True
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, *, sources: int = 0) -> None:
         if table.schema != EVENT_SCHEMA:
             table = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
         self.table = table
         self.rows = table.num_rows
+        #: client requests whose events these are (live ingestion; see the writer)
+        self.sources = sources
         self._view = f"_incoming_{next(_names)}"
-        self._materialized = False
+        self._registered = False
 
     @classmethod
     def merge(cls, ops: list[AppendEvents]) -> AppendEvents:
         if len(ops) == 1:
             return ops[0]
-        return cls(pa.concat_tables([op.table for op in ops]))
+        return cls(
+            pa.concat_tables([op.table for op in ops]), sources=sum(op.sources for op in ops)
+        )
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
         if self.rows == 0:
             return WriteResult(committed_at=now)
-        view = self._view
+        # Collapsing duplicates, the time bounds and "does any row link a device to a user"
+        # are computed in Arrow: a live-traffic commit is two statements, not eight.
         # Arrow row order is ingestion order; the later copy of a duplicate wins.
-        table = self.table.append_column("_seq", pa.array(np.arange(self.rows, dtype=np.int64)))
+        table = _last_of_each_key(self.table, _EVENT_KEY)
+        bounds = pc.min_max(table.column("time"))
+        links = pc.any(
+            pc.and_(pc.is_valid(table.column("device_id")), pc.is_valid(table.column("user_id")))
+        ).as_py()
+        view = self._view
         conn.register(view, table)
-        key = "project_id, event, distinct_id, time, insert_id"
-        # Fast path: when no two rows share a key hash, there is nothing to collapse.
-        dup = conn.execute(f"SELECT count(*) <> count(DISTINCT hash({key})) FROM {view}").fetchone()
-        if dup and dup[0]:
-            conn.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {view}_d AS SELECT * EXCLUDE (_seq) FROM {view}
-                    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _seq DESC) = 1"""
-            )
-        else:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP VIEW {view}_d AS SELECT * EXCLUDE (_seq) FROM {view}"
-            )
-        self._materialized = bool(dup and dup[0])
-        bounds = conn.execute(f"SELECT min(time), max(time) FROM {view}_d").fetchone() or (
-            None,
-            None,
-        )
+        self._registered = True
         replaced_row = conn.execute(
-            f"""DELETE FROM events e USING {view}_d n
+            f"""DELETE FROM events e USING {view} n
                 WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
                   AND e.project_id = n.project_id AND e.event = n.event
                   AND e.distinct_id = n.distinct_id AND e.time = n.time
                   AND e.insert_id = n.insert_id""",
-            [bounds[0], bounds[1]],
+            [bounds["min"].as_py(), bounds["max"].as_py()],
         ).fetchone()
         replaced = int(replaced_row[0]) if replaced_row else 0
         conn.execute(
             f"""INSERT INTO events
                 SELECT project_id, event, time, distinct_id, device_id, user_id, insert_id,
-                       properties, origin, origin_key, ?::TIMESTAMP FROM {view}_d""",
+                       properties, origin, origin_key, ?::TIMESTAMP FROM {view}""",
             [now],
         )
-        stored = self.rows
-        if self._materialized:
-            stored_row = conn.execute(f"SELECT count(*) FROM {view}_d").fetchone()
-            stored = int(stored_row[0]) if stored_row else 0
-        # Simplified ID merge: the first user seen with a device keeps it.
-        conn.execute(
-            f"""INSERT OR IGNORE INTO identities
-                SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP
-                FROM {view}_d
-                WHERE device_id IS NOT NULL AND user_id IS NOT NULL
-                GROUP BY project_id, device_id""",
-            [now],
+        if links:
+            # Simplified ID merge: the first user seen with a device keeps it.
+            conn.execute(
+                f"""INSERT OR IGNORE INTO identities
+                    SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP
+                    FROM {view}
+                    WHERE device_id IS NOT NULL AND user_id IS NOT NULL
+                    GROUP BY project_id, device_id""",
+                [now],
+            )
+        return WriteResult(
+            rows=self.rows, stored=table.num_rows, replaced=replaced, committed_at=now
         )
-        return WriteResult(rows=self.rows, stored=stored, replaced=replaced, committed_at=now)
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        try:
-            kind = "TABLE" if self._materialized else "VIEW"
-            conn.execute(f"DROP {kind} IF EXISTS {self._view}_d")
-            conn.unregister(self._view)
-        except duckdb.Error:
-            pass
+        if self._registered:
+            with contextlib.suppress(duckdb.Error):
+                conn.unregister(self._view)
 
 
 class _ArrowOp:
@@ -168,21 +160,82 @@ class UpsertGroups(_ArrowOp):
         return WriteResult(rows=self.rows, stored=self.rows, committed_at=now)
 
 
+class LookupLimitExceeded(TerminalError):
+    """A lookup-table replacement would pass one of the project's limits."""
+
+    def __init__(self, message: str, *, status: int, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
 class ReplaceLookupTable(_ArrowOp):
     """Replace a lookup table whole: rows ``(row_id, properties)``; ``property`` names the
-    event property whose values are the table's ids."""
+    event property whose values are the table's ids.
+
+    Mixpanel's limits are checked in the same transaction, so concurrent uploads cannot
+    pass them together: at most ``max_per_day`` replacements per project in a rolling 24
+    hours (429), and at most ``max_rows`` rows across all of a project's tables (413).
+    """
 
     def __init__(
-        self, project_id: int, table_id: str, name: str, property: str | None, rows: pa.Table
+        self,
+        project_id: int,
+        table_id: str,
+        name: str,
+        property: str | None,
+        rows: pa.Table,
+        *,
+        max_rows: int | None = None,
+        max_per_day: int | None = None,
     ) -> None:
         super().__init__(rows)
         self.project_id = project_id
         self.table_id = table_id
         self.name = name
         self.property = property
+        self.max_rows = max_rows
+        self.max_per_day = max_per_day
+
+    def _check_limits(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+        if self.max_per_day is not None:
+            row = conn.execute(
+                """SELECT count(*), min(replaced_at) FROM lookup_replacements
+                   WHERE project_id = ? AND replaced_at > ?::TIMESTAMP""",
+                [self.project_id, now - dt.timedelta(days=1)],
+            ).fetchall()[0]
+            done, oldest = row[0], row[1]
+            if done >= self.max_per_day:
+                wait = 60
+                if oldest is not None:
+                    wait = max(int((oldest + dt.timedelta(days=1) - now).total_seconds()) + 1, 1)
+                raise LookupLimitExceeded(
+                    f"lookup tables of this project were replaced {done} times in the last "
+                    f"24 hours; the limit is {self.max_per_day}. Retry after {wait} seconds.",
+                    status=429,
+                    retry_after=wait,
+                )
+        if self.max_rows is not None:
+            row = conn.execute(
+                "SELECT count(*) FROM lookup_rows WHERE project_id = ? AND table_id <> ?",
+                [self.project_id, self.table_id],
+            ).fetchall()[0]
+            others = int(row[0])
+            if others + self.rows > self.max_rows:
+                raise LookupLimitExceeded(
+                    f"lookup tables of a project may hold at most {self.max_rows:,} rows in "
+                    f"all; this table has {self.rows:,} and the project's other tables "
+                    f"{others:,}. Split off or delete rows and upload again.",
+                    status=413,
+                )
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        self._check_limits(conn, now)
         view = self._register(conn)
+        conn.execute(
+            "INSERT INTO lookup_replacements VALUES (?, ?, ?::TIMESTAMP)",
+            [self.project_id, self.table_id, now],
+        )
         conn.execute(
             "INSERT OR REPLACE INTO lookup_tables VALUES (?, ?, ?, ?, ?::TIMESTAMP)",
             [self.project_id, self.table_id, self.name, self.property, now],
@@ -211,6 +264,10 @@ class AppendEventStream:
     one table are collapsed before it is written, and after the insert every older copy of a
     key (earlier in the stream, or already stored) is deleted, in the same transaction.
     Holds the writer until the stream ends: for bulk loads, not for live traffic.
+
+    A table may carry a ``_key_hash`` column: a hash of the key or of part of it (equal
+    keys, equal hashes; e.g. DuckDB's ``hash(insert_id)``). When no two of its values are
+    equal, the table has no duplicate key and the (costlier) collapse is skipped.
     """
 
     mergeable = False
@@ -226,10 +283,12 @@ class AppendEventStream:
 
     def _batches(self, now: dt.datetime, counts: dict[str, int]) -> Iterator[pa.RecordBatch]:
         for i, table in enumerate(self.tables):
+            hashes = table.column(KEY_HASH) if KEY_HASH in table.schema.names else None
             if table.schema != EVENT_SCHEMA:
                 table = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
             counts["rows"] += table.num_rows
-            table = _last_of_each_key(table, self._KEY)
+            if hashes is None or _repeats(hashes):
+                table = _last_of_each_key(table, self._KEY)
             stamp = pa.scalar(now + dt.timedelta(microseconds=i), pa.timestamp("us"))
             table = table.append_column(
                 self._schema.field("ingested_at"),
@@ -253,7 +312,7 @@ class AppendEventStream:
             conn.unregister(self._view)
 
 
-_EVENT_KEY = "project_id, event, distinct_id, time, insert_id"
+_EVENT_KEY_SQL = ", ".join(_EVENT_KEY)
 
 
 def _settle_new_events(
@@ -270,7 +329,7 @@ def _settle_new_events(
     new = "ingested_at BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP"
     span = [now, last]
     lo, hi, n, distinct = conn.execute(
-        f"SELECT min(time), max(time), count(*), count(DISTINCT hash({_EVENT_KEY})) FROM events WHERE {new}",
+        f"SELECT min(time), max(time), count(*), count(DISTINCT hash({_EVENT_KEY_SQL})) FROM events WHERE {new}",
         span,
     ).fetchone() or (None, None, 0, 0)
     older = conn.execute(
@@ -282,7 +341,7 @@ def _settle_new_events(
         deleted = conn.execute(
             f"""DELETE FROM events WHERE rowid IN (
                     SELECT e.rowid FROM events e
-                    SEMI JOIN (SELECT DISTINCT {_EVENT_KEY} FROM events WHERE {new}) n
+                    SEMI JOIN (SELECT DISTINCT {_EVENT_KEY_SQL} FROM events WHERE {new}) n
                       USING (project_id, event, distinct_id, time, insert_id)
                     WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
                     QUALIFY row_number() OVER (
@@ -344,6 +403,17 @@ class InsertEventsQuery:
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass
+#: optional column of an :class:`AppendEventStream` table: a hash of the deduplication key
+KEY_HASH = "_key_hash"
+
+
+def _repeats(hashes: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether two of ``hashes`` are equal (a sort of plain integers: cheap)."""
+    values = hashes.to_numpy()
+    if len(values) < 2:
+        return False
+    values = np.sort(values, kind="stable")
+    return bool((values[1:] == values[:-1]).any())
 
 
 def _last_of_each_key(table: pa.Table, key: tuple[str, ...]) -> pa.Table:

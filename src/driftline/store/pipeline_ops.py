@@ -29,10 +29,29 @@ RUN_COLUMNS = (
 )
 
 
-class CreatePipeline:
+class _PipelineOp:
+    """One pipeline's row, written alone (never merged with other writes)."""
+
     rows = 1
     mergeable = False
 
+    def __init__(self, project_id: int, name: str) -> None:
+        self.project_id = project_id
+        self.name = name
+
+    def _state(self, conn: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+        """The pipeline's stored state, or None when there is no such pipeline."""
+        row = conn.execute(
+            "SELECT state FROM pipelines WHERE project_id = ? AND name = ?",
+            [self.project_id, self.name],
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0] or "{}"))
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        return None
+
+
+class CreatePipeline(_PipelineOp):
     def __init__(
         self,
         project_id: int,
@@ -41,18 +60,13 @@ class CreatePipeline:
         state: dict[str, Any],
         max_event_pipelines: int | None = None,
     ) -> None:
-        self.project_id = project_id
-        self.name = name
+        super().__init__(project_id, name)
         self.spec = spec
         self.state = state
         self.max_event_pipelines = max_event_pipelines
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
-        found = conn.execute(
-            "SELECT 1 FROM pipelines WHERE project_id = ? AND name = ?",
-            [self.project_id, self.name],
-        ).fetchone()
-        if found:
+        if self._state(conn) is not None:
             raise AlreadyExists(f"a pipeline named {self.name!r} already exists in this project")
         if self.max_event_pipelines is not None:
             row = conn.execute(
@@ -70,18 +84,8 @@ class CreatePipeline:
         )
         return WriteResult(rows=1, stored=1, committed_at=now)
 
-    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        return None
 
-
-class DeletePipeline:
-    rows = 1
-    mergeable = False
-
-    def __init__(self, project_id: int, name: str) -> None:
-        self.project_id = project_id
-        self.name = name
-
+class DeletePipeline(_PipelineOp):
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
         row = conn.execute(
             "DELETE FROM pipelines WHERE project_id = ? AND name = ? RETURNING 1",
@@ -95,19 +99,30 @@ class DeletePipeline:
         )
         return WriteResult(rows=1, stored=1, committed_at=now)
 
-    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        return None
+
+class UpdatePipelineSpec(_PipelineOp):
+    """Replace a pipeline's declared spec; its state (watermark, history) stays."""
+
+    def __init__(self, project_id: int, name: str, spec: dict[str, Any]) -> None:
+        super().__init__(project_id, name)
+        self.spec = spec
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
+        if self._state(conn) is None:
+            raise NotFound(f"pipeline {self.name!r} was deleted")
+        conn.execute(
+            "UPDATE pipelines SET spec = ? WHERE project_id = ? AND name = ?",
+            [json.dumps(self.spec), self.project_id, self.name],
+        )
+        return WriteResult(rows=1, stored=1, committed_at=now)
 
 
-class RecordPipelineStep:
+class RecordPipelineStep(_PipelineOp):
     """Set a pipeline's state and insert or update one history row, atomically.
 
     ``expect_version`` guards against two writers moving the same pipeline: the state's
     ``version`` must still be the one the step started from.
     """
-
-    rows = 1
-    mergeable = False
 
     def __init__(
         self,
@@ -117,21 +132,17 @@ class RecordPipelineStep:
         run: dict[str, Any] | None = None,
         expect_version: int | None = None,
     ) -> None:
-        self.project_id = project_id
-        self.name = name
+        super().__init__(project_id, name)
         self.state = state
         self.run = run
         self.expect_version = expect_version
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
-        row = conn.execute(
-            "SELECT state FROM pipelines WHERE project_id = ? AND name = ?",
-            [self.project_id, self.name],
-        ).fetchone()
-        if row is None:
+        stored = self._state(conn)
+        if stored is None:
             raise NotFound(f"pipeline {self.name!r} was deleted")
         if self.expect_version is not None:
-            current = json.loads(row[0] or "{}").get("version", 0)
+            current = stored.get("version", 0)
             if current != self.expect_version:
                 raise AlreadyExists(
                     f"pipeline {self.name!r} was moved by another run (state {current}, expected "
@@ -151,6 +162,3 @@ class RecordPipelineStep:
                 [self.project_id, self.name, *values],
             )
         return WriteResult(rows=1, stored=1, committed_at=now)
-
-    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        return None

@@ -25,6 +25,7 @@ import datetime as dt
 import itertools
 import json
 import shutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from driftline.errors import NotFound
+from driftline.errors import NotFound, TerminalError
+from driftline.store.ops import AppendEventStream
 
 _names = itertools.count()
 
@@ -308,6 +310,76 @@ def _move_events(conn: duckdb.DuckDBPyConnection, stage: str, now: dt.datetime) 
     return int(stored or 0) - replaced, replaced
 
 
+class StreamSyncEvents:
+    """Commit an events run streamed straight into ``events``: no staging.
+
+    The run's mapped tables are pulled by ONE ``INSERT`` statement
+    (:class:`~driftline.store.ops.AppendEventStream`) while the warehouse is still being
+    read, deduplicated as API events are (last one ingested wins), and the sync's new state
+    and history row are written in the same transaction. The writer is held until the
+    stream ends; a run that fails or is killed before the commit leaves nothing behind.
+
+    ``finish`` is called once the stream is exhausted and returns the new state and the
+    Append boundary (known only after every row was seen). An error raised by the stream
+    (the warehouse, a cancel) is re-raised as itself, not as DuckDB's wrapping of it; the
+    op applies once only, since its stream cannot be read again.
+    """
+
+    mergeable = False
+    rows = 0
+
+    def __init__(
+        self, tables: Iterable[pa.Table], project_id: int, sync_name: str, run_id: str,
+        target: Target, counts: RunCounts,
+        finish: Callable[[], tuple[dict[str, Any], pa.Table | None]],
+    ) -> None:  # fmt: skip
+        self.tables = tables
+        self.project_id = project_id
+        self.sync_name = sync_name
+        self.run_id = run_id
+        self.target = target
+        self.counts = counts
+        self.finish = finish
+        self.error: BaseException | None = None
+        self._applied = False
+        self._stream: AppendEventStream | None = None
+
+    def _guarded(self) -> Iterator[pa.Table]:
+        try:
+            yield from self.tables
+        except BaseException as exc:  # re-raised by apply(), as itself
+            self.error = exc
+            raise
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        if self._applied:  # the writer retries a failed op alone: the stream is spent
+            raise self.error or TerminalError(
+                f'sync "{self.sync_name}": the run failed while writing; run it again'
+            )
+        self._applied = True
+        self._stream = AppendEventStream(self._guarded())
+        try:
+            result = self._stream.apply(conn, now)
+        except Exception:
+            if self.error is not None:
+                raise self.error from None
+            raise
+        counts = self.counts
+        counts.inserted = result.stored - result.replaced
+        counts.updated = result.replaced
+        state, boundary = self.finish()
+        commit = CommitSyncRun(
+            SyncStaging(Path("."), self.run_id), self.project_id, self.sync_name, self.run_id,
+            self.target, counts, state, boundary,
+        )  # fmt: skip
+        commit.write_state(conn, now)
+        return counts
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        if self._stream is not None:
+            self._stream.cleanup(conn)
+
+
 # ---------------------------------------------------------------------- rows
 def _latest(stage: str) -> str:
     """One row per key: the latest start time, then the last staged."""
@@ -465,6 +537,10 @@ class SaveSync:
                 "DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?",
                 [project_id, name],
             )
+            conn.execute(
+                "DELETE FROM sync_snapshots WHERE project_id = ? AND sync_name = ?",
+                [project_id, name],
+            )
         conn.execute(
             """INSERT OR REPLACE INTO syncs (project_id, name, warehouse, spec, state, created_at)
                VALUES (?, ?, ?, ?::JSON, ?::JSON, ?::TIMESTAMP)""",
@@ -492,6 +568,7 @@ class DeleteSync:
         conn.execute("DELETE FROM syncs WHERE project_id = ? AND name = ?", self.key)
         conn.execute("DELETE FROM sync_runs WHERE project_id = ? AND sync_name = ?", self.key)
         conn.execute("DELETE FROM sync_boundary WHERE project_id = ? AND sync_name = ?", self.key)
+        conn.execute("DELETE FROM sync_snapshots WHERE project_id = ? AND sync_name = ?", self.key)
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass

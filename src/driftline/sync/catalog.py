@@ -150,6 +150,11 @@ def list_syncs(store: DuckDBStore, project_id: int) -> list[dict[str, Any]]:
                 "last_run": last.isoformat() if last else None,
                 "last_status": status,
                 "last_error": error,
+                **(
+                    {"snapshot_at": state.get("snapshot_at"), "mirror": state.get("last_run")}
+                    if spec["mode"] == "mirror"
+                    else {}
+                ),
             }
         )
     return out

@@ -30,9 +30,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
+from driftline.model import TableType
 from driftline.prefetch import prefetch
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
@@ -40,6 +42,7 @@ from driftline.store.sync_ops import (
     CommitSyncRun,
     FailSyncRun,
     RunCounts,
+    StreamSyncEvents,
     SyncStaging,
     Target,
 )
@@ -47,7 +50,7 @@ from driftline.sync import urls
 from driftline.sync.mapping import Mapping, resolve, split_rejected
 from driftline.sync.modes import runner_for
 from driftline.sync.sources import open_source
-from driftline.sync.sources.base import Source, TableRef
+from driftline.sync.sources.base import MapsInPlace, Source, TableRef
 from driftline.sync.spec import SyncSpec
 
 #: staged batches being written at once
@@ -148,12 +151,19 @@ def connected(url: str) -> Iterator[Source]:
 
 
 # ---------------------------------------------------------------------- preview
-def preview_sync(definition: SyncDefinition, *, rows: int = 10) -> dict[str, Any]:
-    """Schema, mapping, the first rows as they will land, and the row count — nothing written."""
+def preview_sync(
+    definition: SyncDefinition, *, rows: int = 10, store: DuckDBStore | None = None
+) -> dict[str, Any]:
+    """Schema, mapping, the first rows as they will land, and the row count — nothing written.
+    With ``store``, a Mirror sync also shows its pending inserts / updates / deletes."""
     spec = definition.spec
+    pending = None
     with connected(definition.url) as source:
         mapping = resolve_mapping(source, spec)
         mode = runner_for(mapping, definition.state, set())
+        if store is not None and hasattr(mode, "pending"):
+            staging = SyncStaging(store.data_dir, uuid.uuid4().hex)
+            pending = mode.pending(store, source, definition.project_id, spec.name, staging)
         request = mode.request()
         total = source.count(request)
         sample = dict(request.__dict__)
@@ -167,7 +177,8 @@ def preview_sync(definition: SyncDefinition, *, rows: int = 10) -> dict[str, Any
     for batch in batches:
         out = mapping.transform(batch, seq_start=seq, project_id=definition.project_id)
         seq += batch.num_rows
-        for row in out.drop_columns(["seq", "_wm"]).to_pylist():
+        hidden = [c for c in ("seq", "_wm", "_key_hash") if c in out.schema.names]
+        for row in out.drop_columns(hidden).to_pylist():
             err = row.pop("err")
             for key in ("origin", "project_id", "origin_key"):
                 row.pop(key, None)
@@ -187,6 +198,7 @@ def preview_sync(definition: SyncDefinition, *, rows: int = 10) -> dict[str, Any
         "rows_to_read": total,
         "since": request.since.isoformat() if request.since else None,
         "skip": mode.skip_reason(),
+        **({"pending": pending} if pending is not None else {}),
         "sample": landed,
         "sample_rejected": rejected,
     }
@@ -227,6 +239,14 @@ def run_sync(
                     )
                 )
                 return _history_row(store, project_id, name, prog.run_id)
+            drive = getattr(mode, "drive", None)
+            if drive is not None:  # a mode that plans its own reads and commit (Mirror)
+                drive(store=store, writer=writer, source=source, project_id=project_id, name=name,
+                      run_id=prog.run_id, staging=staging, prog=prog, notify=notify,
+                      cancel=cancel, target=_target(spec))  # fmt: skip
+                prog.status = "succeeded"
+                notify(prog)
+                return _history_row(store, project_id, name, prog.run_id)
             request = mode.request()
             prog.total = source.count(request)
             prog.status = "reading"
@@ -239,8 +259,18 @@ def run_sync(
                     mode.new_state(), mode.boundary(),
                 )  # fmt: skip
 
-            _stage(batches, staging)
-            writer.write(commit())
+            if spec.type is TableType.EVENTS:
+                # one INSERT pulls the mapped batches as they are read: no staging
+                writer.write(
+                    StreamSyncEvents(
+                        prefetch(batches, name="driftline-sync-mapper"), project_id, name,
+                        prog.run_id, _target(spec), prog.counts,
+                        lambda: (mode.new_state(), mode.boundary()),
+                    )
+                )  # fmt: skip
+            else:
+                _stage(batches, staging)
+                writer.write(commit())
         prog.status = "succeeded"
         notify(prog)
         return _history_row(store, project_id, name, prog.run_id)
@@ -270,12 +300,23 @@ def _mapped(
     """The run's rows, batch by batch, mapped, validated and ready for the store."""
     seq = 0
     now_ms = int(time.time() * 1000)
-    for batch in prefetch(source.read(request, mapping.schema), name="driftline-sync-reader"):
+    in_place = isinstance(source, MapsInPlace)
+    if in_place:  # DuckDB reads and maps in one query; rows arrive mapped
+        sql, params = mapping.sql("_dl_read", project_id=project_id, now_ms=now_ms)
+        stream = source.read_mapped(request, mapping.schema, "_dl_read", sql, params)
+    else:
+        stream = source.read(request, mapping.schema)
+    for batch in prefetch(stream, name="driftline-sync-reader"):
         if cancel is not None and cancel.is_set():
             raise TerminalError("cancelled")
         prog.counts.rows_read += batch.num_rows
         prog.counts.bytes += batch.nbytes
-        rows = mapping.transform(batch, seq_start=seq, project_id=project_id, now_ms=now_ms)
+        if in_place:
+            numbers = pa.array(np.arange(seq, seq + batch.num_rows, dtype=np.int64))
+            rows = pa.Table.from_batches([batch])
+            rows = rows.set_column(rows.schema.get_field_index("seq"), "seq", numbers)
+        else:
+            rows = mapping.transform(batch, seq_start=seq, project_id=project_id, now_ms=now_ms)
         seq += batch.num_rows
         rows = mode.accept(rows)
         rows, rejected, reason = split_rejected(rows)

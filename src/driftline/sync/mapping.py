@@ -19,6 +19,7 @@ Rows that break a rule are counted as rejected with their reason; the rest are s
 
 from __future__ import annotations
 
+import json
 import threading
 import time as _time
 from dataclasses import dataclass
@@ -108,38 +109,89 @@ class Mapping:
     def transform(
         self, batch: pa.RecordBatch, *, seq_start: int, project_id: int, now_ms: int | None = None
     ) -> pa.Table:
-        """Store rows for ``batch``: the staged layout plus ``_wm`` (insert time) and ``err``."""
-        now_ms = int(_time.time() * 1000) if now_ms is None else now_ms
+        """Store rows for ``batch``: the staged layout plus ``_wm`` (insert time) and ``err``
+        (events also carry ``_key_hash``, a hash of the deduplication key)."""
         seq = pa.array(np.arange(seq_start, seq_start + batch.num_rows, dtype=np.int64))
         table = pa.Table.from_batches([batch]).append_column("_seq", seq)
         conn = _conn()
         conn.register("b", table)
         try:
-            sql = self._events_sql() if self.spec.type is TableType.EVENTS else self._rows_sql()
-            params: dict[str, object] | None = None
-            if self.spec.type is TableType.EVENTS:
-                params = {"pid": project_id, "origin": self.spec.origin, "now_ms": now_ms}
-                if "event_name_column" not in self.columns:
-                    params["ev"] = self.spec.event_name or ""
-            return conn.sql(
-                sql,
-                params=params,
-            ).to_arrow_table()
+            sql, params = self.sql("b", project_id=project_id, now_ms=now_ms)
+            return conn.sql(sql, params=params).to_arrow_table()
         finally:
             conn.unregister("b")
 
+    def sql(
+        self, relation: str, *, project_id: int, now_ms: int | None = None
+    ) -> tuple[str, dict[str, object] | None]:
+        """The mapping as one DuckDB query over ``relation`` (the table's columns plus
+        ``_seq``), and its parameters. Sources that are DuckDB themselves run it in place."""
+        if self.spec.type is not TableType.EVENTS:
+            return self._rows_sql(relation), None
+        now_ms = int(_time.time() * 1000) if now_ms is None else now_ms
+        params: dict[str, object] = {
+            "pid": project_id,
+            "origin": self.spec.origin,
+            "now_ms": now_ms,
+        }
+        if "event_name_column" not in self.columns:
+            params["ev"] = self.spec.event_name or ""
+        return self._events_sql(relation), params
+
     def _props_sql(self) -> str:
-        if not self.properties:
-            packed = "'{}'"
-        else:
-            fields = ", ".join(f"{_q(c.name)} := {_value(c)}" for c in self.properties)
-            packed = f"to_json(struct_pack({fields}))"
+        """The properties JSON text: the JSON column's object with the other columns on top
+        (a JSON merge patch: a column's value replaces the key, a NULL removes it)."""
+        if self._splice():
+            return self._splice_sql()
         json_col = self.columns.get("json_properties_column")
         base = "'{}'"
         if json_col is not None:
             ref = f"CAST({_q(json_col.name)} AS VARCHAR)"
             base = f"CASE WHEN json_valid({ref}) AND json_type({ref}) = 'OBJECT' THEN {ref} ELSE '{{}}' END"
-        return f"CAST(json_merge_patch({base}, {packed}) AS VARCHAR)"
+        return f"CAST(json_merge_patch({base}, {self._packed_sql()}) AS VARCHAR)"
+
+    def _packed_sql(self) -> str:
+        if not self.properties:
+            return "'{}'"
+        fields = ", ".join(f"{_q(c.name)} := {_value(c)}" for c in self.properties)
+        return f"to_json(struct_pack({fields}))"
+
+    # The merge patch parses and rewrites both texts for every row. When the row has no NULL
+    # column, no nested JSON or decimal column, and the object no key named like a column, the result
+    # is the object's members followed by the columns' — a splice of the two texts, with
+    # the object minified (parsed once). Rows that fail the test take the merge patch.
+    def _splice(self) -> bool:
+        return "json_properties_column" in self.columns and all(
+            c.kind not in (ColumnKind.JSON, ColumnKind.DECIMAL)  # the patch rounds decimals
+            and c.name.isprintable()
+            and not set(c.name) & {'"', "\\"}
+            for c in self.properties
+        )
+
+    def _splice_sql(self) -> str:
+        merged = "CAST(json_merge_patch(_dl_base, _dl_packed) AS VARCHAR)"
+        if not self.properties:
+            return "_dl_base"
+        full = " AND ".join(f"{_q(c.name)} IS NOT NULL" for c in self.properties)
+        clash = " OR ".join(
+            f"contains(_dl_base, {_lit(json.dumps(c.name, ensure_ascii=False))})"
+            for c in self.properties
+        )
+        return f"""CASE WHEN NOT ({full}) OR {clash} THEN {merged}
+                        WHEN _dl_base = '{{}}' THEN _dl_packed
+                        ELSE left(_dl_base, -1) || ',' || substr(_dl_packed, 2) END"""
+
+    def _from(self, relation: str) -> str:
+        """``relation`` with the JSON column parsed once (the splice's inputs)."""
+        if not self._splice():
+            return relation
+        ref = _q(self.columns["json_properties_column"].name)
+        parsed = f"CAST(json(TRY_CAST(CAST({ref} AS VARCHAR) AS JSON)) AS VARCHAR)"
+        return (
+            "(SELECT *, CASE WHEN starts_with(_dl_json, '{') THEN _dl_json ELSE '{}' END AS _dl_base"
+            f" FROM (SELECT *, {parsed} AS _dl_json, CAST({self._packed_sql()} AS VARCHAR)"
+            f" AS _dl_packed FROM {relation})) AS _dl_src"
+        )
 
     def _wm_sql(self) -> str:
         col = self.columns.get("insert_time_column")
@@ -154,7 +206,7 @@ class Mapping:
             return f"nullif(regexp_replace(CAST({_q(col.name)} AS VARCHAR), '\\.0+$', ''), '')"
         return f"nullif(CAST({_q(col.name)} AS VARCHAR), '')"
 
-    def _events_sql(self) -> str:
+    def _events_sql(self, relation: str) -> str:
         cols = self.columns
         event = self._text("event_name_column") if "event_name_column" in cols else "$ev"
         tcol = cols["time_column"]
@@ -164,13 +216,17 @@ class Mapping:
         else:
             time_ms = f"epoch_ms(CAST({ref} AS TIMESTAMP))"
         invalid = ", ".join("'" + v.replace("'", "''") + "'" for v in INVALID_IDS)
+        iid_col = cols.get("insert_id_column")
+        well_formed = "regexp_full_match(iid, '[A-Za-z0-9-]{1,36}')"
+        if iid_col is not None and iid_col.kind is ColumnKind.INTEGER:
+            well_formed = "length(iid) <= 36"  # an integer's text is digits and a sign
         return f"""
         WITH x AS (
           SELECT _seq, {event} AS event, {time_ms} AS time_ms,
                  {self._text("user_id_column")} AS uid, {self._text("device_id_column")} AS did,
                  {self._text("insert_id_column")} AS iid, {self._props_sql()} AS properties,
                  {self._wm_sql()} AS _wm
-          FROM b
+          FROM {self._from(relation)}
         ), y AS (
           SELECT *, CASE
             WHEN event IS NULL THEN 'event name is empty'
@@ -183,29 +239,35 @@ class Mapping:
           END AS err FROM x
         ), z AS (
           SELECT *, CASE
-            WHEN regexp_full_match(iid, '[A-Za-z0-9-]{{1,36}}') AND lower(iid) NOT IN ({invalid}) THEN iid
+            WHEN {well_formed} AND lower(iid) NOT IN ({invalid}) THEN iid
             WHEN iid IS NOT NULL THEN md5(iid)
             ELSE md5(concat_ws(chr(31), event, CAST(time_ms AS VARCHAR), coalesce(uid, ''),
                                coalesce(did, ''), properties))
           END AS insert_id FROM y
         )
-        SELECT _seq AS seq, CAST($pid AS INTEGER) AS project_id, coalesce(event, '') AS event,
-               epoch_ms(least(coalesce(time_ms, 0), $now_ms)) AS time,
-               coalesce(uid, '$device:' || did, '') AS distinct_id, did AS device_id, uid AS user_id,
-               insert_id, properties, CAST($origin AS VARCHAR) AS origin, insert_id AS origin_key,
-               _wm, err
-        FROM z
+        SELECT *, hash(insert_id) AS _key_hash FROM (
+          SELECT _seq AS seq, CAST($pid AS INTEGER) AS project_id, coalesce(event, '') AS event,
+                 epoch_ms(least(coalesce(time_ms, 0), $now_ms)) AS time,
+                 coalesce(uid, '$device:' || did, '') AS distinct_id, did AS device_id,
+                 uid AS user_id, insert_id, properties, CAST($origin AS VARCHAR) AS origin,
+                 insert_id AS origin_key, _wm, err
+          FROM z
+        )
         """
 
-    def _rows_sql(self) -> str:
+    def _rows_sql(self, relation: str) -> str:
         start = self.columns.get("start_time_column")
         start_sql = f"CAST({_q(start.name)} AS TIMESTAMP)" if start else "CAST(NULL AS TIMESTAMP)"
         return f"""
         SELECT _seq AS seq, coalesce(k, '') AS row_key, {self._props_sql()} AS properties,
                {start_sql} AS start_time, {self._wm_sql()} AS _wm,
                CASE WHEN k IS NULL THEN 'id is empty' END AS err
-        FROM (SELECT *, {self._text("id_column")} AS k FROM b)
+        FROM (SELECT *, {self._text("id_column")} AS k FROM {self._from(relation)})
         """
+
+
+def _lit(text: str) -> str:
+    return exp.Literal.string(text).sql(dialect="duckdb")
 
 
 def _value(col: Column) -> str:

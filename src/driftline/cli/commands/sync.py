@@ -265,6 +265,14 @@ def sync_preview(
     stdout.print(f"rows the next run reads: {out['rows_to_read']:,}{since}", markup=False)
     if out["skip"]:
         stdout.print(f"the next run does nothing: {out['skip']}", markup=False)
+    if out.get("pending"):
+        p = out["pending"]
+        note = f" ({p['note']})" if p.get("note") else ""
+        stdout.print(
+            f"pending changes: {p['inserts']:,} inserts, {p['updates']:,} updates, "
+            f"{p['deletes']:,} deletes{note}",
+            markup=False,
+        )
     sample = [{k: _cell(v) for k, v in r.items()} for r in out["sample"]]
     if fmt is OutputFormat.csv:
         render_rows(sample, fmt)
@@ -401,7 +409,7 @@ def apply(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
 ) -> None:
-    """Declare warehouses and syncs (and pipelines) in one TOML file; applying it again
+    """Declare warehouses, syncs and pipelines in one TOML file; applying it again
     changes nothing. Example:
 
         [warehouses.shop]
@@ -417,6 +425,15 @@ def apply(
         user_id_column = "user_id"
         insert_time_column = "updated_at"
         every = "1h"
+
+        [pipelines.lake]
+        destination = "s3://analytics/driftline"
+        frequency = "hourly"
+        from = "2026-01-01"
+
+    Pipeline keys are `pipeline add`'s options (destination, data, frequency, sync, from).
+    A pipeline given a new destination starts a new export there; data, frequency and from
+    of an existing pipeline do not change in place (delete it, or use `pipeline backfill`).
     """
     try:
         doc = tomllib.loads(file.read_text())

@@ -1,4 +1,4 @@
-"""``driftline apply FILE.toml``: declare warehouses, syncs (and later pipelines) in one file.
+"""``driftline apply FILE.toml``: declare warehouses, syncs and pipelines in one file.
 
 Each top-level table of the file (``[warehouses.NAME]``, ``[syncs.NAME]``, ...) is handed
 to the operation ``apply.<section>`` that its area registers, so new areas extend the file

@@ -8,7 +8,7 @@ from typing import Any
 from driftline.errors import InvalidInput
 from driftline.pipelines.engine import PipelineEngine
 from driftline.pipelines.history import history
-from driftline.pipelines.spec import parse_spec
+from driftline.pipelines.spec import PipelineSpec, parse_spec
 from driftline.server.ops import Context, operation
 
 
@@ -126,3 +126,54 @@ def history_(ctx: Context, name: str, project: str | None = None) -> list[dict[s
         history(_engine(ctx).catalog, target.id, target.timezone, name)
     )
     return result
+
+
+#: keys of a ``[pipelines.NAME]`` table: `pipeline add`'s options
+APPLY_KEYS = {"destination": str, "data": str, "frequency": str, "sync": bool, "from": str}
+
+
+def declared_spec(name: str, body: Any) -> PipelineSpec:
+    """A ``[pipelines.NAME]`` table as a spec; each error names the table and the key."""
+    where = f"pipelines.{name}"
+    if not isinstance(body, dict):
+        raise InvalidInput(f"[{where}] must be a table of options", field=where)
+    for key, value in body.items():
+        kind = APPLY_KEYS.get(key)
+        if kind is None:
+            raise InvalidInput(
+                f"[{where}] {key}: is not a pipeline option (options: {', '.join(APPLY_KEYS)})",
+                field=f"{where}.{key}",
+            )
+        if key == "from" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            body = {**body, key: value.isoformat()}
+        elif not isinstance(value, kind):
+            raise InvalidInput(
+                f"[{where}] {key}: must be a {'boolean' if kind is bool else 'string'}",
+                field=f"{where}.{key}",
+            )
+    if "destination" not in body:
+        raise InvalidInput(f'[{where}] needs destination = "URL"', field=f"{where}.destination")
+    try:
+        return parse_spec(
+            name,
+            body["destination"],
+            body.get("data", "events"),
+            body.get("frequency", "daily"),
+            body.get("sync", True),
+            body.get("from"),
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(f"[{where}] {exc.message}", field=f"{where}.{exc.field}") from None
+
+
+@operation("apply.pipelines")
+def apply_pipelines(
+    ctx: Context, items: dict[str, Any], project: str | None = None, check: bool = True
+) -> list[dict[str, Any]]:
+    """``[pipelines.NAME]`` tables of a ``driftline apply`` file (keys: `pipeline add`'s
+    options). Every table is validated before any pipeline changes; pipelines the file does
+    not name are left alone."""
+    specs = [declared_spec(name, body) for name, body in items.items()]
+    target = ctx.store.get_project(project)
+    engine = _engine(ctx)
+    return [jsonable(engine.declare(target, spec, check=check)) for spec in specs]

@@ -87,7 +87,9 @@ def sync_preview(
 ) -> dict[str, Any]:
     if not 0 < rows <= 1000:
         raise InvalidInput("rows must be between 1 and 1000", field="rows")
-    return engine.preview_sync(engine.load_sync(ctx.store, _pid(ctx, project), name), rows=rows)
+    return engine.preview_sync(
+        engine.load_sync(ctx.store, _pid(ctx, project), name), rows=rows, store=ctx.store
+    )
 
 
 @operation("sync.start")

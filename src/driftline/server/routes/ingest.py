@@ -9,6 +9,7 @@ ingestion engine and answer only after the data is committed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import time
@@ -42,6 +43,7 @@ from driftline.server.ingest_openapi import (
 )
 from driftline.server.services.ingest import engine_of
 from driftline.store import ReplaceLookupTable
+from driftline.store.ops import LookupLimitExceeded
 from driftline.store.profile_ops import ApplyGroupUpdates, ApplyProfileUpdates
 
 router = APIRouter(tags=["ingestion"])
@@ -81,6 +83,7 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip_distinct_id(ip: str | None) -> str | None:
     """A stable distinct_id derived from the request's IP address (``ip=1``)."""
     if not ip:
@@ -115,17 +118,24 @@ class _Params:
 def _track_records(body: payload.Body, params: _Params, limit: int) -> Any:
     data = params.get("data")
     if data is not None:
-        return payload.json_records(payload.decode_data(data), field="data", limit=limit)
+        return payload.json_docs(payload.decode_data(data), field="data", limit=limit)
     if body.data.strip():
         if body.content_type in ("", _JSON, "text/plain") or body.data.lstrip()[:1] in (
             b"[",
             b"{",
         ):
             return payload.body_records(body, limit=limit)
-        return payload.json_records(payload.decode_data(body.data), field="data", limit=limit)
+        return payload.json_docs(payload.decode_data(body.data), field="data", limit=limit)
     raise InvalidInput(
         "'data' is required: send the events as data=<JSON or base64 JSON>", field="data"
     )
+
+
+def _records(records: Any, body: payload.Body) -> dict[str, Any]:
+    """EventRequest fields for records as payload returns them: texts or parsed events."""
+    if isinstance(records, list):
+        return {"records": None, "docs": records, "body_bytes": len(body.data)}
+    return {"records": records}
 
 
 def _message(errors: list[Any], limit: int = 5) -> str:
@@ -198,10 +208,7 @@ class _TrackReply:
 async def _run_events(request: Request, req: EventRequest) -> EventOutcome:
     """Validate, enrich and commit; returns after the commit."""
     engine = engine_of(state_of(request))
-    outcome = await asyncio.wrap_future(engine.events.submit(req))
-    if outcome.committed is not None:
-        await asyncio.wrap_future(outcome.committed)
-    return outcome
+    return await engine.events.submit_async(req)
 
 
 # --------------------------------------------------------------------------- /track
@@ -225,7 +232,7 @@ async def track(request: Request) -> Response:
         use_ip = params.flag("ip")
         ip = _client_ip(request)
         req = EventRequest(
-            records=records,
+            **_records(records, body),
             origin="track",
             insert_id="random",
             endpoint=_endpoint(request),
@@ -296,13 +303,13 @@ async def import_events(request: Request) -> Response:
             data = params.get("data")
             if data is None:
                 raise InvalidInput("'data' is required in a form body", field="data")
-            records = payload.json_records(payload.decode_data(data), field="data", limit=limit)
+            records = payload.json_docs(payload.decode_data(data), field="data", limit=limit)
         else:
             records = payload.body_records(body, limit=limit)
         strict = params.get("strict") in (None, "1", "true")
         ip = _client_ip(request)
         req = EventRequest(
-            records=records,
+            **_records(records, body),
             origin="import",
             insert_id="require" if strict else "stable",
             endpoint=_endpoint(request),
@@ -320,7 +327,7 @@ async def import_events(request: Request) -> Response:
     if form:
         reply = _TrackReply(request, params, cors=False)
         extra = {"failed_records": _failed(outcome.errors)} if outcome.errors else None
-        if outcome.accepted:
+        if outcome.accepted or outcome.dropped:
             return reply(True, _message(outcome.errors) if outcome.errors else None, extra=extra)
         return reply(False, _message(outcome.errors), extra=extra)
     if outcome.errors and strict:
@@ -331,6 +338,13 @@ async def import_events(request: Request) -> Response:
             failed_records=_failed(outcome.errors),
         )
     return _import_json(200, num_records_imported=outcome.accepted)
+
+
+#: the hot routes, answered without FastAPI's routing (``driftline.server.direct``)
+DIRECT_ROUTES = {
+    **{(m, p): track for m in ("GET", "POST") for p in ("/track", "/track/")},
+    **{("POST", p): import_events for p in ("/import", "/import/")},
+}
 
 
 # --------------------------------------------------------------------------- /engage, /groups
@@ -454,8 +468,21 @@ async def replace_lookup_table(request: Request, table_id: str) -> Response:
         q = request.query_params
         name = q.get("name") or (existing[0][0] if existing else table_id)
         prop = q.get("property") or (existing[0][1] if existing else None)
-        op = ReplaceLookupTable(project.id, table_id, name, prop, rows)
+        op = ReplaceLookupTable(
+            project.id,
+            table_id,
+            name,
+            prop,
+            rows,
+            max_rows=state.settings.lookup_max_rows,
+            max_per_day=state.settings.lookup_replacements_per_day,
+        )
         await asyncio.wrap_future(state.writer.submit(op))
+    except LookupLimitExceeded as exc:
+        response = _import_json(exc.status, error=exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except LookupTableInvalid as exc:
         return _lookup_json(
             400,

@@ -7,6 +7,7 @@ from typing import Any
 
 from driftline.ingest.events import EventIngestor
 from driftline.ingest.geo import GeoLocator, open_locator
+from driftline.ingest.hotshard import HotShards
 
 _ATTR = "ingest_engine"
 
@@ -14,7 +15,10 @@ _ATTR = "ingest_engine"
 class IngestEngine:
     def __init__(self, state: Any) -> None:
         self.geo: GeoLocator | None = open_locator(state.settings.geoip_database)
-        self.events = EventIngestor(state.store, state.writer, self.geo)
+        self.hot = HotShards(state.settings.hot_shard_limit)
+        if self.hot.limit > 0:
+            self.hot.seed(state.store.query_rows(HotShards.seed_sql()))
+        self.events = EventIngestor(state.store, state.writer, self.geo, hot=self.hot)
 
     async def start(self) -> None:
         return None

@@ -1,9 +1,10 @@
 """Sync modes: what a run reads, what it drops, and the state it leaves for the next run.
 
 Each mode is a small object the engine drives the same way (:class:`SyncModeRunner`); the
-engine never branches on the mode's name. Mirror (its own issue) plugs in here as one more
-entry in :data:`MODES`, reading row checksums from sources that implement
-:class:`~driftline.sync.sources.base.WarehouseChecksums`.
+engine never branches on the mode's name. A mode that plans its own reads (Mirror: a
+checksum scan, a diff, then a fetch of the changed rows) also has ``drive(...)``, which the
+engine calls instead of its own read loop; it reads row checksums from sources that
+implement :class:`~driftline.sync.sources.base.WarehouseChecksums`.
 """
 
 from __future__ import annotations
@@ -44,9 +45,13 @@ Factory = Callable[[Mapping, dict[str, Any], set[str]], SyncModeRunner]
 def _modes() -> dict[SyncMode, Factory]:
     from driftline.sync.modes.append import AppendRun
     from driftline.sync.modes.full import FullRun
+    from driftline.sync.modes.mirror import MirrorRun
     from driftline.sync.modes.one_time import OneTimeRun
 
-    return {SyncMode.APPEND: AppendRun, SyncMode.FULL: FullRun, SyncMode.ONE_TIME: OneTimeRun}
+    return {
+        SyncMode.APPEND: AppendRun, SyncMode.FULL: FullRun, SyncMode.ONE_TIME: OneTimeRun,
+        SyncMode.MIRROR: MirrorRun,
+    }  # fmt: skip
 
 
 def runner_for(mapping: Mapping, state: dict[str, Any], boundary: set[str]) -> SyncModeRunner:

@@ -233,3 +233,19 @@ class WarehouseChecksums(Protocol):
     def read_checksums(
         self, table: TableSchema, key: Sequence[str]
     ) -> Iterator[pa.RecordBatch]: ...
+
+
+@runtime_checkable
+class MapsInPlace(Protocol):
+    """Optional: the warehouse is DuckDB itself (DuckDB files, Parquet folders), so the
+    mapping's DuckDB query runs right over the read, in the source's own engine: one
+    parallel query from the files to mapped rows, no hand-off of raw batches.
+
+    ``mapping_sql`` reads a relation named by ``relation``: the request's columns plus
+    ``_seq`` (its values are left to the engine, which numbers the rows it receives).
+    """
+
+    def read_mapped(
+        self, request: ReadRequest, schema: TableSchema, relation: str, mapping_sql: str,
+        params: dict[str, object] | None,
+    ) -> Iterator[pa.RecordBatch]: ...  # fmt: skip

@@ -193,14 +193,21 @@ class SqlSource:
         self.client.close()
 
     # ------------------------------------------------------------------ Mirror's hook
+    def row_checksum(self, table: TableSchema) -> exp.Expression:
+        """The per-row checksum expression (sources with a cheaper native hash override it)."""
+        from driftline.sync.sources.checksums import row_checksum
+
+        return row_checksum(table)
+
     def checksum_sql(self, table: TableSchema, key: Sequence[str]) -> str:
         """Per-row checksums computed in the warehouse (see :mod:`.checksums`): only
         ``(key..., _dl_checksum)`` travels, so Mirror can diff snapshots cheaply."""
-        from driftline.sync.sources.checksums import row_checksum
-
-        select = exp.select(
-            *(column(k) for k in key), exp.alias_(row_checksum(table), "_dl_checksum")
-        )
+        by_name = {c.name: c for c in table.columns}
+        keys: list[exp.Expression] = []
+        for k in key:  # keys as the read path selects them, so they compare equal
+            expr = self.column_expr(by_name[k])
+            keys.append(expr if isinstance(expr, exp.Column) else exp.alias_(expr, k, quoted=True))
+        select = exp.select(*keys, exp.alias_(self.row_checksum(table), "_dl_checksum"))
         return self.render(select.from_(self._table(table.table)))
 
     def read_checksums(self, table: TableSchema, key: Sequence[str]) -> Iterator[pa.RecordBatch]:
@@ -211,6 +218,20 @@ class SqlSource:
         yield from self.client.batches(
             self.checksum_sql(table, key), cols, self.capabilities.batch_rows
         )
+
+    def read_mirror(
+        self, table: TableSchema, columns: Sequence[str], by: str | None = None,
+        values: Sequence[str | int] = (),
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        """Mirror's fetch: ``columns`` plus ``_dl_checksum``, all rows or those whose key
+        column / checksum (``by``) is in ``values`` (see :func:`.checksums.rows_sql`)."""
+        from driftline.sync.sources.base import ColumnKind
+        from driftline.sync.sources.checksums import CHECKSUM, rows_sql
+
+        by_name = {c.name: c for c in table.columns}
+        cols = [by_name[c] for c in columns] + [Column(CHECKSUM, "text", ColumnKind.STRING)]
+        sql = rows_sql(self, table, columns, by, values)
+        yield from self.client.batches(sql, cols, self.capabilities.batch_rows)
 
 
 def _yes(value: Any) -> bool:

@@ -1,6 +1,6 @@
 """PostgreSQL warehouse: ``postgresql://user:password@host:port/db?schema=analytics``.
 
-Rows arrive with ``COPY ... FROM STDIN`` (CSV rendered by Arrow) inside the step's
+Rows arrive by binary ``COPY`` (ADBC, straight from Arrow) inside the step's
 transaction; ``mp_master_event`` has a BRIN index on ``event_date``.
 """
 

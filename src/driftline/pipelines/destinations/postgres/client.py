@@ -1,27 +1,30 @@
-"""psycopg client: COPY for rows, one transaction per step; driver errors mapped here."""
+"""PostgreSQL client: statements through psycopg; rows through ADBC's binary ``COPY`` (Arrow
+to the wire format in C++: no CSV to render or parse). A step's rows and its export-log row
+commit in one transaction on the ADBC connection; driver errors are mapped here."""
 
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 
 from driftline.errors import TerminalError, TransientError
 from driftline.pipelines.destinations import Capabilities
 from driftline.pipelines.destinations.postgres.config import PostgresConfig
 
-COPY_CHUNK_ROWS = 100_000
+#: jsonb's binary input format: a version byte, then the JSON text
+JSONB_VERSION = b"\x01"
 
 
 def _map(exc: Exception, what: str) -> Exception:
     import psycopg
 
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if isinstance(exc, psycopg.OperationalError):
+    # psycopg's and ADBC's OperationalError: the connection or the server, not the data
+    if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "OperationalError":
         if "password" in first or "authentication" in first or "does not exist" in first:
             return TerminalError(f"{what}: {first}; check the destination URL")
         return TransientError(f"{what}: {first}")
@@ -37,7 +40,10 @@ class PostgresWarehouse:
                 "PostgreSQL destinations need: pip install 'driftline[postgres]'"
             ) from None
         self.capabilities = capabilities
+        self.config = config
         self.schema: str | None = config.schema
+        self._adbc: Any = None
+        self._cursor: Any = None
         try:
             self.conn: Any = psycopg.connect(config.dsn, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
@@ -49,6 +55,12 @@ class PostgresWarehouse:
     def execute(self, sql: str) -> None:
         import psycopg
 
+        if self._cursor is not None:  # inside a binary-COPY transaction
+            try:
+                self._cursor.execute(sql)
+            except Exception as exc:
+                raise _map(exc, "PostgreSQL destination") from None
+            return
         try:
             self.conn.execute(sql)
         except psycopg.Error as exc:
@@ -63,8 +75,32 @@ class PostgresWarehouse:
             raise _map(exc, "PostgreSQL destination") from None
         return rows
 
+    #: rows go through ADBC's binary COPY (Redshift, which has no COPY FROM STDIN, says no)
+    binary_copy = True
+
+    def _loader(self) -> Any:
+        """The ADBC connection (opened on first use; transactions are explicit on it)."""
+        if self._adbc is None:
+            try:
+                import adbc_driver_postgresql.dbapi as adbc
+            except ImportError:
+                raise TerminalError(
+                    "PostgreSQL destinations need: pip install 'driftline[postgres]'"
+                ) from None
+            try:
+                self._adbc = adbc.connect(self.config.dsn)
+            except Exception as exc:
+                raise _map(exc, "cannot connect to the PostgreSQL destination") from None
+        return self._adbc
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
+        """One transaction: on the ADBC connection when rows are loaded by binary COPY (its
+        ``execute`` and ``append`` calls join it), else on psycopg's."""
+        if self.binary_copy:
+            with self._copy_transaction():
+                yield
+            return
         import psycopg
 
         try:
@@ -73,27 +109,45 @@ class PostgresWarehouse:
         except psycopg.Error as exc:
             raise _map(exc, "PostgreSQL destination") from None
 
-    def append(self, table: str, data: pa.Table, json_columns: list[str]) -> None:
-        """COPY the rows in CSV (Arrow renders it in C++)."""
-        from sqlglot import exp
+    @contextlib.contextmanager
+    def _copy_transaction(self) -> Iterator[None]:
+        conn = self._loader()
+        self._cursor = conn.cursor()
+        try:
+            yield
+            conn.commit()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            if isinstance(exc, Exception) and not isinstance(exc, TerminalError | TransientError):
+                raise _map(exc, "PostgreSQL destination") from None
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                self._cursor.close()
+            self._cursor = None
 
-        target = ".".join(
-            exp.to_identifier(p, quoted=True).sql("postgres")
-            for p in ([self.schema] if self.schema else []) + [table]
-        )
-        cols = ", ".join(
-            exp.to_identifier(c, quoted=True).sql("postgres") for c in data.column_names
-        )
-        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        with (
-            self.conn.cursor() as cur,
-            cur.copy(f"COPY {target} ({cols}) FROM STDIN (FORMAT csv)") as copy,
-        ):
-            for offset in range(0, data.num_rows, COPY_CHUNK_ROWS):
-                sink = io.BytesIO()
-                pacsv.write_csv(data.slice(offset, COPY_CHUNK_ROWS), sink, options)
-                copy.write(sink.getbuffer())
+    def append(self, table: str, data: pa.Table, json_columns: list[str]) -> None:
+        """Binary COPY of the Arrow rows; JSON columns (jsonb) get their version byte."""
+        if self._cursor is None:  # outside a step's transaction: a transaction of its own
+            with self._copy_transaction():
+                self.append(table, data, json_columns)
+            return
+        for name in json_columns:
+            if name in data.column_names:
+                index = data.column_names.index(name)
+                column = pc.binary_join_element_wise(
+                    JSONB_VERSION, data.column(index).cast(pa.binary()), b""
+                )
+                data = data.set_column(index, name, column)
+        try:
+            self._cursor.adbc_ingest(table, data, mode="append", db_schema_name=self.schema)
+        except Exception as exc:
+            raise _map(exc, f"PostgreSQL destination: loading {table}") from None
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
+        if self._adbc is not None:
+            with contextlib.suppress(Exception):
+                self._adbc.close()

@@ -12,6 +12,8 @@ INSERT_BATCH_ROWS = 5_000
 
 
 class RedshiftWarehouse(PostgresWarehouse):
+    binary_copy = False
+
     def append(self, table: str, data: pa.Table, json_columns: list[str]) -> None:
         from sqlglot import exp
 

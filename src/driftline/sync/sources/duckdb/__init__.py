@@ -7,12 +7,13 @@ DuckDB hands its results to driftline as Arrow record batches directly.
 
 from __future__ import annotations
 
-from driftline.sync.sources.base import BATCH_MODES, Capabilities
+from driftline.sync.sources.base import ALL_MODES, Capabilities
 
 CAPABILITIES = Capabilities(
     name="duckdb",
     dialect="duckdb",
-    modes=BATCH_MODES,
+    modes=ALL_MODES,
+    checksums=True,
     arrow_path="DuckDB's own Arrow record batch reader",
     batch_rows=122_880,
     url_schemes=("duckdb", "parquet"),

@@ -12,7 +12,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from driftline.errors import DriftlineError, TerminalError, TransientError
-from driftline.sync.sources.base import Capabilities, Column
+from driftline.sync.sources.base import Capabilities, Column, ReadRequest, TableSchema
 from driftline.sync.sources.sql import SqlSource
 from driftline.sync.sources.sqlite.config import FileConfig
 
@@ -72,6 +72,17 @@ class DuckDBClient:
             finally:
                 cur.close()
 
+    def mapped_batches(
+        self, sql: str, params: dict[str, object] | None, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        with self._errors():
+            cur = self.connection().cursor()
+            try:
+                for batch in cur.sql(sql, params=params).to_arrow_reader(batch_rows):
+                    yield _plain(batch)
+            finally:
+                cur.close()
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -107,3 +118,17 @@ class DuckDBSource(SqlSource):
     def __init__(self, config: FileConfig, capabilities: Capabilities) -> None:
         super().__init__(DuckDBClient(config), description=config.shown)
         self.capabilities = capabilities
+
+    def read_mapped(
+        self, request: ReadRequest, schema: TableSchema, relation: str, mapping_sql: str,
+        params: dict[str, object] | None,
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        """The mapping runs here, over the read (see :class:`MapsInPlace`)."""
+        read = self.select_sql(request, schema)
+        ident = exp.to_identifier(relation, quoted=True).sql("duckdb")
+        sql = (
+            f"WITH {ident} AS (SELECT *, CAST(0 AS BIGINT) AS _seq FROM ({read})) "
+            f"SELECT * FROM ({mapping_sql})"
+        )
+        assert isinstance(self.client, DuckDBClient)
+        yield from self.client.mapped_batches(sql, params, self.capabilities.batch_rows)

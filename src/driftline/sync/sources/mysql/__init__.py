@@ -6,12 +6,13 @@ Arrow column by column; SQL in sqlglot's ``mysql`` dialect.
 
 from __future__ import annotations
 
-from driftline.sync.sources.base import BATCH_MODES, Capabilities
+from driftline.sync.sources.base import ALL_MODES, Capabilities
 
 CAPABILITIES = Capabilities(
     name="mysql",
     dialect="mysql",
-    modes=BATCH_MODES,
+    modes=ALL_MODES,
+    checksums=True,
     arrow_path="unbuffered cursor pages → Arrow columns",
     batch_rows=50_000,
     url_schemes=("mysql", "mariadb"),

@@ -6,14 +6,14 @@ multi-threaded CSV reader into typed record batches; the types come from the cat
 
 from __future__ import annotations
 
-from driftline.sync.sources.base import BATCH_MODES, Capabilities
+from driftline.sync.sources.base import ALL_MODES, Capabilities
 from driftline.sync.sources.postgres.config import PostgresConfig
 
 CAPABILITIES = Capabilities(
     name="postgres",
     dialect="postgres",
-    # Mirror on PostgreSQL waits for the Mirror issue's checksum path.
-    modes=BATCH_MODES,
+    modes=ALL_MODES,
+    checksums=True,
     arrow_path="COPY ... TO STDOUT (csv) parsed by pyarrow.csv",
     batch_rows=131_072,
     url_schemes=("postgresql", "postgres"),

@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from driftline.errors import DriftlineError, TerminalError, TransientError
 from driftline.sync import urls
-from driftline.sync.sources.base import Capabilities, Column, ColumnKind, ReadRequest
+from driftline.sync.sources.base import Capabilities, Column, ColumnKind, ReadRequest, TableSchema
 from driftline.sync.sources.postgres.config import PostgresConfig
 from driftline.sync.sources.sql import SqlSource, column
 
@@ -228,6 +228,13 @@ class PostgresSource(SqlSource):
             return exp.cast(ref, exp.DataType.build("text"))  # char(n), name, uuid, citext...
         return ref
 
+    def row_checksum(self, table: TableSchema) -> exp.Expression:
+        """Mirror's checksum: the types' own hash functions (see
+        :func:`~driftline.sync.sources.checksums.hashed_row_checksum`)."""
+        from driftline.sync.sources.checksums import hashed_row_checksum
+
+        return hashed_row_checksum(table, [_hashable(c) for c in table.columns])
+
     def columns_sql(self, table: Any) -> str:
         # information_schema hides the element type of arrays; its udt_name is enough here
         return super().columns_sql(table)
@@ -240,6 +247,18 @@ class PostgresSource(SqlSource):
 
     def read(self, request: ReadRequest, schema: Any = None) -> Iterator[pa.RecordBatch]:
         return super().read(request, schema)
+
+
+#: PostgreSQL types with a hash function (others are hashed as their text)
+_HASHABLE = (
+    "smallint", "integer", "bigint", "real", "double precision", "numeric", "boolean", "text",
+    "character varying", "character", "date", "timestamp without time zone",
+    "timestamp with time zone", "time without time zone", "interval", "jsonb", "uuid", "bytea",
+)  # fmt: skip
+
+
+def _hashable(col: Column) -> bool:
+    return col.type_name.lower() in _HASHABLE
 
 
 def _zoned(type_name: str) -> bool:

@@ -7,12 +7,13 @@ SQL is rendered in sqlglot's ``redshift`` dialect.
 
 from __future__ import annotations
 
-from driftline.sync.sources.base import BATCH_MODES, Capabilities
+from driftline.sync.sources.base import ALL_MODES, Capabilities
 
 CAPABILITIES = Capabilities(
     name="redshift",
     dialect="redshift",
-    modes=BATCH_MODES,
+    modes=ALL_MODES,
+    checksums=True,
     arrow_path="server-side cursor pages → Arrow columns",
     batch_rows=50_000,
     url_schemes=("redshift",),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 from sqlglot import exp
 
-from driftline.sync.sources.base import Capabilities, Column, ColumnKind
+from driftline.sync.sources.base import Capabilities, Column, ColumnKind, TableSchema
 from driftline.sync.sources.postgres.client import PostgresClient, PostgresSource
 from driftline.sync.sources.postgres.config import PostgresConfig
 from driftline.sync.sources.sql import batch_from_rows, column
@@ -29,6 +29,12 @@ class RedshiftSource(PostgresSource):
     def __init__(self, config: PostgresConfig, capabilities: Capabilities) -> None:
         super().__init__(config, capabilities)
         self.client = RedshiftClient(config)
+
+    def row_checksum(self, table: TableSchema) -> exp.Expression:
+        """Redshift has no ``hash_record_extended``: MD5 over the columns' text."""
+        from driftline.sync.sources.checksums import row_checksum
+
+        return row_checksum(table)
 
     def column_expr(self, col: Column) -> exp.Expression:
         ref = column(col.name)

@@ -5,12 +5,13 @@ Read with Python's built-in ``sqlite3`` (opened read-only), a page at a time int
 
 from __future__ import annotations
 
-from driftline.sync.sources.base import BATCH_MODES, Capabilities
+from driftline.sync.sources.base import ALL_MODES, Capabilities
 
 CAPABILITIES = Capabilities(
     name="sqlite",
     dialect="sqlite",
-    modes=BATCH_MODES,
+    modes=ALL_MODES,
+    checksums=True,
     arrow_path="sqlite3 pages → Arrow columns",
     batch_rows=50_000,
     url_schemes=("sqlite",),

@@ -24,6 +24,24 @@ def map_error(exc: BaseException, config: FileConfig) -> DriftlineError:
     return TerminalError(message)
 
 
+def _md5(text: str | None) -> str | None:
+    import hashlib
+
+    return None if text is None else hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _regexp_replace(text: str | None, pattern: str, replacement: str) -> str | None:
+    import re
+
+    return None if text is None else re.sub(pattern, replacement, text)
+
+
+def _add_functions(conn: sqlite3.Connection) -> None:
+    """MD5 and REGEXP_REPLACE, which SQLite lacks: Mirror's row checksums use them."""
+    conn.create_function("MD5", 1, _md5, deterministic=True)
+    conn.create_function("REGEXP_REPLACE", 3, _regexp_replace, deterministic=True)
+
+
 class SQLiteClient:
     def __init__(self, config: FileConfig) -> None:
         self.config = config
@@ -45,6 +63,7 @@ class SQLiteClient:
                     f"file:{self.config.path}?mode=ro", uri=True, check_same_thread=False
                 )
                 self._conn.execute("PRAGMA query_only = 1")
+                _add_functions(self._conn)
         return self._conn
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:

@@ -1,0 +1,90 @@
+"""Hot routes answered without FastAPI's routing and dependency machinery.
+
+``/track`` and ``/import`` carry most of a server's requests, and their handlers take the
+raw :class:`~starlette.requests.Request` and build every response themselves; FastAPI's
+per-request work around them (route matching over every route, dependency resolution,
+exception middleware) costs more CPU than the handler's own parsing of a single event.
+A route module lists such handlers in ``DIRECT_ROUTES`` (``(method, path) -> handler``);
+they stay declared on its ``router`` too, so the OpenAPI schema and ``/api/docs`` are
+unchanged. :class:`DriftlineApp` answers them before FastAPI's middleware stack, wrapped
+only in the metrics middleware, so they are still counted by route path. Handlers catch
+their own errors; anything that escapes becomes a logged 500 with no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("driftline.server")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What the metrics middleware reads from ``scope["route"]``."""
+
+    path: str
+
+
+class DirectRoutes:
+    """ASGI middleware: dispatch ``(method, path)`` hits straight to their handler."""
+
+    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], Handler]) -> None:
+        self.app = app
+        self.routes = {
+            key: (handler, _Route(key[1].rstrip("/") or "/")) for key, handler in routes.items()
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            hit = self.routes.get((scope["method"], scope["path"]))
+            if hit is not None:
+                handler, route = hit
+                scope["route"] = route
+                try:
+                    response = await handler(Request(scope, receive))
+                except Exception:
+                    log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+                    response = JSONResponse(
+                        {"error": "internal error; the server log has the details", "status": 500},
+                        500,
+                    )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class DriftlineApp(FastAPI):
+    """FastAPI, except that the direct routes are answered first."""
+
+    direct: ASGIApp | None = None
+
+    def set_direct(
+        self, wrap: Callable[[ASGIApp], ASGIApp], routes: dict[tuple[str, str], Handler]
+    ) -> None:
+        """Answer ``routes`` directly, through ``wrap`` (the metrics middleware)."""
+        self.direct_routes = set(routes)
+        self.direct = wrap(DirectRoutes(_not_found, routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.direct is not None
+            and scope["type"] == "http"
+            and (scope["method"], scope["path"]) in self.direct_routes
+        ):
+            scope["app"] = self
+            await self.direct(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
+    await JSONResponse({"error": "not found", "status": 404}, 404)(scope, receive, send)
