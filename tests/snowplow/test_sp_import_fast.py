@@ -161,3 +161,48 @@ def test_a_file_with_a_bad_line_falls_back_with_the_same_bad_rows(tmp_path: Path
         "expected 131 tab-separated fields, got 3",
         "values that do not parse in: collector_tstamp",
     ]
+
+
+def test_a_file_whose_name_reads_as_a_pattern_takes_the_exact_path(tmp_path: Path) -> None:
+    lines = enriched_lines(5)
+    source = tmp_path / "part[1].tsv"
+    source.write_text("\n".join(lines) + "\n")
+    (tmp_path / "part1.tsv").write_text("not\tan\tevent\n")  # what a glob would also match
+    result = _import(tmp_path, "data", source, fast=True)
+    assert result["fast"] == [False]
+    assert result["summary"] == (1, 5, 0)
+
+
+def test_a_fast_import_killed_mid_file_stores_all_or_nothing(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from snowplow_data import write_enriched
+
+    from tests.conftest import run_cli
+
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    source = write_enriched(tmp_path / "big.tsv.gz", 40_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "driftline", "import", "snowplow", str(source),
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(3)  # interpreter start, then inside the file's one transaction
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def counts() -> tuple[int, int, int]:
+        with DuckDBStore(data_dir) as store:
+            return tuple(  # type: ignore[return-value]
+                int(store.query_rows(f"SELECT count(*) FROM {t}")[0][0])
+                for t in ("snowplow_events", "events", "snowplow_imports")
+            )
+
+    assert counts() in ((0, 0, 0), (40_000, 40_000, 1))
+    run_cli("import", "snowplow", str(source), data_dir=data_dir)
+    assert counts() == (40_000, 40_000, 1)

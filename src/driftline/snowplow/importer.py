@@ -7,9 +7,14 @@ Sources:
   endpoints from the usual environment variables);
 * an enriched Kinesis stream, ``kinesis://<stream>`` (see :mod:`driftline.snowplow.kinesis`).
 
-Files are read as Arrow batches of lines (pyarrow's multi-threaded CSV reader, one column per
-line) and handed to :class:`~driftline.store.snowplow.AppendEnriched`, which splits, checks
-and casts them in DuckDB — there is no Python loop per event. Lines that are not valid
+A local file goes first through the fast path: the store reads the whole file itself with
+DuckDB's ``read_csv`` and stores it in one transaction
+(:class:`~driftline.store.snowplow_file.AppendEnrichedFile`); at the first line the exact
+path would treat otherwise, nothing of the file is stored and it is read again as below.
+
+Otherwise (bucket URLs, refused files) files are read as Arrow batches of lines (pyarrow's
+multi-threaded CSV reader) and handed to :class:`~driftline.store.snowplow.AppendEnriched`,
+which checks and casts them — there is no Python loop per event. Lines that are not valid
 enriched events become ``loader_parsing_error`` bad rows.
 
 Incremental: a file is recorded (path, size and modification time or ETag) in the same
@@ -236,6 +241,8 @@ def import_files(
             summary.skipped += 1
             continue
         marker = [(project_id, file.url, file.fingerprint, 0, 0)]
+        if fast:
+            _drain(pending, summary, on_progress, keep=0)  # files are reported in order
         if fast and _import_whole(writer, file, project_id, marker, summary, on_progress):
             continue
         previous: tuple[pa.Table, list[str]] | None = None
@@ -293,6 +300,8 @@ def _local_path(url: str) -> str | None:
     if "://" in url and not url.startswith("file://"):
         return None
     path = url.removeprefix("file://")
+    if any(c in path for c in "*?[{"):  # DuckDB would read the name as a glob pattern
+        return None
     return path if os.path.isfile(path) else None
 
 
