@@ -65,21 +65,24 @@ def _base() -> str:
 
 
 def _properties() -> str:
-    # self-describing event properties first; the fields above win on a clash. Only rows
-    # with such properties or contexts pay for the JSON merge.
+    # self-describing event properties first; the contexts and the fields above win on a
+    # clash. Context keys (``contexts_...``) never clash with the fields' names and their
+    # values are lists, so both are one JSON text built by concatenation; only rows with
+    # self-describing data pay for a JSON merge (which also leaves out its null members).
     unstruct = "json_type(unstruct_event, '$.data.data') = 'OBJECT'"
+    fields = _base()[len("'{' || concat_ws(',', ") :]
+    own = "'{' || concat_ws(',', (ctx_obj::VARCHAR)[2:-2], " + fields
     return (
-        f"CASE WHEN {unstruct} OR ctx_obj IS NOT NULL THEN json_merge_patch('{{}}', "
-        f"CASE WHEN {unstruct} THEN json_extract(unstruct_event, '$.data.data') "
-        "ELSE '{}'::JSON END, "
-        "coalesce(ctx_obj, '{}'::JSON), "
-        f"({_base()})::JSON)::VARCHAR ELSE {_base()} END"
+        f"CASE WHEN {unstruct} THEN json_merge_patch('{{}}', "
+        f"json_extract(unstruct_event, '$.data.data'), ({own})::JSON)::VARCHAR "
+        f"ELSE {own} END"
     )
 
 
 def events_sql() -> str:
     """SELECT of EVENT_SCHEMA columns from the relation ``{enriched}``."""
-    key = _KEY.format(s="x->>'schema'")
+    # each distinct context schema is named once, then looked up per entity
+    key_s = _KEY.format(s="s")
     return f"""
     WITH src AS (
       SELECT *,
@@ -88,10 +91,17 @@ def events_sql() -> str:
         coalesce(domain_userid,
                  nullif(network_userid, '{ZERO}')) AS dev
       FROM {{enriched}}
+    ), schemas AS (
+      SELECT DISTINCT unnest(list_transform(
+          coalesce(json_extract(contexts, '$.data[*]'), []::JSON[]),
+          lambda x: x->>'schema')) AS s
+      FROM {{enriched}}
+    ), names AS (
+      SELECT map(list(s), list('contexts_' || {key_s})) AS m FROM schemas WHERE s IS NOT NULL
     ), keyed AS (
-      SELECT *, list_transform(ents, lambda x: 'contexts_' || {key}) AS ks,
+      SELECT src.*, list_transform(ents, lambda x: m[x->>'schema']) AS ks,
         list_filter(derived, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data' AS ua
-      FROM src
+      FROM src, names
     ), shaped AS (
       SELECT *, CASE WHEN len(ents) > 0 THEN to_json(map_from_entries(list_transform(
           list_distinct(ks), lambda k: {{'k': k, 'v': list_transform(

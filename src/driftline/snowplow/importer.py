@@ -7,9 +7,14 @@ Sources:
   endpoints from the usual environment variables);
 * an enriched Kinesis stream, ``kinesis://<stream>`` (see :mod:`driftline.snowplow.kinesis`).
 
-Files are read as Arrow batches of lines (pyarrow's multi-threaded CSV reader, one column per
-line) and handed to :class:`~driftline.store.snowplow.AppendEnriched`, which splits, checks
-and casts them in DuckDB — there is no Python loop per event. Lines that are not valid
+A local file goes first through the fast path: the store reads the whole file itself with
+DuckDB's ``read_csv`` and stores it in one transaction
+(:class:`~driftline.store.snowplow_file.AppendEnrichedFile`); at the first line the exact
+path would treat otherwise, nothing of the file is stored and it is read again as below.
+
+Otherwise (bucket URLs, refused files) files are read as Arrow batches of lines (pyarrow's
+multi-threaded CSV reader) and handed to :class:`~driftline.store.snowplow.AppendEnriched`,
+which checks and casts them — there is no Python loop per event. Lines that are not valid
 enriched events become ``loader_parsing_error`` bad rows.
 
 Incremental: a file is recorded (path, size and modification time or ETag) in the same
@@ -19,12 +24,14 @@ file reads it again next time; rows already stored are replaced, not doubled.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -33,6 +40,7 @@ from driftline.errors import InvalidInput, TerminalError
 from driftline.snowplow.events import EVENTS_SQL
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.snowplow import AppendEnriched
+from driftline.store.snowplow_file import AppendEnrichedFile
 
 BLOCK = 48 << 20  # ~30,000 enriched lines per committed batch
 
@@ -215,7 +223,15 @@ def import_files(
     *,
     on_progress: Progress | None = None,
     batch_bytes: int = BLOCK,
+    fast: bool = True,
 ) -> ImportSummary:
+    """Import the enriched files under ``url`` into project ``project_id``.
+
+    A local file goes first through the fast path (:class:`AppendEnrichedFile`: the store
+    reads it whole, one transaction); a file it does not take, and every remote file, comes
+    through the exact path (Arrow blocks of lines, checked line by line). ``fast=False``
+    always takes the exact path.
+    """
     started = time.perf_counter()
     summary = ImportSummary(url)
     done = already_imported(store, project_id)
@@ -223,6 +239,11 @@ def import_files(
     for file in list_files(url):
         if (file.url, file.fingerprint) in done:
             summary.skipped += 1
+            continue
+        marker = [(project_id, file.url, file.fingerprint, 0, 0)]
+        if fast:
+            _drain(pending, summary, on_progress, keep=0)  # files are reported in order
+        if fast and _import_whole(writer, file, project_id, marker, summary, on_progress):
             continue
         previous: tuple[pa.Table, list[str]] | None = None
         for chunk in read_fields(file.url, batch_bytes=batch_bytes):
@@ -232,7 +253,6 @@ def import_files(
                 )
             previous = chunk
             _drain(pending, summary, on_progress, keep=2)
-        marker = [(project_id, file.url, file.fingerprint, 0, 0)]
         table, broken = previous if previous is not None else (None, [])
         pending.append(
             (writer.submit(_op(table, broken, project_id, marker), wait_for_room=True), file)
@@ -243,6 +263,46 @@ def import_files(
     _drain(pending, summary, on_progress, keep=0)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _import_whole(
+    writer: GroupCommitWriter,
+    file: SourceFile,
+    project_id: int,
+    marker: list[Any],
+    summary: ImportSummary,
+    on_progress: Progress | None,
+) -> bool:
+    """Try the fast path for one file; False (nothing of it stored) when it does not apply
+    or stopped at a line that needs the exact path."""
+    path = _local_path(file.url)
+    if path is None:
+        return False
+    with open(path, "rb") as f:
+        gzip = _is_gzip(f)
+    op = AppendEnrichedFile(path, EVENTS_SQL, project_id=project_id, gzip=gzip, imports=marker)
+    try:
+        result = writer.submit(op, wait_for_room=True).result()
+    except duckdb.Error:
+        return False
+    summary.events += result.stored
+    summary.bad_rows += result.extra.get("bad_rows", 0)
+    summary.files += 1
+    summary.bytes += file.size
+    summary.file_results.append({"file": file.url, "bytes": file.size, "fast": True})
+    if on_progress is not None:
+        on_progress(file.url, result.stored)
+    return True
+
+
+def _local_path(url: str) -> str | None:
+    """The path of a local file DuckDB can read itself, else None."""
+    if "://" in url and not url.startswith("file://"):
+        return None
+    path = url.removeprefix("file://")
+    if any(c in path for c in "*?[{"):  # DuckDB would read the name as a glob pattern
+        return None
+    return path if os.path.isfile(path) else None
 
 
 def _op(
@@ -279,4 +339,4 @@ def _drain(
         if on_progress is not None:
             on_progress(file.url if file else "", result.stored)
         if file is not None:
-            summary.file_results.append({"file": file.url, "bytes": file.size})
+            summary.file_results.append({"file": file.url, "bytes": file.size, "fast": False})

@@ -40,7 +40,8 @@ def import_snowplow(
     whole, in `snowplow_events`. Lines that are not valid enriched events become
     `loader_parsing_error` bad rows (see `driftline export bad-rows`). Run it again to pick
     up new files only: files already imported are skipped; a Kinesis stream continues from
-    its checkpoints.
+    its checkpoints. A clean local file is stored in one transaction (all of it or, if the
+    run is killed, none of it), other files block by block; a killed run is simply run again.
     """
     source = _absolute(source)
     with Runtime(data_dir).session() as session:

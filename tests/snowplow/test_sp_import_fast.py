@@ -1,0 +1,208 @@
+"""The fast path of `driftline import snowplow` (the store reads a whole file) stores exactly
+what the exact path (Arrow blocks, checked line by line) stores, and a file with a line it
+does not take goes through the exact path whole, with the same bad rows."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from snowplow_data import enriched_lines
+
+from driftline.snowplow.fields import INDEX
+from driftline.snowplow.importer import import_files
+from driftline.store import DuckDBStore, GroupCommitWriter
+
+_CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+_UNSTRUCT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+
+
+def _set(line: str, **values: str) -> str:
+    fields = line.split("\t")
+    fields[INDEX["event_id"]] = str(uuid.uuid5(uuid.NAMESPACE_URL, repr(values)))
+    for name, value in values.items():
+        fields[INDEX[name]] = value
+    return "\t".join(fields)
+
+
+def _mixed() -> list[str]:
+    """Enriched lines of many shapes: page views, structured and self-describing events,
+    with and without (derived) contexts, CamelCase and repeated context schemas, null members,
+    user ids, anonymous network ids, money, odd text."""
+    base = enriched_lines(12, seed=3)
+    ctx = json.dumps(
+        {
+            "schema": _CONTEXTS,
+            "data": [
+                {
+                    "schema": "iglu:com.acme/ShoppingCart-Item/jsonschema/2-1-0",
+                    "data": {"sku": "a"},
+                },
+                {
+                    "schema": "iglu:com.acme/ShoppingCart-Item/jsonschema/2-1-0",
+                    "data": {"sku": "b"},
+                },
+                {
+                    "schema": "iglu:com.acme.web/page/jsonschema/1-0-0",
+                    "data": {"n": None, "x": 1.5},
+                },
+            ],
+        }
+    )
+    unstruct = json.dumps(
+        {
+            "schema": _UNSTRUCT,
+            "data": {
+                "schema": "iglu:com.acme/checkout/jsonschema/1-0-0",
+                "data": {
+                    "total": 12.5,
+                    "gone": None,
+                    "nested": {"a": None, "b": "é"},
+                    "app_id": "x",
+                },
+            },
+        }
+    )
+    out = list(base)
+    out.append(_set(base[0], contexts="", derived_contexts="", user_id="u-1"))
+    out.append(_set(base[1], contexts=ctx, network_userid="00000000-0000-0000-0000-000000000000",
+                    domain_userid=""))  # fmt: skip
+    out.append(_set(base[2], unstruct_event=unstruct, event="unstruct", event_name="checkout",
+                    contexts=ctx))  # fmt: skip
+    out.append(_set(base[3], event="struct", se_action="", se_category="c", se_value="2.50",
+                    tr_total="10.00", page_title="tab\\tand “quotes” 'x'"))  # fmt: skip
+    out.append(_set(base[4], derived_tstamp="", geo_latitude="-12.5", br_cookies="0",
+                    dvce_screenwidth="1920", page_url=""))  # fmt: skip
+    out.append(_set(base[5], event_id="", event_fingerprint="fp-1"))
+    return out
+
+
+def _snapshot(store: DuckDBStore) -> dict[str, Any]:
+    sp = store.query_rows(
+        "SELECT * EXCLUDE (ingested_at) FROM snowplow_events ORDER BY event_id, collector_tstamp"
+    )
+    ev = store.query_rows(
+        """SELECT project_id, event, time, distinct_id, device_id, user_id, insert_id, origin,
+                  origin_key, properties::VARCHAR FROM events ORDER BY insert_id"""
+    )
+    bad = store.query_rows(
+        "SELECT project_id, kind, schema, payload::VARCHAR FROM bad_rows ORDER BY payload::VARCHAR"
+    )
+    imports = store.query_rows("SELECT project_id, source, fingerprint FROM snowplow_imports")
+    return {
+        "snowplow_events": [tuple(r) for r in sp],
+        "events": [(*r[:9], json.loads(r[9])) for r in ev],
+        "bad_rows": [tuple(r) for r in bad],
+        "imports": [tuple(r) for r in imports],
+    }
+
+
+def _import(tmp_path: Path, name: str, source: Path, *, fast: bool) -> dict[str, Any]:
+    store = DuckDBStore(tmp_path / name)
+    store.create_project("default")
+    writer = GroupCommitWriter(store)
+    try:
+        summary = import_files(store, writer, str(source), 1, fast=fast)
+        paths = [f["fast"] for f in summary.file_results]
+        return {
+            "summary": (summary.files, summary.events, summary.bad_rows),
+            **_snapshot(store),
+            "fast": paths,
+        }
+    finally:
+        writer.close()
+        store.close()
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_fast_path_stores_what_the_exact_path_stores(tmp_path: Path, compressed: bool) -> None:
+    lines = _mixed()
+    text = ("\n".join(lines) + "\n").encode()
+    source = tmp_path / ("mixed.tsv.gz" if compressed else "mixed.tsv")
+    source.write_bytes(gzip.compress(text) if compressed else text)
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["summary"] == exact["summary"] == (1, len(lines), 0)
+    assert len(fast["events"]) == len(lines)
+    assert not fast["bad_rows"]
+    assert (fast["fast"], exact["fast"]) == ([True], [False])
+    for key in ("snowplow_events", "events", "imports"):
+        assert fast[key] == exact[key], key
+    # the shapes above are mapped as documented
+    props = {e[6]: e[9] for e in fast["events"]}
+    cart = [p for p in props.values() if "contexts_com_acme_shopping_cart_item_2" in p]
+    assert cart and cart[0]["contexts_com_acme_shopping_cart_item_2"] == [
+        {"sku": "a"},
+        {"sku": "b"},
+    ]
+    checkout = [p for p in props.values() if "total" in p]
+    assert checkout and checkout[0]["nested"] == {"b": "é"} and "gone" not in checkout[0]
+
+
+def test_a_file_with_a_bad_line_falls_back_with_the_same_bad_rows(tmp_path: Path) -> None:
+    lines = _mixed()
+    broken = _set(lines[4], collector_tstamp="yesterday")
+    content = [*lines[:3], "only\tthree\tfields", broken, *lines[3:]]
+    source = tmp_path / "bad.tsv.gz"
+    source.write_bytes(gzip.compress(("\n".join(content) + "\n").encode()))
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["fast"] == exact["fast"] == [False]
+    assert fast == exact
+    assert fast["summary"] == (1, len(lines), 2)
+    messages = sorted(
+        json.loads(b[3])["data"]["failure"]["errors"][0]["message"] for b in fast["bad_rows"]
+    )
+    assert messages == [
+        "expected 131 tab-separated fields, got 3",
+        "values that do not parse in: collector_tstamp",
+    ]
+
+
+def test_a_file_whose_name_reads_as_a_pattern_takes_the_exact_path(tmp_path: Path) -> None:
+    lines = enriched_lines(5)
+    source = tmp_path / "part[1].tsv"
+    source.write_text("\n".join(lines) + "\n")
+    (tmp_path / "part1.tsv").write_text("not\tan\tevent\n")  # what a glob would also match
+    result = _import(tmp_path, "data", source, fast=True)
+    assert result["fast"] == [False]
+    assert result["summary"] == (1, 5, 0)
+
+
+def test_a_fast_import_killed_mid_file_stores_all_or_nothing(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from snowplow_data import write_enriched
+
+    from tests.conftest import run_cli
+
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    source = write_enriched(tmp_path / "big.tsv.gz", 40_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "driftline", "import", "snowplow", str(source),
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(3)  # interpreter start, then inside the file's one transaction
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def counts() -> tuple[int, int, int]:
+        with DuckDBStore(data_dir) as store:
+            return tuple(  # type: ignore[return-value]
+                int(store.query_rows(f"SELECT count(*) FROM {t}")[0][0])
+                for t in ("snowplow_events", "events", "snowplow_imports")
+            )
+
+    assert counts() in ((0, 0, 0), (40_000, 40_000, 1))
+    run_cli("import", "snowplow", str(source), data_dir=data_dir)
+    assert counts() == (40_000, 40_000, 1)
