@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -134,29 +135,13 @@ def export_bad_rows(
             )
             render_rows(rows, fmt, columns=["kind", "count", "first", "last"])
             return
-        out = open(output, "w") if output else sys.stdout  # noqa: SIM115
-        written = 0
-        try:
-            while True:
-                page = session.op(
-                    "snowplow.bad_rows.export",
-                    project_id=target.id,
-                    start=from_date,
-                    end=to_date,
-                    kind=kind,
-                    offset=written,
-                    limit=PAGE,
-                )
-                for line in page:
-                    out.write(line + "\n")
-                written += len(page)
-                if len(page) < PAGE:
-                    break
-        finally:
-            if output:
-                out.close()
-            else:
-                out.flush()
+        written = _write_pages(
+            session,
+            "snowplow.bad_rows.export",
+            {"project_id": target.id, "start": from_date, "end": to_date, "kind": kind},
+            output,
+            str,
+        )
     if output:
         stderr.print(f"{written:,} bad rows written to {output}")
 
@@ -188,29 +173,38 @@ def export_snowplow(
         raise typer.BadParameter("use tsv or json", param_hint="--shape")
     with Runtime(data_dir).session() as session:
         target = session.project(project)
-        out = open(output, "w") if output else sys.stdout  # noqa: SIM115
-        written = 0
-        try:
-            while True:
-                page = session.op(
-                    "snowplow.export",
-                    project_id=target.id,
-                    start=from_date,
-                    end=to_date,
-                    offset=written,
-                    limit=PAGE,
-                    shape=shape,
-                )
-                for item in page:
-                    out.write((item if shape == "tsv" else json.dumps(item)) + "\n")
-                written += len(page)
-                if len(page) < PAGE:
-                    break
-        finally:
-            if output:
-                out.close()
-            else:
-                out.flush()
+        _write_pages(
+            session,
+            "snowplow.export",
+            {"project_id": target.id, "start": from_date, "end": to_date, "shape": shape},
+            output,
+            str if shape == "tsv" else json.dumps,
+        )
+
+
+def _write_pages(
+    session: Any,
+    op_name: str,
+    args: dict[str, Any],
+    output: Path | None,
+    render: Callable[[Any], str],
+) -> int:
+    """Write every page of ``op_name``'s items, one line each, to ``output`` or stdout."""
+    out = open(output, "w") if output else sys.stdout  # noqa: SIM115
+    written = 0
+    try:
+        while True:
+            page = session.op(op_name, **args, offset=written, limit=PAGE)
+            for item in page:
+                out.write(render(item) + "\n")
+            written += len(page)
+            if len(page) < PAGE:
+                return written
+    finally:
+        if output:
+            out.close()
+        else:
+            out.flush()
 
 
 def register(app: typer.Typer) -> None:

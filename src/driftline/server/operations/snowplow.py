@@ -21,7 +21,10 @@ def import_source(ctx: Context, project_id: int, source: str) -> dict[str, Any]:
     return import_files(ctx.store, ctx.writer, source, project.id).as_dict()
 
 
-def _window(start: str | None, end: str | None) -> tuple[str, list[Any]]:
+def _window(
+    start: str | None, end: str | None, column: str = "received_at"
+) -> tuple[str, list[Any]]:
+    """`` AND column >= ? AND column < ?`` for the whole days ``start`` to ``end``."""
     where, params = "", []
     for value, op, name in ((start, ">=", "from"), (end, "<", "to")):
         if value is None:
@@ -34,7 +37,7 @@ def _window(start: str | None, end: str | None) -> tuple[str, list[Any]]:
             ) from None
         if op == "<":
             day += dt.timedelta(days=1)
-        where += f" AND received_at {op} ?"
+        where += f" AND {column} {op} ?"
         params.append(dt.datetime.combine(day, dt.time()))
     return where, params
 
@@ -89,20 +92,7 @@ def export_enriched(
     from driftline.snowplow.export import TSV_SQL
     from driftline.snowplow.sdk_json import to_sdk_json
 
-    where, params = "", []
-    for value, op, name in ((start, ">=", "from"), (end, "<", "to")):
-        if value is None:
-            continue
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            raise InvalidInput(
-                f"--{name} must be a date, YYYY-MM-DD (got {value!r})", field=name
-            ) from None
-        if op == "<":
-            day += dt.timedelta(days=1)
-        where += f" AND collector_tstamp {op} ?"
-        params.append(dt.datetime.combine(day, dt.time()))
+    where, params = _window(start, end, "collector_tstamp")
     rows = ctx.store.query_rows(
         f"""SELECT {TSV_SQL} FROM snowplow_events WHERE project_id = ?{where}
             ORDER BY collector_tstamp, event_id LIMIT ? OFFSET ?""",
