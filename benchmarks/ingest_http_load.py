@@ -8,6 +8,7 @@ load comes from a second process, as a real client's would.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -76,6 +77,19 @@ async def _connection(
             statuses[status] = statuses.get(status, 0) + 1
     finally:
         writer.close()
+
+
+def load_arguments(doc: str | None, *, connections: int) -> argparse.Namespace:
+    """The command line the HTTP load benchmarks share."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=connections)
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="Record the server with py-spy (collapsed stacks) into this file.",
+    )
+    return parser.parse_args()
 
 
 def run_load(

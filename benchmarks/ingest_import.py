@@ -9,7 +9,6 @@ HTTP layer costs on top of the store.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import sys
@@ -24,6 +23,7 @@ from ingest_http_load import (
     cpu_seconds,
     driftline_server,
     http_request,
+    load_arguments,
     load_average,
     profiled,
     run_load,
@@ -77,15 +77,7 @@ def in_process_baseline(body: bytes, batches: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument(
-        "--profile",
-        metavar="FILE",
-        help="Record the server with py-spy (collapsed stacks) into this file.",
-    )
-    args = parser.parse_args()
+    args = load_arguments(__doc__, connections=8)
     body = template(time.time())
     print(f"load average before: {load_average()}")
     with driftline_server() as server:

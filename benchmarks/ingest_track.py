@@ -8,7 +8,6 @@ Baseline (same run, same client): ``GET /healthz``, the cost of the HTTP stack a
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import sys
@@ -21,6 +20,7 @@ from ingest_http_load import (
     cpu_seconds,
     driftline_server,
     http_request,
+    load_arguments,
     load_average,
     profiled,
     run_load,
@@ -51,15 +51,7 @@ def bodies(token: str, count: int) -> list[bytes]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument(
-        "--profile",
-        metavar="FILE",
-        help="Record the server with py-spy (collapsed stacks) into this file.",
-    )
-    args = parser.parse_args()
+    args = load_arguments(__doc__, connections=32)
     print(f"load average before: {load_average()}")
     with driftline_server() as server:
         payloads = bodies(server.token, 100_000)
