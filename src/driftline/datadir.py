@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from driftline.config import Settings
 from driftline.errors import StoreBusy
 from driftline.store import STORE_FILE, DuckDBStore
@@ -96,6 +94,8 @@ class DataDir:
             with contextlib.suppress(OSError):
                 file.unlink()
             return None
+        import httpx  # only when a server is recorded: most commands never need it
+
         try:
             httpx.get(server.url + "/healthz", timeout=5.0).raise_for_status()
         except httpx.HTTPError:

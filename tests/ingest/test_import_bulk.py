@@ -118,3 +118,20 @@ def test_files_are_stored_in_order_across_both_paths(tmp_path: Path) -> None:
     _, events, _, refused = run_import(tmp_path / "d", [first, second], fast=True)
     assert len(refused) == 1  # a.ndjson took the exact path, b.ndjson the fast one, after it
     assert [json.loads(e[6])["v"] for e in events] == ["b"]
+
+
+def test_in_a_large_file_the_later_copy_of_a_key_wins(tmp_path: Path) -> None:
+    # the store writes large inputs in parallel, where rows can land out of order: the
+    # later copy must still win
+    n = 200_000
+    copies = {7: 1, n // 2: 2, n - 3: 3}
+    with (tmp_path / "big.ndjson").open("w") as out:
+        for i in range(n):
+            props = {"time": 1735689600, "distinct_id": f"u{i}", "$insert_id": f"id-{i}"}
+            if i in copies:
+                props |= {"distinct_id": "same", "$insert_id": "dup", "copy": copies[i]}
+            out.write(json.dumps({"event": "E", "properties": props}) + "\n")
+    _, events, _, refused = run_import(tmp_path / "dl", [tmp_path / "big.ndjson"], fast=True)
+    assert refused == [] and len(events) == n - 2
+    same = [e for e in events if e[5] == "dup"]
+    assert len(same) == 1 and json.loads(same[0][6])["copy"] == 3

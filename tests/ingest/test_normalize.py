@@ -195,3 +195,26 @@ def test_any_input_is_either_stored_or_reported_exactly_once(recs: list[str]) ->
         assert row["event"] and row["insert_id"] and row["distinct_id"] is not None
         assert isinstance(json.loads(row["properties"]), dict)
     assert all(e.field and e.message for e in out.errors)
+
+
+def test_every_invalid_id_is_refused_in_any_case_by_both_paths() -> None:
+    from driftline.model import INVALID_IDS
+
+    records: list[object] = []
+    for value in INVALID_IDS:
+        for form in (value, value.upper()):
+            records.append(ev(distinct_id=form, **{"$insert_id": f"i{len(records)}"}))
+            if all(c.isalnum() or c == "-" for c in form):
+                records.append(ev(**{"$insert_id": form}))
+    # near misses are ordinary ids
+    near = ["00000000-0000-0000-0000-000000000001", "nulls", "anon1", "-2", "a|null|b", "unknownn"]
+    records += [ev(distinct_id=v, **{"$insert_id": f"n{i}"}) for i, v in enumerate(near)]
+    recs = [json.dumps(r) for r in records]
+    raw = pa.table({"idx": pa.array(range(len(recs)), pa.int64()), "rec": pa.array(recs)})
+    for small_batch in (0, 10_000):  # the SQL validation, then the in-Python one
+        out = normalize_records(
+            raw, project_id=7, origin="import", now_ms=NOW_MS, small_batch=small_batch
+        )
+        assert all("not a valid identifier" in e.message for e in out.errors)
+        assert len(out.errors) == len(records) - len(near)
+        assert sorted(out.events.column("distinct_id").to_pylist()) == sorted(near)

@@ -13,10 +13,9 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import httpx
 import pyarrow as pa
 
 from driftline.config import Settings, load_settings
@@ -36,6 +35,9 @@ from driftline.ingest.importer import BulkRefused, BulkSink
 from driftline.model import Project, WriteResult
 from driftline.server import ops
 from driftline.store import AppendEvents, AppendEventStream, GroupCommitWriter, InsertEventsQuery
+
+if TYPE_CHECKING:
+    import httpx  # only a command that talks to a server needs it: imported there
 
 
 class Session(Protocol):
@@ -117,6 +119,8 @@ class RemoteSession:
     remote = True
 
     def __init__(self, url: str, token: str) -> None:
+        import httpx
+
         self.url = url
         self.client = httpx.Client(
             base_url=url,
@@ -140,6 +144,8 @@ class RemoteSession:
         raise cls(message)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         try:
             return self._check(self.client.request(method, path, **kwargs))
         except httpx.TransportError as exc:
@@ -182,6 +188,8 @@ class RemoteSession:
         return total
 
     def export(self, project: Project, params: dict[str, str]) -> Iterator[bytes]:
+        import httpx
+
         query = dict(params, project_id=str(project.id))
         try:
             with self.client.stream("GET", "/api/2.0/export", params=query) as response:

@@ -35,6 +35,9 @@ def _source(path: Path) -> str:
     n = len(_PROPERTY_PATHS)
     types = ", ".join(f"tp[{i}]" for i in range(1, n + 1))
     values = ", ".join(f"sp[{i}]" for i in range(1, n + 1))
+    # the reader prints JSON values compactly: an object's text starts with "{" (one byte
+    # to look at instead of a parse of the whole object)
+    props_type = "CASE WHEN starts_with(props, '{') THEN 'OBJECT' ELSE json_type(props) END"
     return f"""
 WITH r AS (
   SELECT event AS ev, properties AS props,
@@ -48,7 +51,7 @@ WITH r AS (
          $origin AS origin_v, 'require' AS policy,
          CAST(NULL AS BIGINT) AS drop_before_ms, CAST(NULL AS VARCHAR) AS fallback_distinct_id,
          CAST(NULL AS BIGINT) AS default_time_ms, CAST(NULL AS VARCHAR) AS properties_over,
-         [json_type(ev), {types}, json_type(props)] AS t,
+         [json_type(ev), {types}, {props_type}] AS t,
          [json_extract_string(ev, '$'), {values}] AS s,
          props
   FROM r

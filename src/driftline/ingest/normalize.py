@@ -85,15 +85,28 @@ class Normalized:
 def _invalid_id(expr: str) -> str:
     """SQL: ``expr`` is one of :data:`INVALID_IDS`, in any case.
 
-    A search in one string: DuckDB turns ``IN (...)`` into a join that lowers every value.
+    A search in one string for the short ones (DuckDB turns ``IN (...)`` into a join that
+    lowers every value), and only for values short enough to be one of them: ids of other
+    lengths (most real ones) are neither lowered nor searched for.
     """
     assert not any("|" in v or "'" in v for v in INVALID_IDS)
-    joined = "|" + "|".join(INVALID_IDS) + "|"
-    longest = max(len(v) for v in INVALID_IDS)
-    return (
-        f"(length({expr}) <= {longest} AND NOT contains({expr}, '|') "
-        f"AND contains('{joined}', '|' || lower({expr}) || '|'))"
+    short = [v for v in INVALID_IDS if len(v) <= _SHORT_INVALID_ID]
+    joined = "|" + "|".join(short) + "|"
+    longer = sorted({len(v) for v in INVALID_IDS if len(v) > _SHORT_INVALID_ID})
+    cases = "".join(
+        f" WHEN length({expr}) = {n} THEN "
+        + " OR ".join(f"lower({expr}) = '{v}'" for v in INVALID_IDS if len(v) == n)
+        for n in longer
     )
+    return (
+        f"(CASE WHEN length({expr}) <= {_SHORT_INVALID_ID} THEN "
+        f"NOT contains({expr}, '|') AND contains('{joined}', '|' || lower({expr}) || '|')"
+        f"{cases} ELSE false END)"
+    )
+
+
+#: INVALID_IDS of at most this many characters are looked up in one string.
+_SHORT_INVALID_ID = 12
 
 
 RECORD_PATHS = [
