@@ -151,3 +151,35 @@ def test_kill_server_during_run_then_rerun(big_orders: Any, tmp_path: Path) -> N
     assert not any((data / "sync-staging").glob("*")), (
         "staged files of the killed run were left behind"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_kill_run_the_store_reads_then_rerun(tmp_path: Path) -> None:
+    """The same for a run the store reads and maps itself (a Parquet folder: one statement)."""
+    import duckdb
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    rows = 3_000_000
+    duckdb.sql(
+        f"""COPY (SELECT i AS id, 'u' || (i % 1000) AS user_id, json_object('n', i) AS props,
+                  TIMESTAMP '2026-01-01' + to_seconds(i) AS created_at
+                  FROM range({rows}) t(i)) TO '{folder / "orders.parquet"}' (FORMAT parquet)"""
+    )
+    data = tmp_path / "data"
+    run_cli("init", data_dir=data)
+    run_cli("warehouse", "add", "files", f"duckdb:///{folder}", data_dir=data)
+    run_cli(
+        "sync", "add", "orders", "--warehouse", "files", "--table", "orders", "--type", "events",
+        "--mode", "append", "--event-name", "Order", "--time-column", "created_at",
+        "--user-id-column", "user_id", "--insert-id-column", "id",
+        "--json-properties-column", "props", "--insert-time-column", "created_at", data_dir=data,
+    )  # fmt: skip
+    _kill_when_reading(["sync", "run", "orders"], data)
+    assert _state(data) == (0, None)
+    rerun = json.loads(run_cli("sync", "run", "orders", "--format", "json", data_dir=data).stdout)[
+        0
+    ]
+    assert (rerun["status"], rerun["inserted"], rerun["rows_read"]) == ("succeeded", rows, rows)
+    assert _state(data) == (rows, "2026-02-04T17:19:59")

@@ -82,7 +82,7 @@ class Normalized:
     dropped: pa.Array | None = None
 
 
-def _invalid_id(expr: str) -> str:
+def invalid_id_sql(expr: str) -> str:
     """SQL: ``expr`` is one of :data:`INVALID_IDS`, in any case.
 
     A search in one string for the short ones (DuckDB turns ``IN (...)`` into a join that
@@ -195,9 +195,9 @@ VALIDATION_CTES = f"""), tm AS (
       WHEN time_ms > $now_ms + {MAX_FUTURE_MS} THEN 'properties.time|''properties.time'' is invalid: must not be more than 1 hour in the future'
       WHEN t[3] IS NOT NULL AND t[3] <> 'NULL' AND did_raw IS NULL THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: must be a string'
       WHEN did_raw IS NULL AND device_id IS NULL AND user_id IS NULL THEN 'properties.distinct_id|''properties.distinct_id'' is required'
-      WHEN {_invalid_id("coalesce(user_id, device_id, did_raw)")} THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: ' || coalesce(user_id, device_id, did_raw) || ' is not a valid identifier'
+      WHEN {invalid_id_sql("coalesce(user_id, device_id, did_raw)")} THEN 'properties.distinct_id|''properties.distinct_id'' is invalid: ' || coalesce(user_id, device_id, did_raw) || ' is not a valid identifier'
       WHEN iid_type IS NOT NULL AND iid_type <> 'NULL' AND (iid_type <> 'VARCHAR' OR NOT regexp_full_match(iid_raw, '[A-Za-z0-9-]{{1,36}}')) THEN 'properties.$insert_id|''$insert_id'' is invalid: must only contain alphanumeric or hyphen ''-'' characters and be at most 36 long'
-      WHEN iid_type = 'VARCHAR' AND {_invalid_id("iid_raw")} THEN 'properties.$insert_id|''$insert_id'' is invalid: ' || iid_raw || ' is not a valid identifier'
+      WHEN iid_type = 'VARCHAR' AND {invalid_id_sql("iid_raw")} THEN 'properties.$insert_id|''$insert_id'' is invalid: ' || iid_raw || ' is not a valid identifier'
       WHEN policy = 'require' AND (iid_type IS NULL OR iid_type = 'NULL') THEN 'properties.$insert_id|''properties.$insert_id'' is required'
     END AS err
   FROM ids

@@ -315,9 +315,23 @@ class AppendEventStream:
 _EVENT_KEY_SQL = ", ".join(_EVENT_KEY)
 
 
+def _new_rows_stats(
+    conn: duckdb.DuckDBPyConnection, now: dt.datetime, last: dt.datetime
+) -> tuple[Any, Any, int, int]:
+    """(min time, max time, rows, distinct keys) of the rows stamped ``now``..``last``."""
+    row = conn.execute(
+        f"""SELECT min(time), max(time), count(*), count(DISTINCT hash({_EVENT_KEY_SQL}))
+            FROM events WHERE ingested_at BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP""",
+        [now, last],
+    ).fetchall()
+    lo, hi, n, distinct = row[0] if row else (None, None, 0, 0)
+    return lo, hi, int(n or 0), int(distinct or 0)
+
+
 def _settle_new_events(
-    conn: duckdb.DuckDBPyConnection, result: WriteResult, now: dt.datetime, last: dt.datetime
-) -> WriteResult:
+    conn: duckdb.DuckDBPyConnection, result: WriteResult, now: dt.datetime, last: dt.datetime,
+    stats: tuple[Any, Any, int, int] | None = None,
+) -> WriteResult:  # fmt: skip
     """After a bulk insert stamped ``now``..``last``: keep one copy of each key and link the
     new identities, in the insert's transaction.
 
@@ -328,10 +342,7 @@ def _settle_new_events(
         return result
     new = "ingested_at BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP"
     span = [now, last]
-    lo, hi, n, distinct = conn.execute(
-        f"SELECT min(time), max(time), count(*), count(DISTINCT hash({_EVENT_KEY_SQL})) FROM events WHERE {new}",
-        span,
-    ).fetchone() or (None, None, 0, 0)
+    lo, hi, n, distinct = stats or _new_rows_stats(conn, now, last)
     older = conn.execute(
         f"SELECT count(*) FROM events WHERE time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP AND NOT ({new})",
         [lo, hi, *span],
@@ -376,6 +387,8 @@ class InsertEventsQuery:
 
     mergeable = False
     rows = 0  # unknown until it runs; it holds the writer while it does
+    #: a failure is the query refusing its input: running it again would only repeat it
+    retry = False
 
     def __init__(self, sql: str, params: dict[str, Any]) -> None:
         self.sql = sql
@@ -390,17 +403,13 @@ class InsertEventsQuery:
         ).fetchone()
         alone = not (stamped and stamped[0])
         count = self._insert(conn, now, ordered=not alone)
-        if alone and count > 1:
-            repeats = conn.execute(
-                f"""SELECT count(*) <> count(DISTINCT hash({_EVENT_KEY_SQL}))
-                    FROM events WHERE ingested_at = ?::TIMESTAMP""",
-                [now],
-            ).fetchone()
-            if repeats and repeats[0]:
-                conn.execute("DELETE FROM events WHERE ingested_at = ?::TIMESTAMP", [now])
-                count = self._insert(conn, now, ordered=True)
+        stats = _new_rows_stats(conn, now, now) if count else None
+        if alone and stats is not None and stats[2] != stats[3]:
+            conn.execute("DELETE FROM events WHERE ingested_at = ?::TIMESTAMP", [now])
+            count = self._insert(conn, now, ordered=True)
+            stats = None  # counted again on the rows as they are now
         result = WriteResult(rows=count, stored=count, committed_at=now)
-        return _settle_new_events(conn, result, now, now)
+        return _settle_new_events(conn, result, now, now, stats)
 
     def _insert(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime, *, ordered: bool) -> int:
         previous = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
@@ -413,6 +422,9 @@ class InsertEventsQuery:
                 f"INSERT INTO events SELECT *, $ingested_at::TIMESTAMP FROM ({self.sql})",
                 {**self.params, "ingested_at": now},
             ).fetchone()
+        except duckdb.Error:
+            _abandon(conn)  # so that the setting below can be put back
+            raise
         finally:
             keep = bool(previous[0]) if previous else False
             conn.execute(f"SET preserve_insertion_order = {str(keep).lower()}")
@@ -420,6 +432,13 @@ class InsertEventsQuery:
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass
+
+
+def _abandon(conn: duckdb.DuckDBPyConnection) -> None:
+    """Roll back a transaction a statement has failed in (the whole group fails with it;
+    the store's own rollback then finds nothing to do)."""
+    with contextlib.suppress(duckdb.Error):
+        conn.execute("ROLLBACK")
 
 
 #: optional column of an :class:`AppendEventStream` table: a hash of the deduplication key

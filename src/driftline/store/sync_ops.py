@@ -34,7 +34,7 @@ import duckdb
 import pyarrow as pa
 
 from driftline.errors import NotFound, TerminalError
-from driftline.store.ops import AppendEventStream
+from driftline.store.ops import AppendEventStream, InsertEventsQuery, _abandon
 
 _names = itertools.count()
 
@@ -378,6 +378,99 @@ class StreamSyncEvents:
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         if self._stream is not None:
             self._stream.cleanup(conn)
+
+
+#: What the store's mapping query says when a row would be rejected (see InsertSyncEvents).
+SYNC_REFUSED = "driftline: a row needs the streamed sync path"
+
+#: The events table's columns but ingested_at, as the mapping query names them.
+_MAPPED_EVENT_COLUMNS = (
+    "project_id, event, time, distinct_id, device_id, user_id, insert_id, properties, origin, "
+    "origin_key"
+)
+
+
+class InsertSyncEvents:
+    """Commit an events run whose source the store can read itself (Parquet files): the
+    read and the mapping run inside ONE ``INSERT`` in the store, with no hand-off of
+    batches. What a run stores is exactly what :class:`StreamSyncEvents` stores:
+
+    - ``mapped`` is the mapping query over the read (store rows plus ``_wm`` and ``err``),
+      ``params`` its parameters;
+    - ``skip`` is the mode's condition on ``origin_key`` and ``_wm`` for rows it drops (the
+      Append boundary), with its own parameters in ``skip_params``;
+    - a row the mapping rejects stops the statement (:data:`SYNC_REFUSED`) and the
+      transaction rolls back: the caller then runs the streamed path, which counts and
+      reports rejected rows;
+    - ``finish`` gets the rows on the newest insert time (``origin_key``, ``_wm``: all that
+      the mode's state depends on) and returns the new state and boundary.
+
+    Rows are deduplicated as API events are; the state and history row are written in the
+    same transaction, so a run killed before the commit leaves nothing behind.
+    """
+
+    mergeable = False
+    rows = 0
+    retry = False  # a refusal is an answer; anything else fails the run, which is rerun
+
+    def __init__(
+        self, mapped: str, params: dict[str, Any], skip: str, skip_params: dict[str, Any],
+        project_id: int, sync_name: str, run_id: str, target: Target, counts: RunCounts,
+        finish: Callable[[pa.Table], tuple[dict[str, Any], pa.Table | None]],
+    ) -> None:  # fmt: skip
+        self.mapped = mapped
+        self.params = params
+        self.skip = skip
+        self.skip_params = skip_params
+        self.project_id = project_id
+        self.sync_name = sync_name
+        self.run_id = run_id
+        self.target = target
+        self.counts = counts
+        self.finish = finish
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        zone = conn.execute("SELECT current_setting('TimeZone')").fetchone()
+        conn.execute("SET TimeZone = 'UTC'")  # as the sources read: timestamps in UTC
+        try:
+            return self._apply(conn, now)
+        except duckdb.Error:
+            _abandon(conn)  # so that the zone can be put back
+            raise
+        finally:
+            if zone:
+                conn.execute("SET TimeZone = ?", [zone[0]])
+
+    def _apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        insert = InsertEventsQuery(
+            f"""SELECT {_MAPPED_EVENT_COLUMNS} FROM ({self.mapped})
+                WHERE CASE WHEN {self.skip} THEN false
+                           WHEN err IS NOT NULL THEN error('{SYNC_REFUSED}')
+                           ELSE true END""",
+            {**self.params, **self.skip_params},
+        )
+        result = insert.apply(conn, now)
+        read, top = conn.execute(
+            f"SELECT count(*), max(_wm) FROM ({self.mapped})", self.params
+        ).fetchall()[0]
+        on_top = conn.sql(
+            f"SELECT origin_key, _wm FROM ({self.mapped}) WHERE _wm = $dl_top",
+            params={**self.params, "dl_top": top},
+        ).to_arrow_table()
+        counts = self.counts
+        counts.rows_read = int(read or 0)
+        counts.inserted = result.stored - result.replaced
+        counts.updated = result.replaced
+        state, boundary = self.finish(on_top)
+        commit = CommitSyncRun(
+            SyncStaging(Path("."), self.run_id), self.project_id, self.sync_name, self.run_id,
+            self.target, counts, state, boundary,
+        )  # fmt: skip
+        commit.write_state(conn, now)
+        return counts
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        pass
 
 
 # ---------------------------------------------------------------------- rows

@@ -15,7 +15,8 @@ for their answer could not send more than 640 requests a second between them. A 
 at once.
 
 If a group fails, each op in it is retried in a transaction of its own so that one bad op
-fails alone and the others are still stored.
+fails alone and the others are still stored. An op whose failure is its answer (``retry =
+False``: a bulk statement that refused its input) is not run again on its own.
 """
 
 from __future__ import annotations
@@ -154,10 +155,15 @@ class GroupCommitWriter:
         rows = sum(p.op.rows for p in group)
         try:
             results = self._apply_group(group)
-        except Exception:
+        except Exception as exc:
             self.stats.failures += 1
             if len(group) == 1:
-                self._fail(group[0], rows)
+                if getattr(group[0].op, "retry", True):
+                    self._fail(group[0], rows)
+                else:  # its failure is an answer (a statement that refused its input)
+                    with self._pending_lock:
+                        self._pending_rows -= rows
+                    group[0].future.set_exception(exc)
                 return
             log.warning("group commit of %d ops failed; retrying them one by one", len(group))
             for pending in group:

@@ -30,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -38,9 +39,11 @@ from driftline.model import TableType
 from driftline.prefetch import prefetch
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
+    SYNC_REFUSED,
     BeginSyncRun,
     CommitSyncRun,
     FailSyncRun,
+    InsertSyncEvents,
     RunCounts,
     StreamSyncEvents,
     SyncStaging,
@@ -70,6 +73,9 @@ class Progress:
     error: str | None = None
     transient: bool = False  # the error is one a retry may cure
     message: str | None = None
+    #: how the rows went in: "store" (the store read and mapped the source's files in one
+    #: statement), "stream" (batches read here, mapped, streamed into one insert), "staged"
+    path: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started, 1e-9)
@@ -259,7 +265,13 @@ def run_sync(
                     mode.new_state(), mode.boundary(),
                 )  # fmt: skip
 
-            if spec.type is TableType.EVENTS:
+            if spec.type is TableType.EVENTS and _store_maps(
+                store, writer, source, mapping, mode, request, project_id, name, prog, notify,
+                _target(spec),
+            ):  # fmt: skip
+                prog.path = "store"  # the store read the files and mapped them in one statement
+            elif spec.type is TableType.EVENTS:
+                prog.path = "stream"
                 # one INSERT pulls the mapped batches as they are read: no staging
                 writer.write(
                     StreamSyncEvents(
@@ -269,6 +281,7 @@ def run_sync(
                     )
                 )  # fmt: skip
             else:
+                prog.path = "staged"
                 _stage(batches, staging)
                 writer.write(commit())
         prog.status = "succeeded"
@@ -327,6 +340,57 @@ def _mapped(
         yield rows.drop_columns(["_wm"])
     prog.status = "committing"
     notify(prog)
+
+
+def _store_maps(
+    store: DuckDBStore, writer: GroupCommitWriter, source: Source, mapping: Mapping, mode: Any,
+    request: Any, project_id: int, name: str, prog: Progress,
+    notify: Callable[[Progress], None], target: Target,
+) -> bool:  # fmt: skip
+    """The fast path of an events run: when the store can read the source's files itself
+    (Parquet), the read, the mapping and the insert are one statement in the store
+    (:class:`~driftline.store.sync_ops.InsertSyncEvents`). False when the run must take the
+    streamed path: the source or the mode does not allow it, or a row is to be rejected
+    (the streamed path counts and reports rejected rows; nothing was stored)."""
+    read_sql = getattr(source, "store_read_sql", None)
+    skip_sql = getattr(mode, "skip_sql", None)
+    if read_sql is None or skip_sql is None:
+        return False
+    read = read_sql(request, mapping.schema)
+    if read is None:
+        return False
+    sql, params = mapping.sql("_dl_read", project_id=project_id, now_ms=int(time.time() * 1000))
+    mapped = (
+        f"WITH _dl_read AS (SELECT *, CAST(0 AS BIGINT) AS _seq FROM ({read})) "
+        f"SELECT * FROM ({sql})"
+    )
+    skip, skip_params = skip_sql("origin_key", "_wm")
+
+    def finish(on_top: pa.Table) -> tuple[dict[str, Any], pa.Table | None]:
+        mode.accept(on_top)
+        state: dict[str, Any] = mode.new_state()
+        return state, mode.boundary()
+
+    op = InsertSyncEvents(
+        mapped, params or {}, skip, skip_params, project_id, name, prog.run_id, target,
+        prog.counts, finish,
+    )  # fmt: skip
+    future = writer.submit(op, wait_for_room=True)
+    while not future.done():
+        with contextlib.suppress(TimeoutError):
+            future.exception(timeout=0.25)
+        done = store.write_progress()
+        if done is not None and prog.total and not future.done():
+            prog.counts.rows_read = int(prog.total * done)
+            notify(prog)
+    try:
+        future.result()
+    except duckdb.Error as exc:
+        if SYNC_REFUSED in str(exc):
+            prog.counts.rows_read = 0
+            return False
+        raise
+    return True
 
 
 def _stage(batches: Iterator[pa.Table], staging: SyncStaging) -> None:

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from driftline.errors import InvalidInput
+from driftline.ingest.normalize import invalid_id_sql
 from driftline.model import INVALID_IDS, MAX_FUTURE_MS, MIN_EVENT_TIME_MS, MS_THRESHOLD, TableType
 from driftline.sync.sources.base import Column, ColumnKind, TableSchema
 from driftline.sync.spec import SyncSpec
@@ -215,11 +216,15 @@ class Mapping:
             time_ms = f"CASE WHEN abs({ref}) >= {MS_THRESHOLD} THEN CAST({ref} AS BIGINT) ELSE CAST({ref} AS BIGINT) * 1000 END"
         else:
             time_ms = f"epoch_ms(CAST({ref} AS TIMESTAMP))"
-        invalid = ", ".join("'" + v.replace("'", "''") + "'" for v in INVALID_IDS)
         iid_col = cols.get("insert_id_column")
         well_formed = "regexp_full_match(iid, '[A-Za-z0-9-]{1,36}')"
+        invalid_iid = invalid_id_sql("iid")
         if iid_col is not None and iid_col.kind is ColumnKind.INTEGER:
             well_formed = "length(iid) <= 36"  # an integer's text is digits and a sign
+            numeric = [v for v in INVALID_IDS if v.lstrip("-").isdigit()]
+            invalid_iid = (
+                "(" + " OR ".join(f"iid = '{v}'" for v in numeric) + ")" if numeric else "false"
+            )
         return f"""
         WITH x AS (
           SELECT _seq, {event} AS event, {time_ms} AS time_ms,
@@ -234,12 +239,12 @@ class Mapping:
             WHEN time_ms < {MIN_EVENT_TIME_MS} THEN 'time is before 1971-01-01'
             WHEN time_ms > $now_ms + {MAX_FUTURE_MS} THEN 'time is more than 1 hour in the future'
             WHEN uid IS NULL AND did IS NULL THEN 'no user id and no device id'
-            WHEN lower(uid) IN ({invalid}) THEN 'user id ' || uid || ' is not a valid identifier'
-            WHEN uid IS NULL AND lower(did) IN ({invalid}) THEN 'device id ' || did || ' is not a valid identifier'
+            WHEN {invalid_id_sql("uid")} THEN 'user id ' || uid || ' is not a valid identifier'
+            WHEN uid IS NULL AND {invalid_id_sql("did")} THEN 'device id ' || did || ' is not a valid identifier'
           END AS err FROM x
         ), z AS (
           SELECT *, CASE
-            WHEN {well_formed} AND lower(iid) NOT IN ({invalid}) THEN iid
+            WHEN {well_formed} AND NOT {invalid_iid} THEN iid
             WHEN iid IS NOT NULL THEN md5(iid)
             ELSE md5(concat_ws(chr(31), event, CAST(time_ms AS VARCHAR), coalesce(uid, ''),
                                coalesce(did, ''), properties))

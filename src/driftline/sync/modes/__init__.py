@@ -32,6 +32,9 @@ class SyncModeRunner(Protocol):
     def accept(self, rows: pa.Table) -> pa.Table:
         """Drop rows the store already has (Append's boundary); note what the run saw."""
 
+    # Optional: ``skip_sql(key, wm) -> (sql, params)``, the rows :meth:`accept` drops as a
+    # SQL condition, which lets the store read and map a run in one statement.
+
     def new_state(self) -> dict[str, Any]:
         """The sync's state after this run commits (stored in the same transaction)."""
 

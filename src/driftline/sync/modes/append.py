@@ -47,6 +47,15 @@ class AppendRun:
             since_type=self.mapping.columns["insert_time_column"].type_name,
         )
 
+    def skip_sql(self, key: str, wm: str) -> tuple[str, dict[str, Any]]:
+        """SQL over the columns ``key`` and ``wm``: true for the rows :meth:`accept` drops."""
+        if self.watermark is None or not len(self.old_boundary):
+            return "false", {}
+        return (
+            f"({wm} = $dl_watermark AND list_contains($dl_boundary, {key}))",
+            {"dl_watermark": self.watermark, "dl_boundary": self.old_boundary.to_pylist()},
+        )
+
     def accept(self, rows: pa.Table) -> pa.Table:
         wm = rows.column("_wm")
         if rows.num_rows == 0:

@@ -119,6 +119,20 @@ class DuckDBSource(SqlSource):
         super().__init__(DuckDBClient(config), description=config.shown)
         self.capabilities = capabilities
 
+    def store_read_sql(self, request: ReadRequest, schema: TableSchema) -> str | None:
+        """The read as SQL that the store's own DuckDB can run, or None. Parquet folders
+        qualify: the store reads the files itself (a DuckDB file stays with this source)."""
+        assert isinstance(self.client, DuckDBClient)
+        folder = self.client.config.path
+        if request.table.schema is not None or not folder.is_dir():
+            return None
+        target = _parquet_tables(folder).get(request.table.name)
+        if target is None:
+            return None
+        ident = exp.to_identifier(request.table.name, quoted=True).sql("duckdb")
+        literal = exp.Literal.string(target).sql("duckdb")
+        return f"WITH {ident} AS (SELECT * FROM read_parquet({literal})) {self.select_sql(request, schema)}"
+
     def read_mapped(
         self, request: ReadRequest, schema: TableSchema, relation: str, mapping_sql: str,
         params: dict[str, object] | None,

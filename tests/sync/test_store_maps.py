@@ -1,0 +1,147 @@
+"""An events sync from Parquet files runs as one statement in the store (the store reads the
+files and maps them itself). It must store exactly what the streamed path stores: the same
+events, watermark, boundary and run counts, over a first run, a run with new rows on the
+watermark's instant and re-sent keys, and a run with a row to reject (which the streamed path
+takes, to count and report it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from driftline.model import SyncMode, TableType
+from driftline.store import DuckDBStore, GroupCommitWriter
+from driftline.sync import catalog, engine
+from driftline.sync.spec import SyncSpec
+
+PROPS = [
+    '{"sku": "from json", "n": 1.50}',
+    "[1, 2]",
+    "not json",
+    None,
+    "{}",
+    '{"a": {"b": null}, "c": "sku"}',
+    '  {"big": 12345678901234567890, "u": "\\u00e9\\n"}',
+    '{"channel": "web", "items": 3, "coupon": null}',
+]
+
+
+def _rows(lo: int, hi: int, inserted: str) -> str:
+    return f"""SELECT CASE WHEN i % 5 = 0 THEN 'bad id!' || i ELSE 'o-' || i END AS id,
+                      CASE WHEN i % 13 = 0 THEN NULL ELSE 'u' || (i % 50) END AS user_id,
+                      'd' || (i % 30) AS device_id,
+                      CASE WHEN i % 7 = 0 THEN NULL ELSE 'sku-' || (i % 9) END AS sku,
+                      i / 4 AS amount,
+                      list_extract($props, 1 + (i % {len(PROPS)}))::VARCHAR AS props,
+                      TIMESTAMP '2026-01-01' + to_seconds(i) AS created_at,
+                      TIMESTAMP '{inserted}' + to_seconds(i // 100) AS inserted_at
+               FROM range({lo}, {hi}) t(i)"""
+
+
+class Warehouse:
+    """The same table as a DuckDB file (streamed path) and as a Parquet folder (the store's)."""
+
+    def __init__(self, root: Path) -> None:
+        self.file = root / "wh.duckdb"
+        self.folder = root / "parquet"
+        self.folder.mkdir()
+        with duckdb.connect(str(self.file)) as conn:
+            conn.execute(f"CREATE TABLE orders AS {_rows(1, 3001, '2026-01-05')}", {"props": PROPS})
+        self._export()
+
+    def run(self, *statements: str) -> None:
+        with duckdb.connect(str(self.file)) as conn:
+            for sql in statements:
+                conn.execute(sql, {"props": PROPS} if "$props" in sql else None)
+        self._export()
+
+    def _export(self) -> None:
+        with duckdb.connect(str(self.file)) as conn:
+            conn.execute(f"COPY orders TO '{self.folder / 'orders.parquet'}' (FORMAT parquet)")
+
+
+def _store(root: Path, url: str, mode: SyncMode) -> tuple[DuckDBStore, GroupCommitWriter]:
+    store = DuckDBStore(root)
+    store.create_project("p")
+    writer = GroupCommitWriter(store)
+    catalog.add_warehouse(writer, 1, "wh", url)
+    catalog.add_sync(
+        store, writer, 1,
+        SyncSpec(
+            name="orders", warehouse="wh", table="orders", type=TableType.EVENTS, mode=mode,
+            event_name="Order", time_column="created_at", user_id_column="user_id",
+            device_id_column="device_id", insert_id_column="id",
+            json_properties_column="props", insert_time_column="inserted_at",
+        ),
+    )  # fmt: skip
+    return store, writer
+
+
+def _snapshot(store: DuckDBStore) -> tuple[Any, ...]:
+    events = store.query_rows(
+        """SELECT project_id, event, time, distinct_id, device_id, user_id, insert_id,
+                  properties, origin, origin_key FROM events ORDER BY ALL"""
+    )
+    state = store.query_rows("SELECT state FROM syncs WHERE name = 'orders'")[0][0]
+    boundary = store.query_rows("SELECT row_key FROM sync_boundary ORDER BY 1")
+    identities = store.query_rows("SELECT device_id, user_id FROM identities ORDER BY 1")
+    kept = {k: v for k, v in json.loads(state).items() if k != "last_loaded_at"} if state else None
+    return events, kept, boundary, identities
+
+
+_COUNTS = ("status", "rows_read", "inserted", "updated", "rejected")
+
+
+def _both(fast: Any, slow: Any, expected_path: str) -> None:
+    outs = []
+    for (store, writer), path in ((fast, expected_path), (slow, "stream")):
+        progress = engine.Progress("orders")
+        out = engine.run_sync(store, writer, 1, "orders", progress=progress)
+        assert progress.path == path
+        outs.append({k: out[k] for k in _COUNTS})
+    assert outs[0] == outs[1]
+    assert outs[0]["status"] == "succeeded"
+    assert _snapshot(fast[0]) == _snapshot(slow[0])
+
+
+def test_the_store_maps_parquet_as_the_stream_does(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    fast = _store(tmp_path / "fast", f"duckdb:///{wh.folder}", SyncMode.APPEND)
+    slow = _store(tmp_path / "slow", f"duckdb:///{wh.file}", SyncMode.APPEND)
+
+    def both(expected_path: str) -> None:
+        _both(fast, slow, expected_path)
+
+    both("store")
+    # new rows, some on the watermark's own instant; a re-sent key with new properties
+    wh.run(
+        f"INSERT INTO orders {_rows(3001, 3101, '2026-01-05 00:00:29')}",
+        """UPDATE orders SET props = '{"resent": true}', inserted_at = TIMESTAMP '2026-01-06'
+           WHERE id = 'o-17'""",
+    )
+    both("store")
+    assert _snapshot(fast[0])[0]
+    # a row the mapping rejects: the run takes the streamed path, which reports it
+    wh.run(
+        """INSERT INTO orders SELECT 'o-x', NULL, NULL, NULL, 1, '{}',
+                  TIMESTAMP '2026-01-02', TIMESTAMP '2026-01-07'"""
+    )
+    both("stream")
+    history = engine.history(fast[0], 1, "orders")
+    assert history[-1]["rejected"] == 1
+    for store, writer in (fast, slow):
+        writer.close()
+        store.close()
+
+
+def test_one_time_sync_from_parquet(tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path)
+    fast = _store(tmp_path / "fast", f"duckdb:///{wh.folder}", SyncMode.ONE_TIME)
+    slow = _store(tmp_path / "slow", f"duckdb:///{wh.file}", SyncMode.ONE_TIME)
+    _both(fast, slow, "store")
+    for store, writer in (fast, slow):
+        writer.close()
+        store.close()
