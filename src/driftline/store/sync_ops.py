@@ -21,6 +21,7 @@ Events take the same deduplication path as API events: rows with the same
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -28,7 +29,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -347,6 +348,8 @@ class StreamSyncEvents:
     def _guarded(self) -> Iterator[pa.Table]:
         try:
             yield from self.tables
+        except GeneratorExit:  # the statement stopped reading: its own error says why
+            raise
         except BaseException as exc:  # re-raised by apply(), as itself
             self.error = exc
             raise
@@ -390,10 +393,29 @@ _MAPPED_EVENT_COLUMNS = (
 )
 
 
+#: The name under which an InsertSyncEvents' stream is readable by its query.
+STREAM_VIEW = "_dl_raw"
+
+
+class StoreStream(Protocol):
+    """Raw warehouse batches that an :class:`InsertSyncEvents` query reads once (as
+    :data:`STREAM_VIEW`), noting on the way what the run's state needs."""
+
+    error: BaseException | None
+
+    def reader(self) -> pa.RecordBatchReader: ...
+
+    def seen(self) -> tuple[int, pa.Table]:
+        """(rows read, the mapped rows on the newest insert time: ``origin_key``, ``_wm``)."""
+        ...
+
+
 class InsertSyncEvents:
-    """Commit an events run whose source the store can read itself (Parquet files): the
-    read and the mapping run inside ONE ``INSERT`` in the store, with no hand-off of
-    batches. What a run stores is exactly what :class:`StreamSyncEvents` stores:
+    """Commit an events run whose mapping the store runs itself: the read and the mapping
+    are ONE ``INSERT`` in the store. The store reads either the source's files (Parquet),
+    or the raw warehouse batches as they arrive (``stream``, a :class:`StoreStream`), so
+    mapped rows are never handed between engines. What a run stores is exactly what
+    :class:`StreamSyncEvents` stores:
 
     - ``mapped`` is the mapping query over the read (store rows plus ``_wm`` and ``err``),
       ``params`` its parameters;
@@ -417,7 +439,9 @@ class InsertSyncEvents:
         self, mapped: str, params: dict[str, Any], skip: str, skip_params: dict[str, Any],
         project_id: int, sync_name: str, run_id: str, target: Target, counts: RunCounts,
         finish: Callable[[pa.Table], tuple[dict[str, Any], pa.Table | None]],
+        stream: StoreStream | None = None,
     ) -> None:  # fmt: skip
+        self.stream = stream
         self.mapped = mapped
         self.params = params
         self.skip = skip
@@ -442,6 +466,20 @@ class InsertSyncEvents:
                 conn.execute("SET TimeZone = ?", [zone[0]])
 
     def _apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        if self.stream is None:
+            return self._insert(conn, now)
+        conn.register(STREAM_VIEW, self.stream.reader())
+        try:
+            return self._insert(conn, now)
+        except Exception:
+            if self.stream.error is not None:  # the warehouse's error (or a cancel), as itself
+                raise self.stream.error from None
+            raise
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                conn.unregister(STREAM_VIEW)
+
+    def _insert(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
         insert = InsertEventsQuery(
             f"""SELECT {_MAPPED_EVENT_COLUMNS} FROM ({self.mapped})
                 WHERE CASE WHEN {self.skip} THEN false
@@ -450,13 +488,16 @@ class InsertSyncEvents:
             {**self.params, **self.skip_params},
         )
         result = insert.apply(conn, now)
-        read, top = conn.execute(
-            f"SELECT count(*), max(_wm) FROM ({self.mapped})", self.params
-        ).fetchall()[0]
-        on_top = conn.sql(
-            f"SELECT origin_key, _wm FROM ({self.mapped}) WHERE _wm = $dl_top",
-            params={**self.params, "dl_top": top},
-        ).to_arrow_table()
+        if self.stream is not None:  # read once: what was seen on the way
+            read, on_top = self.stream.seen()
+        else:
+            read, top = conn.execute(
+                f"SELECT count(*), max(_wm) FROM ({self.mapped})", self.params
+            ).fetchall()[0]
+            on_top = conn.sql(
+                f"SELECT origin_key, _wm FROM ({self.mapped}) WHERE _wm = $dl_top",
+                params={**self.params, "dl_top": top},
+            ).to_arrow_table()
         counts = self.counts
         counts.rows_read = int(read or 0)
         counts.inserted = result.stored - result.replaced

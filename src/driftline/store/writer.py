@@ -155,7 +155,7 @@ class GroupCommitWriter:
         rows = sum(p.op.rows for p in group)
         try:
             results = self._apply_group(group)
-        except Exception as exc:
+        except BaseException as exc:  # whatever an op raises, the writer lives on
             self.stats.failures += 1
             if len(group) == 1:
                 if getattr(group[0].op, "retry", True):
@@ -183,7 +183,7 @@ class GroupCommitWriter:
             self._pending_rows -= rows
         try:
             self.store.apply([pending.op])
-        except Exception as exc:  # the op's own error reaches its caller
+        except BaseException as exc:  # the op's own error reaches its caller
             pending.future.set_exception(exc)
         else:  # pragma: no cover - a transient failure that cleared on retry
             pending.future.set_result(None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import threading
 import time
@@ -33,12 +34,14 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline.errors import DriftlineError, NotFound, TerminalError, TransientError
 from driftline.model import TableType
 from driftline.prefetch import prefetch
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.sync_ops import (
+    STREAM_VIEW,
     SYNC_REFUSED,
     BeginSyncRun,
     CommitSyncRun,
@@ -267,7 +270,7 @@ def run_sync(
 
             if spec.type is TableType.EVENTS and _store_maps(
                 store, writer, source, mapping, mode, request, project_id, name, prog, notify,
-                _target(spec),
+                _target(spec), cancel,
             ):  # fmt: skip
                 prog.path = "store"  # the store read the files and mapped them in one statement
             elif spec.type is TableType.EVENTS:
@@ -345,21 +348,32 @@ def _mapped(
 def _store_maps(
     store: DuckDBStore, writer: GroupCommitWriter, source: Source, mapping: Mapping, mode: Any,
     request: Any, project_id: int, name: str, prog: Progress,
-    notify: Callable[[Progress], None], target: Target,
+    notify: Callable[[Progress], None], target: Target, cancel: threading.Event | None,
 ) -> bool:  # fmt: skip
-    """The fast path of an events run: when the store can read the source's files itself
-    (Parquet), the read, the mapping and the insert are one statement in the store
-    (:class:`~driftline.store.sync_ops.InsertSyncEvents`). False when the run must take the
-    streamed path: the source or the mode does not allow it, or a row is to be rejected
+    """The fast path of an events run: the mapping and the insert are one statement in the
+    store (:class:`~driftline.store.sync_ops.InsertSyncEvents`), over the source's files
+    when the store can read them itself (Parquet) or else over the warehouse's raw batches
+    as they arrive. False when the run must take the streamed path: the source or the mode
+    does not allow it (DuckDB files map in their own engine), or a row is to be rejected
     (the streamed path counts and reports rejected rows; nothing was stored)."""
-    read_sql = getattr(source, "store_read_sql", None)
     skip_sql = getattr(mode, "skip_sql", None)
-    if read_sql is None or skip_sql is None:
+    if skip_sql is None:
         return False
-    read = read_sql(request, mapping.schema)
+    read_sql = getattr(source, "store_read_sql", None)
+    read = read_sql(request, mapping.schema) if read_sql is not None else None
+    now_ms = int(time.time() * 1000)
+    stream: _RawStream | None = None
     if read is None:
-        return False
-    sql, params = mapping.sql("_dl_read", project_id=project_id, now_ms=int(time.time() * 1000))
+        if isinstance(source, MapsInPlace):
+            return False  # a DuckDB file: mapped in its own engine, then streamed
+        stream = _RawStream(
+            source.read(request, mapping.schema), mapping, project_id, now_ms, prog, notify,
+            cancel,
+        )  # fmt: skip
+        if not stream.started():
+            return False  # nothing to read: the streamed path records the empty run
+        read = f"SELECT * FROM {STREAM_VIEW}"
+    sql, params = mapping.sql("_dl_read", project_id=project_id, now_ms=now_ms)
     mapped = (
         f"WITH _dl_read AS (SELECT *, CAST(0 AS BIGINT) AS _seq FROM ({read})) "
         f"SELECT * FROM ({sql})"
@@ -373,24 +387,114 @@ def _store_maps(
 
     op = InsertSyncEvents(
         mapped, params or {}, skip, skip_params, project_id, name, prog.run_id, target,
-        prog.counts, finish,
+        prog.counts, finish, stream,
     )  # fmt: skip
     future = writer.submit(op, wait_for_room=True)
     while not future.done():
         with contextlib.suppress(TimeoutError):
             future.exception(timeout=0.25)
         done = store.write_progress()
-        if done is not None and prog.total and not future.done():
+        if stream is None and done is not None and prog.total and not future.done():
             prog.counts.rows_read = int(prog.total * done)
             notify(prog)
     try:
         future.result()
     except duckdb.Error as exc:
         if SYNC_REFUSED in str(exc):
-            prog.counts.rows_read = 0
+            prog.counts.rows_read = prog.counts.bytes = 0
             return False
         raise
+    finally:
+        if stream is not None:
+            stream.close()
     return True
+
+
+class _RawStream:
+    """The warehouse's raw batches on their way into the store's statement: counted, the
+    cancel honoured, and the rows on the newest insert time kept (mapped at the end, they
+    are all the run's state depends on)."""
+
+    def __init__(
+        self, batches: Iterator[pa.RecordBatch], mapping: Mapping, project_id: int,
+        now_ms: int, prog: Progress, notify: Callable[[Progress], None],
+        cancel: threading.Event | None,
+    ) -> None:  # fmt: skip
+        self._batches = prefetch(batches, name="driftline-sync-reader")
+        self.mapping = mapping
+        self.project_id = project_id
+        self.now_ms = now_ms
+        self.prog = prog
+        self.notify = notify
+        self.cancel = cancel
+        col = mapping.columns.get("insert_time_column")
+        self._wm = col.name if col is not None else None
+        self._top: Any = None
+        self._on_top: list[pa.RecordBatch] = []
+        self._first: pa.RecordBatch | None = None
+        self.error: BaseException | None = None
+
+    def started(self) -> bool:
+        """Read the first batch (its schema is the stream's); False when there is none."""
+        self._first = next(self._batches, None)
+        return self._first is not None
+
+    def reader(self) -> pa.RecordBatchReader:
+        assert self._first is not None
+        return pa.RecordBatchReader.from_batches(self._first.schema, self._iterate())
+
+    def _iterate(self) -> Iterator[pa.RecordBatch]:
+        try:
+            first, self._first = self._first, None
+            for batch in itertools.chain([first] if first is not None else [], self._batches):
+                if self.cancel is not None and self.cancel.is_set():
+                    raise TerminalError("cancelled")
+                self._note(batch)
+                yield batch
+            self.prog.status = "committing"
+            self.notify(self.prog)
+        except GeneratorExit:  # the statement stopped reading (it refused a row): no error here
+            raise
+        except BaseException as exc:  # re-raised by the op as itself
+            self.error = exc
+            raise
+
+    def _note(self, batch: pa.RecordBatch) -> None:
+        counts = self.prog.counts
+        counts.rows_read += batch.num_rows
+        counts.bytes += batch.nbytes
+        self.notify(self.prog)
+        if self._wm is None or batch.num_rows == 0:
+            return
+        wm = batch.column(self._wm)
+        top = pc.max(wm)
+        if not top.is_valid:
+            return
+        if self._top is None or pc.greater(top, self._top).as_py():
+            self._top, self._on_top = top, []
+        elif not pc.equal(top, self._top).as_py():
+            return
+        self._on_top.append(batch.filter(pc.fill_null(pc.equal(wm, top), False)))
+
+    def close(self) -> None:
+        """Stop reading the warehouse (a refused statement stops pulling mid-way)."""
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
+
+    def seen(self) -> tuple[int, pa.Table]:
+        rows = pa.Table.from_batches(self._on_top) if self._on_top else None
+        if rows is None or rows.num_rows == 0:
+            on_top = pa.table(
+                {"origin_key": pa.array([], pa.string()), "_wm": pa.array([], pa.timestamp("us"))}
+            )
+        else:
+            batch = rows.combine_chunks().to_batches()[0]
+            mapped = self.mapping.transform(
+                batch, seq_start=0, project_id=self.project_id, now_ms=self.now_ms
+            )
+            on_top = mapped.select(["origin_key", "_wm"])
+        return self.prog.counts.rows_read, on_top
 
 
 def _stage(batches: Iterator[pa.Table], staging: SyncStaging) -> None:
