@@ -162,7 +162,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--track-connections", type=int, default=32)
     parser.add_argument("--import-connections", type=int, default=8)
-    parser.add_argument("--profile", metavar="FILE", help="py-spy raw profile of the runs")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy raw profiles of the first runs (FILE.track, FILE.import)",
+    )
     args = parser.parse_args()
     kinds = ["track", "import"] if args.mode == "both" else [args.mode]
     per_request = {"track": 1, "import": BATCH, "healthz": 0}
@@ -175,9 +179,11 @@ def main() -> None:
         runs: list[WrkRun] = []
         for kind in kinds:  # warm-up, counted in the stored-events check
             runs.append(run_wrk(server, kind, script_args[kind], connections=conns[kind], window=3))
-        with profiled(server.process.pid, args.profile):
-            for _ in range(args.runs):
-                for kind in kinds:
+        for n in range(args.runs):
+            for kind in kinds:
+                # the first run of each kind is profiled (without its baseline) if asked
+                svg = f"{args.profile}.{kind}" if args.profile and n == 0 else None
+                with profiled(server.process.pid, svg):
                     run = run_wrk(
                         server,
                         kind,
@@ -185,13 +191,13 @@ def main() -> None:
                         connections=conns[kind],
                         window=args.seconds,
                     )
-                    runs.append(run)
-                    print(describe(run, per_request[kind]), flush=True)
-                    base = run_wrk(
-                        server, "healthz", [], connections=conns[kind], window=args.seconds / 2
-                    )
-                    runs.append(base)
-                    print(describe(base, 1), flush=True)
+                runs.append(run)
+                print(describe(run, per_request[kind]), flush=True)
+                base = run_wrk(
+                    server, "healthz", [], connections=conns[kind], window=args.seconds / 2
+                )
+                runs.append(base)
+                print(describe(base, 1), flush=True)
         server.stop()
         total, distinct = stored_events(server.data_dir)
     expected = sum(r.ok * per_request[r.kind] for r in runs)
