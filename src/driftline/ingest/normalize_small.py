@@ -111,15 +111,6 @@ def _time_ms(value: Any, default: int | None) -> int:
     return ms
 
 
-def _id(props: dict[str, Any], name: str) -> str | None:
-    value = props.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _NotPlain
-    return value
-
-
 @functools.lru_cache(maxsize=256)
 def _over(text: str) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The server's properties: what it sets over each event's, and what it removes."""
@@ -166,12 +157,26 @@ def _plain(
         raise _NotPlain
     if len(props) >= MAX_PROPERTIES:
         raise _NotPlain
-    time_ms = _time_ms(props.get("time"), opts["default_time_ms"])
+    value = props.get("time")
+    if type(value) is float:  # the common case of _time_ms, inline
+        if not math.isfinite(value):
+            raise _NotPlain
+        scaled = value if abs(value) >= MS_THRESHOLD else value * 1000
+        floor = math.floor(scaled)
+        time_ms = floor + 1 if scaled - floor >= 0.5 else floor
+    else:
+        time_ms = _time_ms(value, opts["default_time_ms"])
     if time_ms < MIN_EVENT_TIME_MS or time_ms > now_ms + MAX_FUTURE_MS:
         raise _NotPlain
-    dev = _id(props, "$device_id") or None
-    uid = _id(props, "$user_id") or None
-    did = _id(props, "distinct_id")
+    dev, uid, did = props.get("$device_id"), props.get("$user_id"), props.get("distinct_id")
+    if not (dev is None or isinstance(dev, str)):
+        raise _NotPlain
+    if not (uid is None or isinstance(uid, str)):
+        raise _NotPlain
+    if not (did is None or isinstance(did, str)):
+        raise _NotPlain
+    dev = dev or None
+    uid = uid or None
     if did is None and dev is None and uid is None:
         did = opts["fallback_distinct_id"]
     device = dev or (did[len(DEVICE_PREFIX) :] if did and did.startswith(DEVICE_PREFIX) else None)
