@@ -139,6 +139,15 @@ class Server:
     process: subprocess.Popen[bytes]
     data_dir: Path
 
+    def stop(self) -> None:
+        """Stop the server (it commits and checkpoints first); its data directory stays."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
 
 @contextmanager
 def driftline_server() -> Any:
@@ -167,11 +176,7 @@ def driftline_server() -> Any:
         ).json()[0]
         yield Server(url, project["token"], project["secret"], proc, data_dir)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        Server("", "", "", proc, data_dir).stop()
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -230,3 +230,21 @@ def test_backpressure_answers_429_with_retry_after(
 def test_trailing_slash_routes_exist(client: TestClient, path: str) -> None:
     r = client.post(path, json=[{}])
     assert r.status_code in (400, 401)
+
+
+@pytest.mark.parametrize("escaped_quote", [False, True])
+def test_long_strings_in_a_large_batch_are_cut_to_255_characters(
+    client: TestClient, project: Project, store: DuckDBStore, escaped_quote: bool
+) -> None:
+    """Large bodies are checked for long strings another way than small ones."""
+    batch = [ev("A", i, plan="free", page=f"/p/{i}") for i in range(400)]
+    # with a quote inside, no stretch between two quote characters is longer than 255
+    note = "y" * 200 + '"' + "y" * 200 if escaped_quote else "y" * 300
+    batch[-1] = ev("A", 399, note=note)
+    body = json.dumps(batch).encode()
+    assert len(body) > 40_000
+    r = client.post("/import?strict=1", content=body, auth=(project.secret, ""))
+    assert r.status_code == 200, r.text
+    rows = {e["insert_id"]: e for e in stored_events(store)}
+    assert len(rows) == 400
+    assert rows["id-399"]["properties"]["note"] == note[:255]

@@ -127,7 +127,7 @@ class EventIngestor:
         self.hot = hot
         self.max_batch_rows = max_batch_rows
         self.max_queued_rows = max_queued_rows
-        self._queue: queue.Queue[tuple[EventRequest, Future[EventOutcome]] | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[tuple[EventRequest, Reply] | None] = queue.SimpleQueue()
         self._queued_rows = 0
         self._lock = threading.Lock()
         self._closing = False

@@ -111,23 +111,31 @@ def _time_ms(value: Any, default: int | None) -> int:
     return ms
 
 
-def _id(props: dict[str, Any], name: str) -> str | None:
-    value = props.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _NotPlain
-    return value
-
-
 @functools.lru_cache(maxsize=256)
-def _over(text: str) -> dict[str, Any]:
-    return orjson.loads(text)  # type: ignore[no-any-return]
+def _over(text: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The server's properties: what it sets over each event's, and what it removes."""
+    doc: dict[str, Any] = orjson.loads(text)
+    sets = {k: v for k, v in doc.items() if v is not None}
+    return sets, tuple(k for k, v in doc.items() if v is None)
 
 
-def _one(
-    rec: str, opts: dict[str, Any], now_ms: int, policy_default: str
-) -> tuple[dict[str, Any], bool] | None:
+#: the fields of a row as :func:`_plain` returns it, in this order
+_ROW = (
+    "event",
+    "time",
+    "distinct_id",
+    "device_id",
+    "user_id",
+    "insert_id",
+    "properties",
+    "origin",
+    "token",
+    "ip",
+)
+Row = tuple[Any, ...]
+
+
+def _one(rec: str, opts: dict[str, Any], now_ms: int, policy_default: str) -> tuple[Row, bool]:
     if len(rec.encode()) > MAX_EVENT_BYTES:
         raise _NotPlain
     try:
@@ -139,8 +147,9 @@ def _one(
 
 def _plain(
     doc: Any, rec: str | None, opts: dict[str, Any], now_ms: int, policy_default: str
-) -> tuple[dict[str, Any], bool] | None:
-    """The store row of one parsed record (``rec``: its text, made on demand when None)."""
+) -> tuple[Row, bool]:
+    """The store row of one parsed record (``rec``: its text, made on demand when None),
+    as a tuple of the :data:`_ROW` fields, and whether the record is dropped instead."""
     if not isinstance(doc, dict):
         raise _NotPlain
     event, props = doc.get("event"), doc.get("properties")
@@ -148,12 +157,26 @@ def _plain(
         raise _NotPlain
     if len(props) >= MAX_PROPERTIES:
         raise _NotPlain
-    time_ms = _time_ms(props.get("time"), opts["default_time_ms"])
+    value = props.get("time")
+    if type(value) is float:  # the common case of _time_ms, inline
+        if not math.isfinite(value):
+            raise _NotPlain
+        scaled = value if abs(value) >= MS_THRESHOLD else value * 1000
+        floor = math.floor(scaled)
+        time_ms = floor + 1 if scaled - floor >= 0.5 else floor
+    else:
+        time_ms = _time_ms(value, opts["default_time_ms"])
     if time_ms < MIN_EVENT_TIME_MS or time_ms > now_ms + MAX_FUTURE_MS:
         raise _NotPlain
-    dev = _id(props, "$device_id") or None
-    uid = _id(props, "$user_id") or None
-    did = _id(props, "distinct_id")
+    dev, uid, did = props.get("$device_id"), props.get("$user_id"), props.get("distinct_id")
+    if not (dev is None or isinstance(dev, str)):
+        raise _NotPlain
+    if not (uid is None or isinstance(uid, str)):
+        raise _NotPlain
+    if not (did is None or isinstance(did, str)):
+        raise _NotPlain
+    dev = dev or None
+    uid = uid or None
     if did is None and dev is None and uid is None:
         did = opts["fallback_distinct_id"]
     device = dev or (did[len(DEVICE_PREFIX) :] if did and did.startswith(DEVICE_PREFIX) else None)
@@ -183,28 +206,25 @@ def _plain(
         return None, True  # type: ignore[return-value]
     over = opts["properties_over"]
     if over is not None:
-        merged = dict(props)
-        for key, value in _over(over).items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        props_out = merged
+        sets, removed = _over(over)
+        props_out = {**props, **sets}  # a key already there keeps its place, as in a merge
+        for key in removed:
+            props_out.pop(key, None)
     else:
         props_out = props
     token, ip = props.get("token"), props.get("ip")
-    return {
-        "event": event,
-        "time": min(time_ms, now_ms),
-        "distinct_id": distinct,
-        "device_id": device,
-        "user_id": user,
-        "insert_id": insert_id,
-        "properties": orjson.dumps(props_out).decode(),
-        "origin": opts["origin"],
-        "token": token if isinstance(token, str) else None,
-        "ip": ip if isinstance(ip, str) else None,
-    }, False
+    return (
+        event,
+        min(time_ms, now_ms),
+        distinct,
+        device,
+        user,
+        insert_id,
+        orjson.dumps(props_out).decode(),
+        opts["origin"],
+        token if isinstance(token, str) else None,
+        ip if isinstance(ip, str) else None,
+    ), False
 
 
 def normalize_small(
@@ -212,7 +232,7 @@ def normalize_small(
 ) -> tuple[pa.Table, pa.Table, pa.Array, pa.Array] | None:
     """``(events, meta, indexes, dropped)`` when every record is plainly valid, else None."""
     rows = raw.to_pylist()
-    kept: list[dict[str, Any]] = []
+    kept: list[Row] = []
     indexes: list[int] = []
     dropped: list[int] = []
     try:
@@ -245,7 +265,7 @@ def normalize_small_docs(
     request's records and its options (the columns of :data:`OPTION_COLUMNS`); record
     indexes run on across batches. The caller makes sure no record can exceed 1 MB.
     Parsing the request once and skipping the record texts is most of the saving."""
-    kept: list[dict[str, Any]] = []
+    kept: list[Row] = []
     indexes: list[int] = []
     dropped: list[int] = []
     idx = 0
@@ -274,20 +294,25 @@ def truncate_docs(docs: list[Any]) -> None:
 
 
 def _tables(
-    kept: list[dict[str, Any]], indexes: list[int], dropped: list[int], project_id: int
+    kept: list[Row], indexes: list[int], dropped: list[int], project_id: int
 ) -> tuple[pa.Table, pa.Table, pa.Array, pa.Array]:
     n = len(kept)
+    columns = dict(zip(_ROW, zip(*kept, strict=True), strict=True)) if n else {}
+
+    def column(name: str, kind: pa.DataType) -> pa.Array:
+        return pa.array(columns.get(name, ()), kind)
+
     events = pa.table(
         {
             "project_id": pa.array([project_id] * n, pa.int32()),
-            "event": pa.array([k["event"] for k in kept], pa.string()),
-            "time": pa.array([k["time"] for k in kept], pa.int64()).cast(pa.timestamp("ms")),
-            "distinct_id": pa.array([k["distinct_id"] for k in kept], pa.string()),
-            "device_id": pa.array([k["device_id"] for k in kept], pa.string()),
-            "user_id": pa.array([k["user_id"] for k in kept], pa.string()),
-            "insert_id": pa.array([k["insert_id"] for k in kept], pa.string()),
-            "properties": pa.array([k["properties"] for k in kept], pa.string()),
-            "origin": pa.array([k["origin"] for k in kept], pa.string()),
+            "event": column("event", pa.string()),
+            "time": column("time", pa.int64()).cast(pa.timestamp("ms")),
+            "distinct_id": column("distinct_id", pa.string()),
+            "device_id": column("device_id", pa.string()),
+            "user_id": column("user_id", pa.string()),
+            "insert_id": column("insert_id", pa.string()),
+            "properties": column("properties", pa.string()),
+            "origin": column("origin", pa.string()),
             "origin_key": pa.nulls(n, pa.string()),
         },
         schema=EVENT_SCHEMA,
@@ -295,8 +320,8 @@ def _tables(
     meta = pa.table(
         {
             "idx": pa.array(indexes, pa.int64()),
-            "token": pa.array([k["token"] for k in kept], pa.string()),
-            "ip": pa.array([k["ip"] for k in kept], pa.string()),
+            "token": column("token", pa.string()),
+            "ip": column("ip", pa.string()),
         }
     )
     return events, meta, pa.array(indexes, pa.int64()), pa.array(dropped, pa.int64())

@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,6 +34,39 @@ class _Route:
     """What the metrics middleware reads from ``scope["route"]``."""
 
     path: str
+
+
+class _IndexedHeaders(Headers):
+    """Request headers looked up in a dict (the first of repeated names, as Starlette)."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        self._first: dict[bytes, bytes] = {}
+        for key, value in reversed(self._list):
+            self._first[key] = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._first.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+    def __getitem__(self, key: str) -> str:
+        value = self._first.get(key.lower().encode("latin-1"))
+        if value is None:
+            raise KeyError(key)
+        return value.decode("latin-1")
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in self._first
+
+
+class DirectRequest(Request):
+    """A request whose header lookups cost a dict lookup each (handlers look up several)."""
+
+    @property
+    def headers(self) -> Headers:
+        if not hasattr(self, "_headers"):
+            self._headers = _IndexedHeaders(self.scope)
+        return self._headers
 
 
 class DirectRoutes:
@@ -50,7 +85,7 @@ class DirectRoutes:
                 handler, route = hit
                 scope["route"] = route
                 try:
-                    response = await handler(Request(scope, receive))
+                    response = await handler(DirectRequest(scope, receive))
                 except Exception:
                     log.exception("unexpected error on %s %s", scope["method"], scope["path"])
                     response = JSONResponse(

@@ -52,8 +52,6 @@ class AppendEvents:
         self.rows = table.num_rows
         #: client requests whose events these are (live ingestion; see the writer)
         self.sources = sources
-        self._view = f"_incoming_{next(_names)}"
-        self._registered = False
 
     @classmethod
     def merge(cls, ops: list[AppendEvents]) -> AppendEvents:
@@ -74,11 +72,11 @@ class AppendEvents:
         links = pc.any(
             pc.and_(pc.is_valid(table.column("device_id")), pc.is_valid(table.column("user_id")))
         ).as_py()
-        view = self._view
-        conn.register(view, table)
-        self._registered = True
+        # DuckDB reads the Arrow table through a replacement scan of this local variable:
+        # no view to register and drop, two calls into DuckDB fewer per commit
+        _incoming_events = table  # read by name in the SQL below
         replaced_row = conn.execute(
-            f"""DELETE FROM events e USING {view} n
+            """DELETE FROM events e USING _incoming_events n
                 WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
                   AND e.project_id = n.project_id AND e.event = n.event
                   AND e.distinct_id = n.distinct_id AND e.time = n.time
@@ -87,17 +85,17 @@ class AppendEvents:
         ).fetchone()
         replaced = int(replaced_row[0]) if replaced_row else 0
         conn.execute(
-            f"""INSERT INTO events
+            """INSERT INTO events
                 SELECT project_id, event, time, distinct_id, device_id, user_id, insert_id,
-                       properties, origin, origin_key, ?::TIMESTAMP FROM {view}""",
+                       properties, origin, origin_key, ?::TIMESTAMP FROM _incoming_events""",
             [now],
         )
         if links:
             # Simplified ID merge: the first user seen with a device keeps it.
             conn.execute(
-                f"""INSERT OR IGNORE INTO identities
+                """INSERT OR IGNORE INTO identities
                     SELECT project_id, device_id, arg_min(user_id, time), ?::TIMESTAMP
-                    FROM {view}
+                    FROM _incoming_events
                     WHERE device_id IS NOT NULL AND user_id IS NOT NULL
                     GROUP BY project_id, device_id""",
                 [now],
@@ -107,9 +105,7 @@ class AppendEvents:
         )
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        if self._registered:
-            with contextlib.suppress(duckdb.Error):
-                conn.unregister(self._view)
+        """Nothing registered on the connection."""
 
 
 class _ArrowOp:

@@ -71,7 +71,7 @@ class GroupCommitWriter:
         self.max_batch_rows = max_batch_rows
         self.stats = WriterStats()
         self._on_commit = on_commit
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._pending_rows = 0
         self._pending_lock = threading.Lock()
         self._closing = False
