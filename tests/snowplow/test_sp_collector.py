@@ -312,3 +312,17 @@ def test_head_and_legacy_pixel_paths_and_get_tp2(sp_client, store: DuckDBStore) 
     assert r.status_code == 200
     assert sorted(e for e, _ in _events(store)) == ["a", "page_view", "page_view"]
     assert [k for k, _ in bad_rows(store)] == ["tracker_protocol_violations"]
+
+
+def test_errors_on_the_trackers_paths_are_json_with_their_status(
+    data_dir, store: DuckDBStore
+) -> None:
+    """The fixed collector paths are answered before FastAPI's router; a configuration
+    problem is still a 4xx JSON error naming it, on every method, never a 500."""
+    with make_client(data_dir, store, '[collector]\nproject = "nope"\n') as c:
+        for method, path in (("POST", TP2), ("GET", "/i"), ("GET", TP2)):
+            r = c.request(method, path, json={"schema": PAYLOAD_DATA, "data": [PV]})
+            assert r.status_code == 404, (method, path, r.text)
+            body = r.json()
+            assert body["status"] == 404 and "collector project 'nope'" in body["error"]
+    assert _events(store) == []

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
@@ -36,6 +35,7 @@ from driftline.snowplow import badrows
 from driftline.snowplow.badrows import BadRow
 from driftline.snowplow.config import SnowplowConfig
 from driftline.snowplow.events import EVENTS_SQL
+from driftline.snowplow.ids import random_uuid
 from driftline.snowplow.iglu import HttpRepository
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.pipeline import Enriched, Enricher
@@ -221,7 +221,7 @@ class Collector:
         cookie = _cookies(request).get(self.collector.cookie_name)
         if cookie:
             return cookie
-        return str(uuid.uuid4())
+        return random_uuid()
 
     def _response_headers(
         self, request: Request, nuid: str, anonymous: bool, pixel: bool

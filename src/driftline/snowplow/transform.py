@@ -11,7 +11,6 @@ Field values are kept as the text the TSV line will hold (see :mod:`driftline.sn
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import orjson
 
 from driftline.snowplow.adapters import decode_base64
+from driftline.snowplow.ids import random_uuid
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.tsv import format_tstamp, tsv_safe
 
@@ -259,7 +259,7 @@ def _platform(ev: EnrichingEvent) -> None:
 def _ids(ev: EnrichingEvent) -> None:
     eid = ev.params.get("eid")
     if eid is None:
-        ev.fields["event_id"] = str(uuid.uuid4())
+        ev.fields["event_id"] = random_uuid()
     elif _UUID.match(eid):
         ev.fields["event_id"] = eid.lower()
     else:

@@ -231,6 +231,9 @@ class AppendEnriched:
         self._events: AppendEvents | None = None
         self._prepared_events: AppendEvents | None = None
         self._registered_enr = False
+        #: set when apply stored only collector rows (``prepared``): no ``_enr`` temp table
+        #: to drop afterwards (a catalog change per commit, many commits a second)
+        self._prepared_only = False
 
     @classmethod
     def merge(cls, ops: list[AppendEnriched]) -> AppendEnriched:
@@ -303,6 +306,7 @@ class AppendEnriched:
             if not self.trusted:
                 invalid = self._move_invalid(conn, now)
             return self._store_enriched(conn, now, columns, broken, stored, events, invalid)
+        self._prepared_only = True
         return self._finish(conn, now, stored, events, invalid)
 
     def _store_enriched(
@@ -428,7 +432,7 @@ class AppendEnriched:
         if self._registered_enr:
             with contextlib.suppress(duckdb.Error):
                 conn.unregister(f"{view}_enr")
-        else:
+        elif not self._prepared_only:
             with contextlib.suppress(duckdb.Error):
                 conn.execute(f"DROP TABLE IF EXISTS {view}_enr")
         for suffix in ("_in", "_bad", "_pre"):

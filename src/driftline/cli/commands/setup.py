@@ -171,6 +171,9 @@ def serve(
             timeout_graceful_shutdown=30,
         )
         server = _Server(config, runtime, project, store)
+        from driftline.server.gc_tuning import tune_for_serving
+
+        tune_for_serving()
         server.run()
     finally:
         runtime.data_dir.clear_server_info()

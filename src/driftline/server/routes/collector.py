@@ -13,8 +13,9 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request as HttpRequest
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from driftline.errors import Backpressure, DriftlineError
 from driftline.server.auth import state_of
 from driftline.snowplow import config as sp_config
 from driftline.snowplow.collector import Collector, Request
@@ -112,6 +113,20 @@ async def collect(request: HttpRequest) -> Response:
     return _to_http(handled.response)
 
 
+async def collect_direct(request: HttpRequest) -> Response:
+    """:func:`collect` for the fixed collector paths, answered before FastAPI's routing and
+    middleware (``DIRECT_ROUTES``): errors are rendered here as the app's handler does."""
+    try:
+        return await collect(request)
+    except DriftlineError as exc:
+        from driftline.server.app import error_body
+
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Backpressure) else {}
+        return JSONResponse(
+            error_body(exc.status, exc.message, exc.field), exc.status, headers=headers
+        )
+
+
 def _to_http(response: object) -> Response:
     out = Response(
         response.body,  # type: ignore[attr-defined]
@@ -160,12 +175,15 @@ async def _unsupported_vendor(request: HttpRequest, collector: Collector) -> Res
     return _to_http(handled.response)
 
 
-for _path in (
+_FIXED_PATHS = (
     "/i",
     "/ice.png",
     "/com.snowplowanalytics.snowplow/tp2",
     "/com.snowplowanalytics.iglu/v1",
     "/r/tp2",
+)
+for _path in (
+    *_FIXED_PATHS,
     "/t/{token}/i",
     "/t/{token}/com.snowplowanalytics.snowplow/tp2",
     "/t/{token}/r/tp2",
@@ -180,5 +198,8 @@ router.add_route(
     methods=METHODS,
     include_in_schema=False,
 )
+#: trackers' usual paths, answered without FastAPI's routing (``driftline.server.direct``);
+#: token-prefixed and custom paths keep going through the router
+DIRECT_ROUTES = {(method, path): collect_direct for path in _FIXED_PATHS for method in METHODS}
 router.add_route("/health", health, methods=["GET", "HEAD"], include_in_schema=False)
 router.add_route("/robots.txt", robots, methods=["GET"], include_in_schema=False)

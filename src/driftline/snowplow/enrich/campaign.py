@@ -8,6 +8,7 @@ present wins. Click ids ``gclid`` (Google), ``msclkid`` (Microsoft) and ``dclid`
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -39,22 +40,27 @@ class CampaignAttribution:
         fields = parameters.get("fields") or DEFAULT_FIELDS
         self.fields = [(_TARGET[k], list(v)) for k, v in fields.items() if k in _TARGET]
         self.click_ids = {**DEFAULT_CLICK_IDS, **(parameters.get("mktClickId") or {})}
+        #: the fields a page URL query gives, per distinct query (pages repeat)
+        self.attribution = functools.lru_cache(maxsize=16384)(self._attribution)
 
-    def apply(self, ev: EnrichingEvent) -> str | None:
-        query = ev.fields.get("page_urlquery")
-        if not query:
-            return None
+    def _attribution(self, query: str) -> tuple[tuple[str, str], ...]:
         params = dict(parse_qsl(query, keep_blank_values=True))
+        out: list[tuple[str, str]] = []
         for target, names in self.fields:
             for name in names:
                 value = params.get(name)
                 if value:
-                    ev.fields[target] = tsv_safe(value)
+                    out.append((target, tsv_safe(value)))
                     break
         for name, network in self.click_ids.items():
             value = params.get(name)
             if value:
-                ev.fields["mkt_clickid"] = tsv_safe(value)
-                ev.fields["mkt_network"] = network
+                out += [("mkt_clickid", tsv_safe(value)), ("mkt_network", network)]
                 break
+        return tuple(out)
+
+    def apply(self, ev: EnrichingEvent) -> str | None:
+        query = ev.fields.get("page_urlquery")
+        if query:
+            ev.fields.update(self.attribution(query))
         return None

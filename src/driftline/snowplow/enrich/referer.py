@@ -11,6 +11,7 @@ leading labels (``news.google.com`` → ``google.com``). Unknown hosts are ``unk
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class RefererParser:
                 for domain in spec.get("domains", []):
                     self.hosts[domain.lower()] = (medium, source, list(spec.get("parameters", [])))
         self.internal = {d.lower() for d in parameters.get("internalDomains", [])}
+        self.referer = functools.lru_cache(maxsize=16384)(self._referer)
 
     def lookup(self, host: str) -> tuple[str, str, list[str]] | None:
         host = host.lower()
@@ -72,20 +74,24 @@ class RefererParser:
         host = f.get("refr_urlhost")
         if not host:
             return None
-        if host == f.get("page_urlhost") or host.lower() in self.internal:
-            f["refr_medium"] = "internal"
-            return None
+        f.update(self.referer(host, f.get("page_urlhost"), f.get("refr_urlquery")))
+        return None
+
+    def _referer(
+        self, host: str, page_host: str | None, query: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        """The ``refr_*`` fields for a referrer (cached per distinct host, page host, query)."""
+        if host == page_host or host.lower() in self.internal:
+            return (("refr_medium", "internal"),)
         hit = self.lookup(host)
         if hit is None:
-            f["refr_medium"] = "unknown"
-            return None
+            return (("refr_medium", "unknown"),)
         medium, source, parameters = hit
-        f["refr_medium"], f["refr_source"] = medium, source
-        query = f.get("refr_urlquery")
+        out = [("refr_medium", medium), ("refr_source", source)]
         if parameters and query:
             values = dict(parse_qsl(query, keep_blank_values=True))
             for name in parameters:
                 if values.get(name):
-                    f["refr_term"] = tsv_safe(values[name])
+                    out.append(("refr_term", tsv_safe(values[name])))
                     break
-        return None
+        return tuple(out)

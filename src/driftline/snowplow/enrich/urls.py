@@ -1,12 +1,17 @@
-"""Splitting page and referrer URLs into their ``*_url*`` fields, as Enrich does."""
+"""Splitting page and referrer URLs into their ``*_url*`` fields, as Enrich does.
+
+Trackers send the same few page and referrer URLs again and again: the split is cached per
+distinct URL (a pure function of the text)."""
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import SplitResult, urlsplit
 
 from driftline.snowplow.transform import EnrichingEvent
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_SUFFIXES = ("urlscheme", "urlhost", "urlport", "urlpath", "urlquery", "urlfragment")
 
 
 def split_url(url: str) -> SplitResult | None:
@@ -20,20 +25,35 @@ def split_url(url: str) -> SplitResult | None:
     return parts
 
 
+@functools.lru_cache(maxsize=16384)
+def url_parts(url: str) -> tuple[str | None, ...] | None:
+    """(scheme, host, port, path, query, fragment) of ``url``, or None if it does not parse."""
+    parts = split_url(url)
+    if parts is None:
+        return None
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    return (
+        parts.scheme,
+        parts.hostname,
+        str(port) if port is not None else None,
+        parts.path or None,
+        parts.query or None,
+        parts.fragment or None,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _names(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{suffix}" for suffix in _SUFFIXES)
+
+
 def set_url_fields(ev: EnrichingEvent, source: str, prefix: str) -> str | None:
     """Fill ``<prefix>_urlscheme/host/port/path/query/fragment`` from field ``source``."""
     url = ev.fields.get(source)
     if not url:
         return None
-    parts = split_url(url)
+    parts = url_parts(url)
     if parts is None:
         return f"{source}: could not parse {url[:200]!r} as a URL"
-    f = ev.fields
-    f[f"{prefix}_urlscheme"] = parts.scheme
-    f[f"{prefix}_urlhost"] = parts.hostname
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-    f[f"{prefix}_urlport"] = str(port) if port is not None else None
-    f[f"{prefix}_urlpath"] = parts.path or None
-    f[f"{prefix}_urlquery"] = parts.query or None
-    f[f"{prefix}_urlfragment"] = parts.fragment or None
+    ev.fields.update(zip(_names(prefix), parts, strict=True))
     return None
