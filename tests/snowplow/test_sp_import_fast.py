@@ -206,3 +206,88 @@ def test_a_fast_import_killed_mid_file_stores_all_or_nothing(tmp_path: Path) -> 
     assert counts() in ((0, 0, 0), (40_000, 40_000, 1))
     run_cli("import", "snowplow", str(source), data_dir=data_dir)
     assert counts() == (40_000, 40_000, 1)
+
+
+def _same_event(line: str, **values: str) -> str:
+    """``line`` with other values, the same event id and times (a resent event)."""
+    fields = line.split("\t")
+    for name, value in values.items():
+        fields[INDEX[name]] = value
+    return "\t".join(fields)
+
+
+def test_a_file_that_repeats_an_event_keeps_its_later_line(tmp_path: Path) -> None:
+    lines = _mixed()
+    resent = _same_event(lines[1], page_title="second copy")
+    content = [*lines, resent]
+    source = tmp_path / "resent.tsv.gz"
+    source.write_bytes(gzip.compress(("\n".join(content) + "\n").encode()))
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["fast"] == [True]
+    for key in ("snowplow_events", "events", "imports"):
+        assert fast[key] == exact[key], key
+    assert len(fast["events"]) == len(lines)
+    event_id = lines[1].split("\t")[INDEX["event_id"]]
+    [props] = [e[9] for e in fast["events"] if e[6] == event_id]
+    assert props["page_title"] == "second copy"
+
+
+def test_a_second_file_replaces_the_rows_it_repeats(tmp_path: Path) -> None:
+    lines = _mixed()
+    first, second = tmp_path / "a.tsv.gz", tmp_path / "b.tsv.gz"
+    first.write_bytes(gzip.compress(("\n".join(lines[:10]) + "\n").encode()))
+    changed = [_same_event(line, page_title="again") for line in lines[5:10]]
+    second.write_bytes(gzip.compress(("\n".join([*changed, *lines[10:]]) + "\n").encode()))
+    results = {}
+    for fast in (True, False):
+        store = DuckDBStore(tmp_path / f"data-{fast}")
+        store.create_project("default")
+        writer = GroupCommitWriter(store)
+        try:
+            for source in (first, second):
+                import_files(store, writer, str(source), 1, fast=fast)
+            results[fast] = _snapshot(store)
+        finally:
+            writer.close()
+            store.close()
+    fast_rows, exact_rows = results[True], results[False]
+    for key in ("snowplow_events", "events"):
+        assert fast_rows[key] == exact_rows[key], key
+    assert len(fast_rows["snowplow_events"]) == len(fast_rows["events"]) == len(lines)
+    titles = [e[9].get("page_title") for e in fast_rows["events"]]
+    assert titles.count("again") == 5
+
+
+def test_two_files_in_one_commit_store_what_the_exact_path_stores(tmp_path: Path) -> None:
+    from driftline.snowplow.events import EVENTS_SQL
+    from driftline.store.snowplow_file import AppendEnrichedFile
+
+    lines = _mixed()
+    first, second = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    first.write_text("\n".join(lines[:9]) + "\n")
+    second.write_text("\n".join(lines[6:]) + "\n")
+    store = DuckDBStore(tmp_path / "fast")
+    store.create_project("default")
+    try:
+        ops = [
+            AppendEnrichedFile(str(f), EVENTS_SQL, project_id=1, gzip=False, imports=[])
+            for f in (first, second)
+        ]
+        store.apply(ops)  # the second op finds rows of this commit's stamp already written
+        fast = _snapshot(store)
+    finally:
+        store.close()
+    store = DuckDBStore(tmp_path / "exact")
+    store.create_project("default")
+    writer = GroupCommitWriter(store)
+    try:
+        for source in (first, second):
+            import_files(store, writer, str(source), 1, fast=False)
+        exact = _snapshot(store)
+    finally:
+        writer.close()
+        store.close()
+    assert len(fast["events"]) == len(lines)
+    assert fast["snowplow_events"] == exact["snowplow_events"]
+    assert fast["events"] == exact["events"]

@@ -67,11 +67,13 @@ def _base() -> str:
 def _properties() -> str:
     # self-describing event properties first; the contexts and the fields above win on a
     # clash. Context keys (``contexts_...``) never clash with the fields' names and their
-    # values are lists, so both are one JSON text built by concatenation; only rows with
-    # self-describing data pay for a JSON merge (which also leaves out its null members).
+    # values are lists, so both are one JSON text built by concatenation (``ctx_members``:
+    # the contexts' ``"key":[...]`` members; one context, the common case, is written
+    # directly, several go through a map); only rows with self-describing data pay for a
+    # JSON merge (which also leaves out its null members).
     unstruct = "json_type(unstruct_event, '$.data.data') = 'OBJECT'"
     fields = _base()[len("'{' || concat_ws(',', ") :]
-    own = "'{' || concat_ws(',', (ctx_obj::VARCHAR)[2:-2], " + fields
+    own = "'{' || concat_ws(',', ctx_members, " + fields
     return (
         f"CASE WHEN {unstruct} THEN json_merge_patch('{{}}', "
         f"json_extract(unstruct_event, '$.data.data'), ({own})::JSON)::VARCHAR "
@@ -103,10 +105,14 @@ def events_sql() -> str:
         list_filter(derived, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data' AS ua
       FROM src, names
     ), shaped AS (
-      SELECT *, CASE WHEN len(ents) > 0 THEN to_json(map_from_entries(list_transform(
+      SELECT *, CASE
+        WHEN len(ents) = 1 AND ks[1] IS NOT NULL THEN
+          to_json(ks[1]) || ':[' || coalesce((ents[1]->'data')::VARCHAR, 'null') || ']'
+        WHEN len(ents) > 0 THEN (to_json(map_from_entries(list_transform(
           list_distinct(ks), lambda k: {{'k': k, 'v': list_transform(
             list_filter(list_zip(ks, ents), lambda z: z[1] = k), lambda z: z[2]->'data')}})))
-        END AS ctx_obj
+          ::VARCHAR)[2:-2]
+        END AS ctx_members
       FROM keyed
     )
     SELECT
