@@ -112,6 +112,7 @@ def test_kill_cli_run_then_rerun(big_orders: Any, tmp_path: Path) -> None:
 def test_kill_server_during_run_then_rerun(big_orders: Any, tmp_path: Path) -> None:
     data = tmp_path / "data"
     _setup(data, big_orders.url)
+    _add_more(big_orders)  # large enough that the run is still going when the server dies
     before = _state(data)
     assert before == (0, None)
     server = subprocess.Popen(
@@ -146,8 +147,8 @@ def test_kill_server_during_run_then_rerun(big_orders: Any, tmp_path: Path) -> N
     rerun = json.loads(run_cli("sync", "run", "orders", "--format", "json", data_dir=data).stdout)[
         0
     ]
-    assert rerun["inserted"] == ROWS
-    assert _state(data)[0] == ROWS
+    assert rerun["inserted"] == ROWS + MORE
+    assert _state(data)[0] == ROWS + MORE
     assert not any((data / "sync-staging").glob("*")), (
         "staged files of the killed run were left behind"
     )
