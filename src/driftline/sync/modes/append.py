@@ -31,9 +31,18 @@ class AppendRun:
         self.state = dict(state)
         raw = state.get("watermark")
         self.watermark = dt.datetime.fromisoformat(raw) if raw else None
-        self.old_boundary = pa.array(sorted(boundary), pa.string())
+        self._old_keys = sorted(boundary)
+        self._old_boundary: pa.Array | None = None
         self.max: dt.datetime | None = self.watermark
-        self.keys: list[pa.Array] = [self.old_boundary] if self.watermark else []
+        self.keys: list[pa.Array] = []
+
+    @property
+    def old_boundary(self) -> pa.Array:
+        # made when first needed: building an array from Python values makes pyarrow import
+        # pandas (when installed), a cost a run that never needs it should not pay
+        if self._old_boundary is None:
+            self._old_boundary = pa.array(self._old_keys, pa.string())
+        return self._old_boundary
 
     def skip_reason(self) -> str | None:
         return None
@@ -49,11 +58,11 @@ class AppendRun:
 
     def skip_sql(self, key: str, wm: str) -> tuple[str, dict[str, Any]]:
         """SQL over the columns ``key`` and ``wm``: true for the rows :meth:`accept` drops."""
-        if self.watermark is None or not len(self.old_boundary):
+        if self.watermark is None or not self._old_keys:
             return "false", {}
         return (
             f"({wm} = $dl_watermark AND list_contains($dl_boundary, {key}))",
-            {"dl_watermark": self.watermark, "dl_boundary": self.old_boundary.to_pylist()},
+            {"dl_watermark": self.watermark, "dl_boundary": self._old_keys},
         )
 
     def accept(self, rows: pa.Table) -> pa.Table:
@@ -61,7 +70,7 @@ class AppendRun:
         if rows.num_rows == 0:
             return rows
         # rows without an insert time can never be picked up again: load them now
-        if self.watermark is not None and len(self.old_boundary):
+        if self.watermark is not None and self._old_keys:
             key = rows.column(_key_column(rows))
             seen = pc.and_(
                 pc.equal(wm, pa.scalar(self.watermark, wm.type)), pc.is_in(key, self.old_boundary)
@@ -70,9 +79,10 @@ class AppendRun:
             wm = rows.column("_wm")
         if rows.num_rows == 0:
             return rows
-        top = pc.max(wm).as_py()
+        top_scalar = pc.max(wm)
+        top = _datetime(top_scalar)
         if top is not None:
-            at_top = pc.fill_null(pc.equal(wm, pa.scalar(top, wm.type)), False)
+            at_top = pc.equal(wm, top_scalar)  # null where wm is: not selected
             keys = rows.filter(at_top).column(_key_column(rows)).combine_chunks()
             if self.max is None or top > self.max:
                 self.max, self.keys = top, [keys]
@@ -89,9 +99,33 @@ class AppendRun:
     def boundary(self) -> pa.Table | None:
         if self.max is None:
             return None
-        keys = (
-            pa.concat_arrays([k.cast(pa.string()) for k in self.keys])
-            if self.keys
-            else pa.array([], pa.string())
-        )
+        kept = [k.cast(pa.string()) for k in self.keys]
+        if self.max == self.watermark and self._old_keys:
+            kept.insert(0, self.old_boundary)  # still on the old instant: its keys stay
+        keys = pa.concat_arrays(kept) if kept else pa.nulls(0, pa.string())
         return pa.table({"row_key": keys})
+
+
+_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0}
+
+
+def _datetime(value: pa.Scalar) -> dt.datetime | None:
+    """A timestamp or date scalar as a naive datetime, read from its number (``as_py``
+    makes pyarrow import pandas when it is installed)."""
+    if not value.is_valid:
+        return None
+    kind = value.type
+    if pa.types.is_timestamp(kind) and kind.unit in _UNITS:
+        raw = value.value
+        micros = raw // 1_000 if kind.unit == "ns" else raw * _UNITS[kind.unit]
+        return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=micros)
+    got = value.as_py()
+    if isinstance(got, dt.datetime):
+        return (
+            got.replace(tzinfo=None)
+            if got.tzinfo is None
+            else got.astimezone(dt.UTC).replace(tzinfo=None)
+        )
+    if isinstance(got, dt.date):
+        return dt.datetime(got.year, got.month, got.day)
+    return None
