@@ -419,7 +419,7 @@ class InsertEventsQuery:
                 {**self.params, "ingested_at": now},
             ).fetchone()
         except duckdb.Error:
-            _abandon(conn)  # so that the setting below can be put back
+            abandon_transaction(conn)  # so that the setting below can be put back
             raise
         finally:
             keep = bool(previous[0]) if previous else False
@@ -430,7 +430,7 @@ class InsertEventsQuery:
         pass
 
 
-def _abandon(conn: duckdb.DuckDBPyConnection) -> None:
+def abandon_transaction(conn: duckdb.DuckDBPyConnection) -> None:
     """Roll back a transaction a statement has failed in (the whole group fails with it;
     the store's own rollback then finds nothing to do)."""
     with contextlib.suppress(duckdb.Error):

@@ -35,7 +35,8 @@ import duckdb
 import pyarrow as pa
 
 from driftline.errors import NotFound, TerminalError
-from driftline.store.ops import AppendEventStream, InsertEventsQuery, _abandon
+from driftline.model import WriteResult
+from driftline.store.ops import AppendEventStream, InsertEventsQuery, abandon_transaction
 
 _names = itertools.count()
 
@@ -367,20 +368,28 @@ class StreamSyncEvents:
             if self.error is not None:
                 raise self.error from None
             raise
-        counts = self.counts
-        counts.inserted = result.stored - result.replaced
-        counts.updated = result.replaced
-        state, boundary = self.finish()
-        commit = CommitSyncRun(
-            SyncStaging(Path("."), self.run_id), self.project_id, self.sync_name, self.run_id,
-            self.target, counts, state, boundary,
-        )  # fmt: skip
-        commit.write_state(conn, now)
-        return counts
+        return _commit_events_run(conn, now, self, result, *self.finish())
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         if self._stream is not None:
             self._stream.cleanup(conn)
+
+
+def _commit_events_run(
+    conn: duckdb.DuckDBPyConnection, now: dt.datetime, op: StreamSyncEvents | InsertSyncEvents,
+    result: WriteResult, state: dict[str, Any], boundary: pa.Table | None,
+) -> RunCounts:  # fmt: skip
+    """The end of an events run, in its insert's transaction: the counts from what the
+    insert stored, then the sync's new state and its history row."""
+    counts = op.counts
+    counts.inserted = result.stored - result.replaced
+    counts.updated = result.replaced
+    commit = CommitSyncRun(
+        SyncStaging(Path("."), op.run_id), op.project_id, op.sync_name, op.run_id, op.target,
+        counts, state, boundary,
+    )  # fmt: skip
+    commit.write_state(conn, now)
+    return counts
 
 
 #: What the store's mapping query says when a row would be rejected (see InsertSyncEvents).
@@ -459,7 +468,7 @@ class InsertSyncEvents:
         try:
             return self._apply(conn, now)
         except duckdb.Error:
-            _abandon(conn)  # so that the zone can be put back
+            abandon_transaction(conn)  # so that the zone can be put back
             raise
         finally:
             if zone:
@@ -498,17 +507,8 @@ class InsertSyncEvents:
                 f"SELECT origin_key, _wm FROM ({self.mapped}) WHERE _wm = $dl_top",
                 params={**self.params, "dl_top": top},
             ).to_arrow_table()
-        counts = self.counts
-        counts.rows_read = int(read or 0)
-        counts.inserted = result.stored - result.replaced
-        counts.updated = result.replaced
-        state, boundary = self.finish(on_top)
-        commit = CommitSyncRun(
-            SyncStaging(Path("."), self.run_id), self.project_id, self.sync_name, self.run_id,
-            self.target, counts, state, boundary,
-        )  # fmt: skip
-        commit.write_state(conn, now)
-        return counts
+        self.counts.rows_read = int(read or 0)
+        return _commit_events_run(conn, now, self, result, *self.finish(on_top))
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass

@@ -323,10 +323,7 @@ def _mapped(
     else:
         stream = source.read(request, mapping.schema)
     for batch in prefetch(stream, name="driftline-sync-reader"):
-        if cancel is not None and cancel.is_set():
-            raise TerminalError("cancelled")
-        prog.counts.rows_read += batch.num_rows
-        prog.counts.bytes += batch.nbytes
+        _count_read(prog, batch, cancel)
         if in_place:
             numbers = pa.array(np.arange(seq, seq + batch.num_rows, dtype=np.int64))
             rows = pa.Table.from_batches([batch])
@@ -447,8 +444,8 @@ class _RawStream:
         try:
             first, self._first = self._first, None
             for batch in itertools.chain([first] if first is not None else [], self._batches):
-                if self.cancel is not None and self.cancel.is_set():
-                    raise TerminalError("cancelled")
+                _count_read(self.prog, batch, self.cancel)
+                self.notify(self.prog)
                 self._note(batch)
                 yield batch
             self.prog.status = "committing"
@@ -460,10 +457,7 @@ class _RawStream:
             raise
 
     def _note(self, batch: pa.RecordBatch) -> None:
-        counts = self.prog.counts
-        counts.rows_read += batch.num_rows
-        counts.bytes += batch.nbytes
-        self.notify(self.prog)
+        """Keep the batch's rows on the newest insert time seen so far."""
         if self._wm is None or batch.num_rows == 0:
             return
         wm = batch.column(self._wm)
@@ -495,6 +489,14 @@ class _RawStream:
             )
             on_top = mapped.select(["origin_key", "_wm"])
         return self.prog.counts.rows_read, on_top
+
+
+def _count_read(prog: Progress, batch: pa.RecordBatch, cancel: threading.Event | None) -> None:
+    """A batch read from the warehouse: stop if the run was cancelled, else count it."""
+    if cancel is not None and cancel.is_set():
+        raise TerminalError("cancelled")
+    prog.counts.rows_read += batch.num_rows
+    prog.counts.bytes += batch.nbytes
 
 
 def _stage(batches: Iterator[pa.Table], staging: SyncStaging) -> None:
