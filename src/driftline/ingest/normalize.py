@@ -35,7 +35,7 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from driftline.ingest.normalize_small import SMALL_BATCH, normalize_small
+from driftline.ingest.normalize_small import SMALL_BATCH, normalize_small, truncate_strings
 from driftline.model import (
     EVENT_SCHEMA,
     INVALID_IDS,
@@ -326,18 +326,8 @@ def truncate_long_strings(raw: pa.Table) -> pa.Table:
             doc = orjson.loads(values[i])
         except orjson.JSONDecodeError:
             continue  # reported as invalid JSON by the validation query
-        values[i] = orjson.dumps(_truncate(doc)).decode()
+        values[i] = orjson.dumps(truncate_strings(doc)).decode()
     return raw.set_column(raw.column_names.index("rec"), "rec", pa.array(values, pa.string()))
-
-
-def _truncate(value: object) -> object:
-    if isinstance(value, str):
-        return value[:MAX_STRING_CHARS]
-    if isinstance(value, dict):
-        return {k: _truncate(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_truncate(v) for v in value]
-    return value
 
 
 def _split(out: pa.Table) -> Normalized:

@@ -60,7 +60,7 @@ def truncate_strings_small(raw: pa.Table) -> pa.Table:
         except orjson.JSONDecodeError:
             continue  # reported by validation
         if _has_long_string(doc):
-            values[i] = orjson.dumps(_truncate(doc)).decode()
+            values[i] = orjson.dumps(truncate_strings(doc)).decode()
             changed = True
     if not changed:
         return raw
@@ -78,13 +78,14 @@ def _has_long_string(value: Any) -> bool:
     return False
 
 
-def _truncate(value: Any) -> Any:
+def truncate_strings(value: Any) -> Any:
+    """``value`` (parsed JSON) with every string cut to 255 characters, as Mixpanel does."""
     if isinstance(value, str):
         return value[:MAX_STRING_CHARS]
     if isinstance(value, dict):
-        return {k: _truncate(v) for k, v in value.items()}
+        return {k: truncate_strings(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_truncate(v) for v in value]
+        return [truncate_strings(v) for v in value]
     return value
 
 
@@ -290,7 +291,7 @@ def truncate_docs(docs: list[Any]) -> None:
     """:func:`truncate_strings_small` for parsed records, in place."""
     for i, doc in enumerate(docs):
         if _has_long_string(doc):
-            docs[i] = _truncate(doc)
+            docs[i] = truncate_strings(doc)
 
 
 def _tables(
