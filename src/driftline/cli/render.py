@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from driftline.cli.options import OutputFormat
@@ -39,4 +40,9 @@ def render_rows(
         table.add_column(col)
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in cols))
-    stdout.print(table)
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    # Piped into a file or another program there is no screen to fit: every value whole.
+    width = Measurement.get(stdout, stdout.options.update_width(100_000), table).maximum
+    Console(width=max(width, 20), soft_wrap=True).print(table)
