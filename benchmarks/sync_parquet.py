@@ -1,9 +1,10 @@
-"""Benchmark: Append sync of a Parquet folder (read by the DuckDB source) into the store,
-against DuckDB reading the same files into Arrow in the same run.
+"""Benchmark: Append sync of a Parquet folder, or of a DuckDB database file, (read by the
+DuckDB source) into the store, against DuckDB reading the same data into Arrow in the same run.
 
-    python benchmarks/sync_parquet.py [--rows 2000000] [--repeat 3]
+    python benchmarks/sync_parquet.py [--rows 2000000] [--repeat 3] [--source parquet|duckdb]
 
-The data (6 columns incl. a JSON text column) is written once to benchmarks/data/.
+The data (6 columns incl. a JSON text column) is written once to benchmarks/data/: a folder
+holding ``orders.parquet``, and ``orders.duckdb`` with the same rows in table ``orders``.
 """
 
 from __future__ import annotations
@@ -39,14 +40,30 @@ def ensure_data(rows: int) -> Path:
     return folder
 
 
-def raw_read(folder: Path) -> float:
+def ensure_duckdb_file(rows: int) -> Path:
+    """The same rows in a DuckDB database file, table ``orders``."""
+    folder = ensure_data(rows)
+    target = HERE / f"{rows}.duckdb"
+    if not target.exists():
+        with duckdb.connect(str(target)) as conn:
+            conn.execute(
+                f"CREATE TABLE orders AS SELECT * FROM read_parquet('{folder}/orders.parquet')"
+            )
+    return target
+
+
+def raw_read(source: Path) -> float:
     started = time.perf_counter()
     rows = 0
-    reader = duckdb.sql(f"SELECT * FROM read_parquet('{folder}/orders.parquet')").to_arrow_reader(
-        122_880
-    )
-    for batch in reader:
+    if source.is_dir():
+        conn = duckdb.connect()
+        relation = conn.sql(f"SELECT * FROM read_parquet('{source}/orders.parquet')")
+    else:
+        conn = duckdb.connect(str(source), read_only=True)
+        relation = conn.sql("SELECT * FROM orders")
+    for batch in relation.to_arrow_reader(122_880):
         rows += batch.num_rows
+    conn.close()
     return time.perf_counter() - started
 
 
@@ -93,8 +110,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-limit", default="1GB", help="The store's DuckDB memory limit.")
+    parser.add_argument(
+        "--source", choices=["parquet", "duckdb"], default="parquet",
+        help="Read a Parquet folder, or a DuckDB database file holding the same table.",
+    )  # fmt: skip
     args = parser.parse_args()
-    folder = ensure_data(args.rows)
+    folder = ensure_data(args.rows) if args.source == "parquet" else ensure_duckdb_file(args.rows)
     reads, syncs = [], []
     for _ in range(args.repeat):
         reads.append(raw_read(folder))
@@ -109,7 +130,7 @@ def main() -> None:
     peak = max(r["peak_rss_kb"] for r in syncs) / 1024
     cpu = statistics.median(r["cpu_seconds"] for r in syncs)
     print(
-        f"median: DuckDB Parquet → Arrow {read_rate:,.0f} rows/s · Append sync {sync_rate:,.0f} rows/s · "
+        f"median ({args.source}): DuckDB → Arrow {read_rate:,.0f} rows/s · Append sync {sync_rate:,.0f} rows/s · "
         f"ratio {sync_rate / read_rate:.2f} · sync CPU {cpu:.1f} s · peak RSS {peak:.0f} MiB · "
         f"load {os.getloadavg()[0]:.1f}"
     )

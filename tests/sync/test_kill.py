@@ -156,8 +156,10 @@ def test_kill_server_during_run_then_rerun(big_orders: Any, tmp_path: Path) -> N
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_kill_run_the_store_reads_then_rerun(tmp_path: Path) -> None:
-    """The same for a run the store reads and maps itself (a Parquet folder: one statement)."""
+@pytest.mark.parametrize("form", ["parquet", "duckdb file"])
+def test_kill_run_the_store_reads_then_rerun(tmp_path: Path, form: str) -> None:
+    """The same for a run the store reads and maps itself (one statement): a Parquet folder,
+    or a DuckDB file the store attaches."""
     import duckdb
 
     folder = tmp_path / "files"
@@ -168,9 +170,14 @@ def test_kill_run_the_store_reads_then_rerun(tmp_path: Path) -> None:
                   TIMESTAMP '2026-01-01' + to_seconds(i) AS created_at
                   FROM range({rows}) t(i)) TO '{folder / "orders.parquet"}' (FORMAT parquet)"""
     )
+    url = f"duckdb:///{folder}"
+    if form == "duckdb file":
+        url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+        with duckdb.connect(str(tmp_path / "wh.duckdb")) as conn:
+            conn.execute(f"CREATE TABLE orders AS FROM '{folder / 'orders.parquet'}'")
     data = tmp_path / "data"
     run_cli("init", data_dir=data)
-    run_cli("warehouse", "add", "files", f"duckdb:///{folder}", data_dir=data)
+    run_cli("warehouse", "add", "files", url, data_dir=data)
     run_cli(
         "sync", "add", "orders", "--warehouse", "files", "--table", "orders", "--type", "events",
         "--mode", "append", "--event-name", "Order", "--time-column", "created_at",

@@ -1,5 +1,6 @@
-"""An events sync from Parquet files runs as one statement in the store (the store reads the
-files and maps them itself). It must store exactly what the streamed path stores: the same
+"""An events sync from Parquet files or a DuckDB file runs as one statement in the store (the
+store reads the files, or attaches the database file, and maps them itself). It must store
+exactly what the streamed path stores: the same
 events, watermark, boundary and run counts, over a first run, a run with new rows on the
 watermark's instant and re-sent keys, and a run with a row to reject (which the streamed path
 takes, to count and report it)."""
@@ -11,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from driftline.model import SyncMode, TableType
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.sync import catalog, engine
+from driftline.sync.sources.base import ReadRequest, TableRef
+from driftline.sync.sources.duckdb import create as create_source
+from driftline.sync.sources.duckdb.client import DuckDBSource
 from driftline.sync.spec import SyncSpec
 
 PROPS = [
@@ -96,10 +101,15 @@ _COUNTS = ("status", "rows_read", "inserted", "updated", "rejected")
 
 
 def _both(fast: Any, slow: Any, expected_path: str) -> None:
+    """Run the sync on both stores: ``fast`` as the engine chooses, ``slow`` with the store's
+    own read turned off, so that it takes the streamed path."""
     outs = []
     for (store, writer), path in ((fast, expected_path), (slow, "stream")):
         progress = engine.Progress("orders")
-        out = engine.run_sync(store, writer, 1, "orders", progress=progress)
+        with pytest.MonkeyPatch.context() as patch:
+            if store is slow[0]:
+                patch.setattr(DuckDBSource, "store_read_sql", lambda *_: None)
+            out = engine.run_sync(store, writer, 1, "orders", progress=progress)
         assert progress.path == path
         outs.append({k: out[k] for k in _COUNTS})
     assert outs[0] == outs[1]
@@ -107,9 +117,14 @@ def _both(fast: Any, slow: Any, expected_path: str) -> None:
     assert _snapshot(fast[0]) == _snapshot(slow[0])
 
 
-def test_the_store_maps_parquet_as_the_stream_does(tmp_path: Path) -> None:
+def _url(wh: Warehouse, form: str) -> str:
+    return f"duckdb:///{wh.folder if form == 'parquet' else wh.file}"
+
+
+@pytest.mark.parametrize("form", ["parquet", "duckdb file"])
+def test_the_store_maps_as_the_stream_does(tmp_path: Path, form: str) -> None:
     wh = Warehouse(tmp_path)
-    fast = _store(tmp_path / "fast", f"duckdb:///{wh.folder}", SyncMode.APPEND)
+    fast = _store(tmp_path / "fast", _url(wh, form), SyncMode.APPEND)
     slow = _store(tmp_path / "slow", f"duckdb:///{wh.file}", SyncMode.APPEND)
 
     def both(expected_path: str) -> None:
@@ -132,16 +147,35 @@ def test_the_store_maps_parquet_as_the_stream_does(tmp_path: Path) -> None:
     both("stream")
     history = engine.history(fast[0], 1, "orders")
     assert history[-1]["rejected"] == 1
+    # the attached file is released: the warehouse can write it again
+    wh.run("DELETE FROM orders WHERE id = 'o-x'")
     for store, writer in (fast, slow):
+        assert "_dl_source" not in {r[0] for r in store.query_rows(
+            "SELECT database_name FROM duckdb_databases()")}  # fmt: skip
         writer.close()
         store.close()
 
 
-def test_one_time_sync_from_parquet(tmp_path: Path) -> None:
+@pytest.mark.parametrize("form", ["parquet", "duckdb file"])
+def test_one_time_sync_in_the_store(tmp_path: Path, form: str) -> None:
     wh = Warehouse(tmp_path)
-    fast = _store(tmp_path / "fast", f"duckdb:///{wh.folder}", SyncMode.ONE_TIME)
+    fast = _store(tmp_path / "fast", _url(wh, form), SyncMode.ONE_TIME)
     slow = _store(tmp_path / "slow", f"duckdb:///{wh.file}", SyncMode.ONE_TIME)
     _both(fast, slow, "store")
     for store, writer in (fast, slow):
         writer.close()
         store.close()
+
+
+def test_a_duckdb_table_named_with_another_catalog_is_left_to_the_source(tmp_path: Path) -> None:
+    """``other.main.orders`` is not this file's table: the store must not read the file's own
+    ``main.orders`` in its place; the source reads it (and answers with its own error)."""
+    wh = Warehouse(tmp_path)
+    source = create_source(f"duckdb:///{wh.file}")
+    schema = source.describe(TableRef("orders"))
+    own = source.store_read_sql(ReadRequest(TableRef("orders", "wh.main"), ("id",)), schema)
+    assert own is not None and own.attach == ("_dl_source", str(wh.file.resolve()))
+    assert '"_dl_source"."main"."orders"' in own.sql
+    other = ReadRequest(TableRef("orders", "other.main"), ("id",))
+    assert source.store_read_sql(other, schema) is None
+    source.close()

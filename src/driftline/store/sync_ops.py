@@ -26,6 +26,7 @@ import datetime as dt
 import itertools
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from driftline.errors import NotFound, TerminalError
 from driftline.model import WriteResult
@@ -448,9 +450,14 @@ class InsertSyncEvents:
         self, mapped: str, params: dict[str, Any], skip: str, skip_params: dict[str, Any],
         project_id: int, sync_name: str, run_id: str, target: Target, counts: RunCounts,
         finish: Callable[[pa.Table], tuple[dict[str, Any], pa.Table | None]],
-        stream: StoreStream | None = None,
+        stream: StoreStream | None = None, attach: tuple[str, str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:  # fmt: skip
         self.stream = stream
+        self.attach = attach
+        self.cancel = cancel
+        self._lock = threading.Lock()
+        self._running: duckdb.DuckDBPyConnection | None = None
         self.mapped = mapped
         self.params = params
         self.skip = skip
@@ -463,18 +470,40 @@ class InsertSyncEvents:
         self.finish = finish
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        with self._lock:
+            self._check_cancel()
+            self._running = conn
         zone = conn.execute("SELECT current_setting('TimeZone')").fetchone()
         conn.execute("SET TimeZone = 'UTC'")  # as the sources read: timestamps in UTC
         try:
-            return self._apply(conn, now)
+            counts = self._apply(conn, now)
+            self._check_cancel()
+            return counts
         except duckdb.Error:
             abandon_transaction(conn)  # so that the zone can be put back
+            self._check_cancel()  # an interrupted statement: the run was cancelled
             raise
         finally:
+            with self._lock:
+                self._running = None
             if zone:
                 conn.execute("SET TimeZone = ?", [zone[0]])
 
+    def interrupt(self) -> None:
+        """Stop the run's statement if it is running (the run was cancelled): its
+        transaction rolls back and the run fails as cancelled. Called from another thread."""
+        with self._lock:
+            if self._running is not None:
+                self._running.interrupt()
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise TerminalError("cancelled")
+
     def _apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
+        if self.attach is not None:  # in the transaction: a rollback detaches it too
+            alias, path = self.attach
+            conn.execute(f"ATTACH {_literal(path)} AS {_ident(alias)} (READ_ONLY)")
         if self.stream is None:
             return self._insert(conn, now)
         conn.register(STREAM_VIEW, self.stream.reader())
@@ -511,7 +540,9 @@ class InsertSyncEvents:
         return _commit_events_run(conn, now, self, result, *self.finish(on_top))
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
-        pass
+        if self.attach is not None:
+            with contextlib.suppress(duckdb.Error):
+                conn.execute(f"DETACH DATABASE IF EXISTS {_ident(self.attach[0])}")
 
 
 # ---------------------------------------------------------------------- rows
@@ -706,3 +737,11 @@ class DeleteSync:
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass
+
+
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _literal(text: str) -> str:
+    return exp.Literal.string(text).sql("duckdb")

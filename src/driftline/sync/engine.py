@@ -56,7 +56,7 @@ from driftline.sync import urls
 from driftline.sync.mapping import Mapping, resolve, split_rejected
 from driftline.sync.modes import runner_for
 from driftline.sync.sources import open_source
-from driftline.sync.sources.base import MapsInPlace, Source, TableRef
+from driftline.sync.sources.base import MapsInPlace, Source, StoreRead, TableRef
 from driftline.sync.spec import SyncSpec
 
 #: staged batches being written at once
@@ -349,15 +349,16 @@ def _store_maps(
 ) -> bool:  # fmt: skip
     """The fast path of an events run: the mapping and the insert are one statement in the
     store (:class:`~driftline.store.sync_ops.InsertSyncEvents`), over the source's files
-    when the store can read them itself (Parquet) or else over the warehouse's raw batches
-    as they arrive. False when the run must take the streamed path: the source or the mode
-    does not allow it (DuckDB files map in their own engine), or a row is to be rejected
+    when the store can read them itself (Parquet files; DuckDB files, which it attaches) or
+    else over the warehouse's raw batches as they arrive. False when the run must take the
+    streamed path: the source or the mode does not allow it, or a row is to be rejected
     (the streamed path counts and reports rejected rows; nothing was stored)."""
     skip_sql = getattr(mode, "skip_sql", None)
     if skip_sql is None:
         return False
     read_sql = getattr(source, "store_read_sql", None)
-    read = read_sql(request, mapping.schema) if read_sql is not None else None
+    store_read: StoreRead | None = read_sql(request, mapping.schema) if read_sql else None
+    read = store_read.sql if store_read is not None else None
     now_ms = int(time.time() * 1000)
     stream: _RawStream | None = None
     if read is None:
@@ -384,12 +385,15 @@ def _store_maps(
 
     op = InsertSyncEvents(
         mapped, params or {}, skip, skip_params, project_id, name, prog.run_id, target,
-        prog.counts, finish, stream,
+        prog.counts, finish, stream, attach=store_read.attach if store_read else None,
+        cancel=cancel,
     )  # fmt: skip
     future = writer.submit(op, wait_for_room=True)
     while not future.done():
         with contextlib.suppress(TimeoutError):
             future.exception(timeout=0.25)
+        if cancel is not None and cancel.is_set():
+            op.interrupt()
         done = store.write_progress()
         if stream is None and done is not None and prog.total and not future.done():
             prog.counts.rows_read = int(prog.total * done)

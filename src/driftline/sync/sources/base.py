@@ -235,6 +235,18 @@ class WarehouseChecksums(Protocol):
     ) -> Iterator[pa.RecordBatch]: ...
 
 
+@dataclass(frozen=True)
+class StoreRead:
+    """A source's read as SQL that the store's own DuckDB runs (see ``store_read_sql``).
+
+    ``attach`` is ``(alias, path)`` of a DuckDB database file the SQL reads through
+    ``alias``: the store attaches it read-only for the run's statement and detaches it after.
+    """
+
+    sql: str
+    attach: tuple[str, str] | None = None
+
+
 @runtime_checkable
 class MapsInPlace(Protocol):
     """Optional: the warehouse is DuckDB itself (DuckDB files, Parquet folders), so the

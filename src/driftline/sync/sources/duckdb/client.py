@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,14 @@ import pyarrow as pa
 from sqlglot import exp
 
 from driftline.errors import DriftlineError, TerminalError, TransientError
-from driftline.sync.sources.base import Capabilities, Column, ReadRequest, TableSchema
+from driftline.sync.sources.base import (
+    Capabilities,
+    Column,
+    ReadRequest,
+    StoreRead,
+    TableRef,
+    TableSchema,
+)
 from driftline.sync.sources.sql import SqlSource
 from driftline.sync.sources.sqlite.config import FileConfig
 
@@ -112,6 +120,10 @@ def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names) if changed else batch
 
 
+#: the name a DuckDB file has in the store while a run reads it there
+STORE_ALIAS = "_dl_source"
+
+
 class DuckDBSource(SqlSource):
     system_schemas = ("information_schema", "pg_catalog")
 
@@ -119,19 +131,41 @@ class DuckDBSource(SqlSource):
         super().__init__(DuckDBClient(config), description=config.shown)
         self.capabilities = capabilities
 
-    def store_read_sql(self, request: ReadRequest, schema: TableSchema) -> str | None:
-        """The read as SQL that the store's own DuckDB can run, or None. Parquet folders
-        qualify: the store reads the files itself (a DuckDB file stays with this source)."""
+    def store_read_sql(self, request: ReadRequest, schema: TableSchema) -> StoreRead | None:
+        """The read as SQL that the store's own DuckDB can run, or None. The store reads
+        Parquet folders' files itself, and a DuckDB file by attaching it read-only as
+        :data:`STORE_ALIAS`."""
         assert isinstance(self.client, DuckDBClient)
-        folder = self.client.config.path
-        if request.table.schema is not None or not folder.is_dir():
+        path = self.client.config.path
+        if path.is_file():
+            return self._attached_read(request, schema, path)
+        if request.table.schema is not None or not path.is_dir():
             return None
-        target = _parquet_tables(folder).get(request.table.name)
+        target = _parquet_tables(path).get(request.table.name)
         if target is None:
             return None
         ident = exp.to_identifier(request.table.name, quoted=True).sql("duckdb")
         literal = exp.Literal.string(target).sql("duckdb")
-        return f"WITH {ident} AS (SELECT * FROM read_parquet({literal})) {self.select_sql(request, schema)}"
+        return StoreRead(
+            f"WITH {ident} AS (SELECT * FROM read_parquet({literal})) "
+            f"{self.select_sql(request, schema)}"
+        )
+
+    def _attached_read(
+        self, request: ReadRequest, schema: TableSchema, path: Path
+    ) -> StoreRead | None:
+        """The file's table named through the alias it has in the store. A table named
+        with a catalog is read there only when the catalog is this file's own."""
+        database, _, own_schema = (request.table.schema or "").rpartition(".")
+        if database and database != self._catalog():
+            return None
+        table = TableRef(request.table.name, f"{STORE_ALIAS}.{own_schema or 'main'}")
+        sql = self.select_sql(dataclasses.replace(request, table=table), schema)
+        return StoreRead(sql, attach=(STORE_ALIAS, str(path.resolve())))
+
+    def _catalog(self) -> str:
+        [(name,)] = self.client.rows("SELECT current_database()")
+        return str(name)
 
     def read_mapped(
         self, request: ReadRequest, schema: TableSchema, relation: str, mapping_sql: str,
