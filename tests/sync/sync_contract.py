@@ -146,6 +146,18 @@ class SourceContract:
         again = sync.run("nohash")
         assert again["status"] == "skipped"
 
+    def test_a_key_twice_in_one_run_is_stored_once(self, wh: Any, sync: Any) -> None:
+        """Two rows of the table that are one event (same event, user, time and insert id):
+        the run succeeds and stores it once, as one of the two rows."""
+        rows = [order(i, T0) for i in range(1, 6)] + [order(3, T0, amount=99.5)]
+        wh.create(self.table("twice"), EVENT_COLUMNS, rows)
+        sync.add(**self.events_spec("twice"))
+        out = sync.run("twice")
+        assert (out["status"], out["rows_read"], out["inserted"]) == ("succeeded", 6, 5)
+        got = sync.rows("SELECT properties FROM events WHERE insert_id = 'o-3'")
+        assert len(got) == 1 and json.loads(got[0][0])["amount"] in (4.5, 99.5)
+        assert sync.run("twice")["inserted"] == 0
+
     def test_invalid_rows_are_rejected_and_the_rest_stored(self, wh: Any, sync: Any) -> None:
         rows = [order(1, T0), order(2, T0, created_at=None), order(3, T0, user_id="undefined")]
         wh.create(self.table("bad"), EVENT_COLUMNS, rows)

@@ -386,9 +386,14 @@ class InsertEventsQuery:
     #: a failure is the query refusing its input: running it again would only repeat it
     retry = False
 
-    def __init__(self, sql: str, params: dict[str, Any]) -> None:
+    def __init__(
+        self, sql: str, params: dict[str, Any], *, refuse_repeats: str | None = None
+    ) -> None:
         self.sql = sql
         self.params = params
+        #: the query reads a stream, which cannot be read twice: when two of its rows share
+        #: a key, the op fails with this message instead of writing them again in order
+        self.refuse_repeats = refuse_repeats
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
         # Written in any order (parallel, and cheaper), unless two rows of the query share a
@@ -401,6 +406,8 @@ class InsertEventsQuery:
         count = self._insert(conn, now, ordered=not alone)
         stats = _new_rows_stats(conn, now, now) if count else None
         if alone and stats is not None and stats[2] != stats[3]:
+            if self.refuse_repeats is not None:
+                raise duckdb.InvalidInputException(self.refuse_repeats)
             conn.execute("DELETE FROM events WHERE ingested_at = ?::TIMESTAMP", [now])
             count = self._insert(conn, now, ordered=True)
             stats = None  # counted again on the rows as they are now

@@ -434,7 +434,8 @@ class InsertSyncEvents:
       Append boundary), with its own parameters in ``skip_params``;
     - a row the mapping rejects stops the statement (:data:`SYNC_REFUSED`) and the
       transaction rolls back: the caller then runs the streamed path, which counts and
-      reports rejected rows;
+      reports rejected rows; so do two rows with one key read from a ``stream`` (the
+      raw batches cannot be read again in order: the streamed path keeps the later row);
     - ``finish`` gets the rows on the newest insert time (``origin_key``, ``_wm``: all that
       the mode's state depends on) and returns the new state and boundary.
 
@@ -524,6 +525,8 @@ class InsertSyncEvents:
                            WHEN err IS NOT NULL THEN error('{SYNC_REFUSED}')
                            ELSE true END""",
             {**self.params, **self.skip_params},
+            # two rows of a stream with one key: the streamed path keeps the later one
+            refuse_repeats=SYNC_REFUSED if self.stream is not None else None,
         )
         result = insert.apply(conn, now)
         if self.stream is not None:  # read once: what was seen on the way
