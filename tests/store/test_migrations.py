@@ -11,7 +11,7 @@ from driftline.store import STORE_FILE, DuckDBStore
 from driftline.store.schema import LATEST_VERSION, MIGRATIONS
 
 
-def test_a_version_6_store_keeps_its_events_and_stores_properties_with_zstd(tmp_path: Path) -> None:
+def test_a_version_6_store_keeps_its_events_and_stores_texts_with_zstd(tmp_path: Path) -> None:
     # the store as driftline wrote it before migration 7, with events in it
     conn = duckdb.connect(str(tmp_path / STORE_FILE))
     conn.execute(
@@ -30,7 +30,7 @@ def test_a_version_6_store_keeps_its_events_and_stores_properties_with_zstd(tmp_
     conn.execute(
         """INSERT INTO events
            SELECT 1, 'E', TIMESTAMP '2026-01-01' + to_seconds(i), 'u' || (i % 7), NULL, 'u' || (i % 7),
-                  'id-' || i, '{"n":' || i || ',"plan":"pro"}', 'import', NULL, TIMESTAMP '2026-01-02'
+                  'id-' || i, '{"n":' || i || ',"plan":"pro"}', 'import', 'k-' || i, TIMESTAMP '2026-01-02'
            FROM range(150000) t(i)"""
     )
     conn.close()
@@ -42,9 +42,12 @@ def test_a_version_6_store_keeps_its_events_and_stores_properties_with_zstd(tmp_
         )[0] == (150_000, 150_000, sum(range(150_000)))
         store.query_rows("CHECKPOINT")
         kinds = {
-            r[0]
+            (r[0], r[1])
             for r in store.query_rows(
-                "SELECT DISTINCT compression FROM pragma_storage_info('events') WHERE column_name = 'properties' AND segment_type = 'JSON'"
+                """SELECT DISTINCT column_name, compression FROM pragma_storage_info('events')
+                   WHERE column_name IN ('properties', 'insert_id', 'origin_key')
+                     AND segment_type IN ('JSON', 'VARCHAR')"""
             )
         }
-    assert kinds == {"ZSTD"}
+        assert store.query_rows("SELECT min(origin_key) FROM events")[0][0] == "k-0"
+    assert kinds == {("properties", "ZSTD"), ("insert_id", "ZSTD"), ("origin_key", "ZSTD")}

@@ -300,6 +300,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             _EVENTS_RESOLVED,
         ),
     ),
+    Migration(
+        8,
+        "events: insert ids and origin keys compressed with zstd (a cheaper insert)",
+        (
+            # Ids that are nearly all distinct gain nothing from dictionary compression, whose
+            # analysis still costs: zstd writes them in half the CPU (2M synced rows: the
+            # insert 1.68 -> 1.40 CPU-s). Reports never read them; exports and dedup do.
+            "DROP VIEW events_resolved",
+            """CREATE TABLE events_ids (
+                project_id INTEGER NOT NULL,
+                event VARCHAR NOT NULL,
+                time TIMESTAMP NOT NULL,
+                distinct_id VARCHAR NOT NULL,
+                device_id VARCHAR,
+                user_id VARCHAR,
+                insert_id VARCHAR NOT NULL USING COMPRESSION zstd,
+                properties JSON USING COMPRESSION zstd,
+                origin VARCHAR NOT NULL,
+                origin_key VARCHAR USING COMPRESSION zstd,
+                ingested_at TIMESTAMP NOT NULL
+            )""",
+            "INSERT INTO events_ids SELECT * FROM events",
+            "DROP TABLE events",
+            "ALTER TABLE events_ids RENAME TO events",
+            _EVENTS_RESOLVED,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
