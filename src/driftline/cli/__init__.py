@@ -72,11 +72,9 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if _is_click_error(exc):  # a usage error: click's own message and usage line
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("DRIFTLINE_DEBUG"):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -85,3 +83,9 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
+
+
+def _is_click_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is click's (usage errors, bad parameters): Typer may bring its own copy
+    of click, whose classes are not the installed click's."""
+    return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
