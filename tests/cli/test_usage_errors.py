@@ -25,3 +25,13 @@ def test_a_missing_argument_names_it() -> None:
     assert out.returncode == 2
     assert "Missing argument 'url'" in out.stderr
     assert "unexpected" not in out.stderr
+
+
+def test_a_missing_optional_package_says_what_to_install() -> None:
+    from driftline.cli import _missing_package
+
+    assert _missing_package("adbc_driver_postgresql.dbapi") == (
+        "this needs the Python package 'adbc_driver_postgresql', which is not installed: "
+        "pip install 'driftline[postgres]'"
+    )
+    assert _missing_package("somethingelse").endswith("pip install somethingelse")

@@ -77,6 +77,9 @@ def main() -> None:
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("DRIFTLINE_DEBUG"):
             raise
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            typer.echo(f"error: {_missing_package(exc.name)}", err=True)
+            sys.exit(1)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         typer.echo(
             f"error: unexpected {type(exc).__name__}: {first} (set DRIFTLINE_DEBUG=1 for the traceback)",
@@ -89,3 +92,19 @@ def _is_click_error(exc: BaseException) -> bool:
     """Whether ``exc`` is click's (usage errors, bad parameters): Typer may bring its own copy
     of click, whose classes are not the installed click's."""
     return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
+
+
+#: the extra that brings a package driftline imports only when a connector needs it
+_EXTRAS = {
+    "psycopg": "postgres", "adbc_driver_postgresql": "postgres", "adbc_driver_manager": "postgres",
+    "pymysql": "mysql", "snowflake": "snowflake", "google": "bigquery", "databricks": "databricks",
+    "s3fs": "s3", "boto3": "s3", "botocore": "s3", "gcsfs": "gcs", "adlfs": "azure",
+    "maxminddb": "geoip", "ua_parser": "snowplow",
+}  # fmt: skip
+
+
+def _missing_package(module: str) -> str:
+    top = module.split(".")[0]
+    extra = _EXTRAS.get(top)
+    how = f"pip install 'driftline[{extra}]'" if extra else f"pip install {top}"
+    return f"this needs the Python package {top!r}, which is not installed: {how}"
