@@ -262,6 +262,8 @@ def main() -> None:
 
         PostgresWarehouse.binary_copy = False
         PostgresWarehouse.append = csv_copy_append  # type: ignore[method-assign]
+        # one COPY per 250,000-row batch, as that path did (no streamed load)
+        PostgresWarehouse.append_stream = None  # type: ignore[assignment,method-assign]
         schema = f"dl_pipelines_bench_{uuid.uuid4().hex[:6]}"
         backends = BackendCPU(args.postgres, "dlbench")
         seconds, cpu, _ = run_export(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 def prefetch(
     items: Iterator[T], depth: int = 2, *, name: str = "driftline-prefetch"
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """Yield ``items``, produced on a thread of its own up to ``depth`` ahead.
 
     An exception in the producer is raised in the consumer; a consumer that stops early

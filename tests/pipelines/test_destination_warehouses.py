@@ -21,6 +21,20 @@ class TestPostgres(WarehouseContract):
         return lambda name: f"{pg_database}?schema=dl_pipelines_{name}_{uuid.uuid4().hex[:8]}"
 
 
+@pytest.mark.e2e
+class TestPostgresSlicedStream(TestPostgres):
+    """The same contract with one step's COPY fed many small batches, each in several
+    slices: a kill between batches lands in the middle of the open COPY."""
+
+    @pytest.fixture(autouse=True)
+    def small_batches(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from driftline.pipelines import warehouse_export
+        from driftline.pipelines.destinations.postgres import client
+
+        monkeypatch.setattr(warehouse_export, "STREAM_BATCH_ROWS", 50)
+        monkeypatch.setattr(client, "COPY_CHUNK_ROWS", 7)
+
+
 class TestDuckDBFile(WarehouseContract):
     @pytest.fixture
     def url_for(self, tmp_path: Path) -> UrlFor:

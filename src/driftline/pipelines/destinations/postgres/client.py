@@ -1,6 +1,8 @@
 """PostgreSQL client: statements through psycopg; rows through ADBC's binary ``COPY`` (Arrow
-to the wire format in C++: no CSV to render or parse). A step's rows and its export-log row
-commit in one transaction on the ADBC connection; driver errors are mapped here."""
+to the wire format in C++: no CSV to render or parse), one ``COPY`` per step fed in small
+slices, so that the server parses rows while the next ones are rendered and encoded. A
+step's rows and its export-log row commit in one transaction on the ADBC connection;
+driver errors are mapped here."""
 
 from __future__ import annotations
 
@@ -17,6 +19,20 @@ from driftline.pipelines.destinations.postgres.config import PostgresConfig
 
 #: jsonb's binary input format: a version byte, then the JSON text
 JSONB_VERSION = b"\x01"
+#: rows per Arrow batch handed to the driver, which encodes a batch whole before sending it
+COPY_CHUNK_ROWS = 4096
+
+
+def _jsonb(data: pa.Table, json_columns: list[str]) -> pa.Table:
+    """JSON text columns in jsonb's binary input format (the version byte first)."""
+    for name in json_columns:
+        if name in data.column_names:
+            index = data.column_names.index(name)
+            column = pc.binary_join_element_wise(
+                JSONB_VERSION, data.column(index).cast(pa.binary()), b""
+            )
+            data = data.set_column(index, name, column)
+    return data
 
 
 def _map(exc: Exception, what: str) -> Exception:
@@ -129,21 +145,54 @@ class PostgresWarehouse:
 
     def append(self, table: str, data: pa.Table, json_columns: list[str]) -> None:
         """Binary COPY of the Arrow rows; JSON columns (jsonb) get their version byte."""
+        self.append_stream(table, iter([data]), json_columns)
+
+    def append_stream(
+        self, table: str, batches: Iterator[pa.Table], json_columns: list[str]
+    ) -> None:
+        """One binary COPY of every batch, each read when the driver wants more rows.
+
+        The driver encodes an Arrow batch whole before it sends any of it, so batches go
+        in slices of :data:`COPY_CHUNK_ROWS`: the server parses one slice while the next
+        is encoded, and the driver (which holds no GIL while it encodes and sends) pulls
+        the next batch from ``batches`` only when it needs it. An exception raised by
+        ``batches`` is raised here as it was: the driver only sees an error code.
+        """
+        if not self.binary_copy:  # a subclass's own ``append``, batch by batch
+            for batch in batches:
+                self.append(table, batch, json_columns)
+            return
         if self._cursor is None:  # outside a step's transaction: a transaction of its own
             with self._copy_transaction():
-                self.append(table, data, json_columns)
+                self.append_stream(table, batches, json_columns)
             return
-        for name in json_columns:
-            if name in data.column_names:
-                index = data.column_names.index(name)
-                column = pc.binary_join_element_wise(
-                    JSONB_VERSION, data.column(index).cast(pa.binary()), b""
-                )
-                data = data.set_column(index, name, column)
+        first = next(batches, None)
+        if first is None:
+            return
+        first = _jsonb(first, json_columns)
+        failure: list[BaseException] = []
+
+        def slices() -> Iterator[pa.RecordBatch]:
+            try:
+                batch: pa.Table | None = first
+                while batch is not None:
+                    yield from batch.to_batches(max_chunksize=COPY_CHUNK_ROWS)
+                    batch = next(batches, None)
+                    if batch is not None:
+                        batch = _jsonb(batch, json_columns)
+            except BaseException as exc:  # handed back to the caller below
+                failure.append(exc)
+                raise
+
+        reader = pa.RecordBatchReader.from_batches(first.schema, slices())
         try:
-            self._cursor.adbc_ingest(table, data, mode="append", db_schema_name=self.schema)
+            self._cursor.adbc_ingest(table, reader, mode="append", db_schema_name=self.schema)
         except Exception as exc:
+            if failure:
+                raise failure[0] from None
             raise _map(exc, f"PostgreSQL destination: loading {table}") from None
+        if failure:  # the driver ended the stream without saying so
+            raise failure[0]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
