@@ -291,3 +291,31 @@ def test_two_files_in_one_commit_store_what_the_exact_path_stores(tmp_path: Path
     assert len(fast["events"]) == len(lines)
     assert fast["snowplow_events"] == exact["snowplow_events"]
     assert fast["events"] == exact["events"]
+
+
+def test_ua_parser_fields_become_properties_with_the_os_name_as_fallback(tmp_path: Path) -> None:
+    ua = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0"
+    derived = json.dumps(
+        {
+            "schema": _CONTEXTS,
+            "data": [
+                {"schema": "iglu:com.acme/other/jsonschema/1-0-0", "data": {"osFamily": "no"}},
+                {"schema": ua, "data": {"useragentFamily": "Firefox", "osFamily": None}},
+            ],
+        }
+    )
+    lines = enriched_lines(2, seed=5)
+    content = [
+        _set(lines[0], derived_contexts=derived, os_name="Linux"),
+        _set(lines[1], derived_contexts="", os_name="BeOS"),
+    ]
+    source = tmp_path / "ua.tsv"
+    source.write_text("\n".join(content) + "\n")
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["fast"] == [True]
+    assert fast["events"] == exact["events"]
+    props = sorted((e[9] for e in fast["events"]), key=lambda p: p["$os"])
+    assert [p["$os"] for p in props] == ["BeOS", "Linux"]
+    assert props[1]["$browser"] == "Firefox"
+    assert "$device" not in props[1] and "$browser" not in props[0]

@@ -43,6 +43,10 @@ _KEY = (
 )
 
 
+#: the UA parser context's fields read into properties, extracted in one pass (``ua[i]``)
+_UA_FIELDS = [*UA.values(), "osFamily"]
+
+
 def _member(key: str, expr: str) -> str:
     """SQL for one ``"key":value`` JSON member; NULL (left out) when the value is NULL."""
     return f"'\"{key}\":' || to_json({expr})"
@@ -52,9 +56,9 @@ def _base() -> str:
     """The properties from atomic fields, as JSON text without NULL members."""
     members = [_member(k, v) for k, v in MIXPANEL.items()]
     members += [_member(k, v) for k, v in SCREEN.items()]
-    members += [_member(k, f"ua->>'{v}'") for k, v in UA.items()]
+    members += [_member(k, f"ua[{_UA_FIELDS.index(v) + 1}]") for k, v in UA.items()]
     members += [
-        _member("$os", "coalesce(ua->>'osFamily', os_name)"),
+        _member("$os", f"coalesce(ua[{_UA_FIELDS.index('osFamily') + 1}], os_name)"),
         _member("mp_lib", "'Snowplow: ' || v_tracker"),
         _member("snowplow_event", "event"),
         _member("snowplow_event_id", "event_id"),
@@ -102,7 +106,9 @@ def events_sql() -> str:
       SELECT map(list(s), list('contexts_' || {key_s})) AS m FROM schemas WHERE s IS NOT NULL
     ), keyed AS (
       SELECT src.*, list_transform(ents, lambda x: m[x->>'schema']) AS ks,
-        list_filter(derived, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data' AS ua
+        json_extract_string(
+          list_filter(derived, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data',
+          [{", ".join(f"'$.{f}'" for f in _UA_FIELDS)}]) AS ua
       FROM src, names
     ), shaped AS (
       SELECT *, CASE
