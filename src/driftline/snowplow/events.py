@@ -43,8 +43,19 @@ _KEY = (
 )
 
 
-#: the UA parser context's fields read into properties, extracted in one pass (``ua[i]``)
+#: the UA parser context's fields read into properties
 _UA_FIELDS = [*UA.values(), "osFamily"]
+#: the derived contexts as typed lists, read in one pass: each entity's schema and, for the
+#: UA parser's, the fields above (as JSON, so that a value reads as it would with ``->>``)
+_DERIVED = (
+    '{"data": [{"schema": "VARCHAR", "data": {'
+    + ", ".join(f'"{f}": "JSON"' for f in _UA_FIELDS)
+    + "}}]}"
+)
+
+
+def _ua(field: str) -> str:
+    return f"json_extract_string(ua.{field}, '$')"
 
 
 def _member(key: str, expr: str) -> str:
@@ -56,9 +67,9 @@ def _base() -> str:
     """The properties from atomic fields, as JSON text without NULL members."""
     members = [_member(k, v) for k, v in MIXPANEL.items()]
     members += [_member(k, v) for k, v in SCREEN.items()]
-    members += [_member(k, f"ua[{_UA_FIELDS.index(v) + 1}]") for k, v in UA.items()]
+    members += [_member(k, _ua(v)) for k, v in UA.items()]
     members += [
-        _member("$os", f"coalesce(ua[{_UA_FIELDS.index('osFamily') + 1}], os_name)"),
+        _member("$os", f"coalesce({_ua('osFamily')}, os_name)"),
         _member("mp_lib", "'Snowplow: ' || v_tracker"),
         _member("snowplow_event", "event"),
         _member("snowplow_event_id", "event_id"),
@@ -93,7 +104,6 @@ def events_sql() -> str:
     WITH src AS (
       SELECT *,
         coalesce(json_extract(contexts, '$.data[*]'), []::JSON[]) AS ents,
-        coalesce(json_extract(derived_contexts, '$.data[*]'), []::JSON[]) AS derived,
         coalesce(domain_userid,
                  nullif(network_userid, '{ZERO}')) AS dev
       FROM {{enriched}}
@@ -106,9 +116,8 @@ def events_sql() -> str:
       SELECT map(list(s), list('contexts_' || {key_s})) AS m FROM schemas WHERE s IS NOT NULL
     ), keyed AS (
       SELECT src.*, list_transform(ents, lambda x: m[x->>'schema']) AS ks,
-        json_extract_string(
-          list_filter(derived, lambda x: starts_with(x->>'schema', '{UA_CONTEXT}'))[1]->'data',
-          [{", ".join(f"'$.{f}'" for f in _UA_FIELDS)}]) AS ua
+        list_filter(json_transform(derived_contexts, '{_DERIVED}').data,
+          lambda x: starts_with(x.schema, '{UA_CONTEXT}'))[1].data AS ua
       FROM src, names
     ), shaped AS (
       SELECT *, CASE
