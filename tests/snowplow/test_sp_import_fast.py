@@ -319,3 +319,25 @@ def test_ua_parser_fields_become_properties_with_the_os_name_as_fallback(tmp_pat
     assert [p["$os"] for p in props] == ["BeOS", "Linux"]
     assert props[1]["$browser"] == "Firefox"
     assert "$device" not in props[1] and "$browser" not in props[0]
+
+
+def test_context_entities_without_a_schema_are_left_out_of_the_properties(
+    tmp_path: Path,
+) -> None:
+    lines = enriched_lines(3, seed=9)
+    entities = [{"data": {"a": 1}}, 5, {"schema": None, "data": {"b": 2}}]
+    content = [
+        _set(lines[0], contexts=json.dumps({"schema": _CONTEXTS, "data": entities})),
+        _set(lines[1], contexts=json.dumps({"schema": _CONTEXTS, "data": entities[1:2]})),
+        lines[2],
+    ]
+    source = tmp_path / "entities.tsv.gz"
+    source.write_bytes(gzip.compress(("\n".join(content) + "\n").encode()))
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["summary"] == exact["summary"] == (1, 3, 0)
+    for key in ("snowplow_events", "events"):
+        assert fast[key] == exact[key], key
+    odd = [e[9] for e in fast["events"] if e[6] != lines[2].split("\t")[INDEX["event_id"]]]
+    assert len(odd) == 2
+    assert not [k for p in odd for k in p if k.startswith("contexts_")]

@@ -14,9 +14,9 @@ forwarding uses), as one SQL statement over a batch of typed enriched rows.
   ``mp_lib``, ``utm_*``), the Snowplow field names for the rest of the page, referrer,
   campaign, geo and session fields, each self-describing event's own properties at the top
   level, and every context the tracker sent as ``contexts_<vendor>_<name>_<model>`` (a list
-  of objects, the Analytics SDK's naming). Contexts derived by enrichments are summarised by
-  the Mixpanel names above (the UA parser's as ``$browser``, ``$os``...) and kept whole in
-  ``snowplow_events``. Empty values are left out.
+  of objects, the Analytics SDK's naming; an entity without a schema is left out). Contexts
+  derived by enrichments are summarised by the Mixpanel names above (the UA parser's as
+  ``$browser``, ``$os``...) and kept whole in ``snowplow_events``. Empty values are left out.
 """
 
 from __future__ import annotations
@@ -123,10 +123,10 @@ def events_sql() -> str:
       SELECT *, CASE
         WHEN len(ents) = 1 AND ks[1] IS NOT NULL THEN
           to_json(ks[1]) || ':[' || coalesce((ents[1]->'data')::VARCHAR, 'null') || ']'
-        WHEN len(ents) > 0 THEN (to_json(map_from_entries(list_transform(
+        WHEN len(ents) > 0 THEN nullif((to_json(map_from_entries(list_transform(
           list_distinct(ks), lambda k: {{'k': k, 'v': list_transform(
             list_filter(list_zip(ks, ents), lambda z: z[1] = k), lambda z: z[2]->'data')}})))
-          ::VARCHAR)[2:-2]
+          ::VARCHAR)[2:-2], '')
         END AS ctx_members
       FROM keyed
     )
