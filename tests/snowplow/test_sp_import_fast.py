@@ -341,3 +341,30 @@ def test_context_entities_without_a_schema_are_left_out_of_the_properties(
     odd = [e[9] for e in fast["events"] if e[6] != lines[2].split("\t")[INDEX["event_id"]]]
     assert len(odd) == 2
     assert not [k for p in odd for k in p if k.startswith("contexts_")]
+
+
+def test_self_describing_data_comes_first_without_nulls_and_the_fields_win(
+    tmp_path: Path,
+) -> None:
+    def unstruct(data: dict[str, Any]) -> str:
+        inner = {"schema": "iglu:com.acme/signup/jsonschema/1-0-0", "data": data}
+        return json.dumps({"schema": _UNSTRUCT, "data": inner})
+
+    lines = enriched_lines(2, seed=11)
+    plain = {"plan": "pro", "seats": 12.50, "gone": None, "deep": {"a": None, "b": [None]}}
+    clashing = {"plan": "team", "app_id": "mine", "contexts_x": 1}
+    content = [
+        _set(lines[0], unstruct_event=unstruct(plain), event="unstruct", app_id="shop"),
+        _set(lines[1], unstruct_event=unstruct(clashing), event="unstruct", app_id="shop"),
+    ]
+    source = tmp_path / "signup.tsv"
+    source.write_text("\n".join(content) + "\n")
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["events"] == exact["events"]
+    by_plan = {e[9]["plan"]: e[9] for e in fast["events"]}
+    first = by_plan["pro"]
+    assert list(first)[:3] == ["plan", "seats", "deep"]
+    assert first["seats"] == 12.5 and first["deep"] == {"b": [None]} and "gone" not in first
+    assert first["app_id"] == "shop"
+    assert by_plan["team"]["app_id"] == "shop" and by_plan["team"]["contexts_x"] == 1

@@ -79,20 +79,31 @@ def _base() -> str:
     return "'{' || concat_ws(',', " + ", ".join(members) + ") || '}'"
 
 
+def _own_keys() -> list[str]:
+    """The names of the properties taken from atomic fields (``_base``)."""
+    return [*MIXPANEL, *SCREEN, *UA, "$os", "mp_lib", "snowplow_event", "snowplow_event_id",
+            *TEXT, *INTS, *FLOATS, *DECIMALS]  # fmt: skip
+
+
 def _properties() -> str:
     # self-describing event properties first; the contexts and the fields above win on a
     # clash. Context keys (``contexts_...``) never clash with the fields' names and their
-    # values are lists, so both are one JSON text built by concatenation (``ctx_members``:
-    # the contexts' ``"key":[...]`` members; one context, the common case, is written
-    # directly, several go through a map); only rows with self-describing data pay for a
-    # JSON merge (which also leaves out its null members).
+    # values are lists, so both are one JSON text built by concatenation (``own``: the
+    # contexts' ``"key":[...]`` members, one context, the common case, written directly,
+    # several through a map, then the fields'). Self-describing data without nulls (a JSON
+    # merge leaves them out) goes first; only data with a key of its own that the fields or
+    # contexts could also have pays for a merge of the whole text, which then decides.
     unstruct = "json_type(unstruct_event, '$.data.data') = 'OBJECT'"
-    fields = _base()[len("'{' || concat_ws(',', ") :]
-    own = "'{' || concat_ws(',', ctx_members, " + fields
+    names = "[" + ", ".join(f"'{k}'" for k in _own_keys()) + "]"
+    clash = (
+        f"len(list_filter(json_keys(ud), lambda k: starts_with(k, 'contexts_') "
+        f"OR list_contains({names}, k))) > 0"
+    )
     return (
-        f"CASE WHEN {unstruct} THEN json_merge_patch('{{}}', "
-        f"json_extract(unstruct_event, '$.data.data'), ({own})::JSON)::VARCHAR "
-        f"ELSE {own} END"
+        f"CASE WHEN NOT {unstruct} THEN '{{' || own || '}}' "
+        f"WHEN {clash} THEN json_merge_patch('{{}}', ud, ('{{' || own || '}}')::JSON)::VARCHAR "
+        f"ELSE '{{' || concat_ws(',', nullif((json_merge_patch('{{}}', ud)::VARCHAR)[2:-2], ''), "
+        f"nullif(own, '')) || '}}' END"
     )
 
 
@@ -129,6 +140,10 @@ def events_sql() -> str:
           ::VARCHAR)[2:-2], '')
         END AS ctx_members
       FROM keyed
+    ), owned AS (
+      SELECT *, json_extract(unstruct_event, '$.data.data') AS ud,
+        concat_ws(',', ctx_members, {_base()[len("'{' || concat_ws(',', ") : -len(") || '}'")]}) AS own
+      FROM shaped
     )
     SELECT
       project_id::INTEGER AS project_id,
@@ -142,7 +157,7 @@ def events_sql() -> str:
       {_properties()} AS properties,
       'snowplow' AS origin,
       event_id AS origin_key
-    FROM shaped
+    FROM owned
     """
 
 
