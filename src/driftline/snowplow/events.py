@@ -63,26 +63,22 @@ def _member(key: str, expr: str) -> str:
     return f"'\"{key}\":' || to_json({expr})"
 
 
-def _base() -> str:
-    """The properties from atomic fields, as JSON text without NULL members."""
-    members = [_member(k, v) for k, v in MIXPANEL.items()]
-    members += [_member(k, v) for k, v in SCREEN.items()]
-    members += [_member(k, _ua(v)) for k, v in UA.items()]
-    members += [
-        _member("$os", f"coalesce({_ua('osFamily')}, os_name)"),
-        _member("mp_lib", "'Snowplow: ' || v_tracker"),
-        _member("snowplow_event", "event"),
-        _member("snowplow_event_id", "event_id"),
-    ]
-    members += [_member(name, name) for name in TEXT + INTS + FLOATS]
-    members += [_member(name, f"TRY_CAST({name} AS DOUBLE)") for name in DECIMALS]
-    return "'{' || concat_ws(',', " + ", ".join(members) + ") || '}'"
+def _fields() -> dict[str, str]:
+    """The properties taken from atomic fields and the UA context: name -> SQL value."""
+    fields = dict(MIXPANEL) | dict(SCREEN) | {k: _ua(v) for k, v in UA.items()}
+    fields |= {
+        "$os": f"coalesce({_ua('osFamily')}, os_name)",
+        "mp_lib": "'Snowplow: ' || v_tracker",
+        "snowplow_event": "event",
+        "snowplow_event_id": "event_id",
+    }
+    fields |= {name: name for name in TEXT + INTS + FLOATS}
+    return fields | {name: f"TRY_CAST({name} AS DOUBLE)" for name in DECIMALS}
 
 
-def _own_keys() -> list[str]:
-    """The names of the properties taken from atomic fields (``_base``)."""
-    return [*MIXPANEL, *SCREEN, *UA, "$os", "mp_lib", "snowplow_event", "snowplow_event_id",
-            *TEXT, *INTS, *FLOATS, *DECIMALS]  # fmt: skip
+def _members() -> str:
+    """The fields' ``"key":value`` JSON members, as arguments of ``concat_ws``."""
+    return ", ".join(_member(k, v) for k, v in _fields().items())
 
 
 def _properties() -> str:
@@ -94,7 +90,7 @@ def _properties() -> str:
     # merge leaves them out) goes first; only data with a key of its own that the fields or
     # contexts could also have pays for a merge of the whole text, which then decides.
     unstruct = "json_type(unstruct_event, '$.data.data') = 'OBJECT'"
-    names = "[" + ", ".join(f"'{k}'" for k in _own_keys()) + "]"
+    names = "[" + ", ".join(f"'{k}'" for k in _fields()) + "]"
     clash = (
         f"len(list_filter(json_keys(ud), lambda k: starts_with(k, 'contexts_') "
         f"OR list_contains({names}, k))) > 0"
@@ -142,7 +138,7 @@ def events_sql() -> str:
       FROM keyed
     ), owned AS (
       SELECT *, json_extract(unstruct_event, '$.data.data') AS ud,
-        concat_ws(',', ctx_members, {_base()[len("'{' || concat_ws(',', ") : -len(") || '}'")]}) AS own
+        concat_ws(',', ctx_members, {_members()}) AS own
       FROM shaped
     )
     SELECT
