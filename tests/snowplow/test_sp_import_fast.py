@@ -291,3 +291,80 @@ def test_two_files_in_one_commit_store_what_the_exact_path_stores(tmp_path: Path
     assert len(fast["events"]) == len(lines)
     assert fast["snowplow_events"] == exact["snowplow_events"]
     assert fast["events"] == exact["events"]
+
+
+def test_ua_parser_fields_become_properties_with_the_os_name_as_fallback(tmp_path: Path) -> None:
+    ua = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0"
+    derived = json.dumps(
+        {
+            "schema": _CONTEXTS,
+            "data": [
+                {"schema": "iglu:com.acme/other/jsonschema/1-0-0", "data": {"osFamily": "no"}},
+                {"schema": ua, "data": {"useragentFamily": "Firefox", "osFamily": None}},
+            ],
+        }
+    )
+    lines = enriched_lines(2, seed=5)
+    content = [
+        _set(lines[0], derived_contexts=derived, os_name="Linux"),
+        _set(lines[1], derived_contexts="", os_name="BeOS"),
+    ]
+    source = tmp_path / "ua.tsv"
+    source.write_text("\n".join(content) + "\n")
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["fast"] == [True]
+    assert fast["events"] == exact["events"]
+    props = sorted((e[9] for e in fast["events"]), key=lambda p: p["$os"])
+    assert [p["$os"] for p in props] == ["BeOS", "Linux"]
+    assert props[1]["$browser"] == "Firefox"
+    assert "$device" not in props[1] and "$browser" not in props[0]
+
+
+def test_context_entities_without_a_schema_are_left_out_of_the_properties(
+    tmp_path: Path,
+) -> None:
+    lines = enriched_lines(3, seed=9)
+    entities = [{"data": {"a": 1}}, 5, {"schema": None, "data": {"b": 2}}]
+    content = [
+        _set(lines[0], contexts=json.dumps({"schema": _CONTEXTS, "data": entities})),
+        _set(lines[1], contexts=json.dumps({"schema": _CONTEXTS, "data": entities[1:2]})),
+        lines[2],
+    ]
+    source = tmp_path / "entities.tsv.gz"
+    source.write_bytes(gzip.compress(("\n".join(content) + "\n").encode()))
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["summary"] == exact["summary"] == (1, 3, 0)
+    for key in ("snowplow_events", "events"):
+        assert fast[key] == exact[key], key
+    odd = [e[9] for e in fast["events"] if e[6] != lines[2].split("\t")[INDEX["event_id"]]]
+    assert len(odd) == 2
+    assert not [k for p in odd for k in p if k.startswith("contexts_")]
+
+
+def test_self_describing_data_comes_first_without_nulls_and_the_fields_win(
+    tmp_path: Path,
+) -> None:
+    def unstruct(data: dict[str, Any]) -> str:
+        inner = {"schema": "iglu:com.acme/signup/jsonschema/1-0-0", "data": data}
+        return json.dumps({"schema": _UNSTRUCT, "data": inner})
+
+    lines = enriched_lines(2, seed=11)
+    plain = {"plan": "pro", "seats": 12.50, "gone": None, "deep": {"a": None, "b": [None]}}
+    clashing = {"plan": "team", "app_id": "mine", "contexts_x": 1}
+    content = [
+        _set(lines[0], unstruct_event=unstruct(plain), event="unstruct", app_id="shop"),
+        _set(lines[1], unstruct_event=unstruct(clashing), event="unstruct", app_id="shop"),
+    ]
+    source = tmp_path / "signup.tsv"
+    source.write_text("\n".join(content) + "\n")
+    fast = _import(tmp_path, "fast", source, fast=True)
+    exact = _import(tmp_path, "exact", source, fast=False)
+    assert fast["events"] == exact["events"]
+    by_plan = {e[9]["plan"]: e[9] for e in fast["events"]}
+    first = by_plan["pro"]
+    assert list(first)[:3] == ["plan", "seats", "deep"]
+    assert first["seats"] == 12.5 and first["deep"] == {"b": [None]} and "gone" not in first
+    assert first["app_id"] == "shop"
+    assert by_plan["team"]["app_id"] == "shop" and by_plan["team"]["contexts_x"] == 1
