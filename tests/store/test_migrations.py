@@ -45,9 +45,12 @@ def test_a_version_6_store_keeps_its_events_and_stores_texts_with_zstd(tmp_path:
             (r[0], r[1])
             for r in store.query_rows(
                 """SELECT DISTINCT column_name, compression FROM pragma_storage_info('events')
-                   WHERE column_name IN ('properties', 'insert_id', 'origin_key')
+                   WHERE column_name IN ('properties', 'insert_id', 'origin_key', 'distinct_id', 'user_id')
                      AND segment_type IN ('JSON', 'VARCHAR')"""
             )
         }
         assert store.query_rows("SELECT min(origin_key) FROM events")[0][0] == "k-0"
-    assert kinds == {("properties", "ZSTD"), ("insert_id", "ZSTD"), ("origin_key", "ZSTD")}
+    assert kinds == {
+        (column, "ZSTD")
+        for column in ("properties", "insert_id", "origin_key", "distinct_id", "user_id")
+    }
