@@ -21,6 +21,7 @@ from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.sync import catalog, engine
 from driftline.sync.mapping import Mapping, resolve
 from driftline.sync.sources.base import Column, ColumnKind, TableRef, TableSchema, kind_of_arrow
+from driftline.sync.sources.duckdb.client import DuckDBSource
 from driftline.sync.spec import SyncSpec
 
 PROPS = [
@@ -131,8 +132,11 @@ def _state(store: DuckDBStore) -> tuple[int, Any]:
 
 
 def test_failed_stream_leaves_store_and_watermark(
-    orders_file: Path, store: DuckDBStore, writer: GroupCommitWriter
-) -> None:
+    orders_file: Path, store: DuckDBStore, writer: GroupCommitWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # the streamed path (the store would read a DuckDB file itself: see the next test)
+    monkeypatch.setattr(DuckDBSource, "store_read_sql", lambda *_: None)
     _add(store, writer, orders_file)
     cancel = threading.Event()
 
@@ -150,6 +154,39 @@ def test_failed_stream_leaves_store_and_watermark(
     rerun = engine.run_sync(store, writer, 1, "orders")
     assert (rerun["status"], rerun["inserted"]) == ("succeeded", 350_000)
     assert _state(store) == (350_000, "2026-01-05T00:05:50")
+
+
+@pytest.mark.slow
+def test_cancel_interrupts_the_store_statement(
+    tmp_path: Path, store: DuckDBStore, writer: GroupCommitWriter
+) -> None:
+    """A run the store reads itself is one statement: a cancel that comes while it runs
+    stops the run (the statement is interrupted), and nothing of the run is stored. The
+    cancel is set from the statement's own progress, so it comes while the statement runs."""
+    path = tmp_path / "big.duckdb"
+    rows = 4_000_000
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            f"""CREATE TABLE orders AS SELECT 'o-' || i AS id, 'u' || (i % 100) AS user_id,
+                       json_object('n', i)::VARCHAR AS props,
+                       TIMESTAMP '2026-01-01' + to_seconds(i) AS created_at,
+                       TIMESTAMP '2026-01-05' + to_seconds(i // 1000) AS inserted_at
+                FROM range({rows}) t(i)"""
+        )
+    _add(store, writer, path)
+    cancel = threading.Event()
+
+    def on_progress(progress: engine.Progress) -> None:
+        if progress.counts.rows_read > 0:
+            cancel.set()  # set from the statement's own progress: it is running
+
+    with pytest.raises(TerminalError, match="cancelled"):
+        engine.run_sync(store, writer, 1, "orders", on_progress=on_progress, cancel=cancel)
+    assert _state(store) == (0, None)
+    assert [h["error"] for h in engine.history(store, 1, "orders")] == ["cancelled"]
+    rerun = engine.run_sync(store, writer, 1, "orders")
+    assert (rerun["status"], rerun["inserted"], rerun["rows_read"]) == ("succeeded", rows, rows)
+    assert _state(store)[0] == rows
 
 
 def test_duplicate_keys_in_one_batch_collapse_to_the_last(
