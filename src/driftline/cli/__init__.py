@@ -94,17 +94,7 @@ def _is_click_error(exc: BaseException) -> bool:
     return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
 
 
-#: the extra that brings a package driftline imports only when a connector needs it
-_EXTRAS = {
-    "psycopg": "postgres", "adbc_driver_postgresql": "postgres", "adbc_driver_manager": "postgres",
-    "pymysql": "mysql", "snowflake": "snowflake", "google": "bigquery", "databricks": "databricks",
-    "s3fs": "s3", "boto3": "s3", "botocore": "s3", "gcsfs": "gcs", "adlfs": "azure",
-    "maxminddb": "geoip", "ua_parser": "snowplow",
-}  # fmt: skip
-
-
 def _missing_package(module: str) -> str:
+    """A package no connector's own check named (each connector names its extra itself)."""
     top = module.split(".")[0]
-    extra = _EXTRAS.get(top)
-    how = f"pip install 'driftline[{extra}]'" if extra else f"pip install {top}"
-    return f"this needs the Python package {top!r}, which is not installed: {how}"
+    return f"this needs the Python package {top!r}, which is not installed: pip install {top}"

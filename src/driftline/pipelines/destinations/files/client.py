@@ -41,10 +41,7 @@ class FsspecBucket:
         if config.protocol == "gcs":
             # without this gcsfs probes for hierarchical namespaces and stalls on emulators
             os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-        try:
-            import fsspec
-        except ImportError:  # a core dependency: only a broken install lacks it
-            raise TerminalError("bucket destinations need fsspec: pip install fsspec") from None
+        import fsspec  # a core dependency
 
         self.capabilities = capabilities
         self.protocol = config.protocol
