@@ -350,12 +350,14 @@ def test_self_describing_data_comes_first_without_nulls_and_the_fields_win(
         inner = {"schema": "iglu:com.acme/signup/jsonschema/1-0-0", "data": data}
         return json.dumps({"schema": _UNSTRUCT, "data": inner})
 
-    lines = enriched_lines(2, seed=11)
+    lines = enriched_lines(3, seed=11)
     plain = {"plan": "pro", "seats": 12.50, "gone": None, "deep": {"a": None, "b": [None]}}
     clashing = {"plan": "team", "app_id": "mine", "contexts_x": 1}
+    field_only = {"plan": "solo", "app_id": "mine"}  # clashes with a field, not a context
     content = [
         _set(lines[0], unstruct_event=unstruct(plain), event="unstruct", app_id="shop"),
         _set(lines[1], unstruct_event=unstruct(clashing), event="unstruct", app_id="shop"),
+        _set(lines[2], unstruct_event=unstruct(field_only), event="unstruct", app_id="shop"),
     ]
     source = tmp_path / "signup.tsv"
     source.write_text("\n".join(content) + "\n")
@@ -368,3 +370,12 @@ def test_self_describing_data_comes_first_without_nulls_and_the_fields_win(
     assert first["seats"] == 12.5 and first["deep"] == {"b": [None]} and "gone" not in first
     assert first["app_id"] == "shop"
     assert by_plan["team"]["app_id"] == "shop" and by_plan["team"]["contexts_x"] == 1
+    # as the store reads them: each key once, the field's value for a clashing key
+    with DuckDBStore(tmp_path / "fast") as store:
+        rows = store.query_rows(
+            """SELECT properties->>'app_id', len(json_keys(properties)),
+                      len(list_distinct(json_keys(properties)))
+               FROM events ORDER BY properties->>'plan'"""
+        )
+    assert [r[0] for r in rows] == ["shop", "shop", "shop"]
+    assert all(r[1] == r[2] for r in rows)

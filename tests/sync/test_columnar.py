@@ -157,7 +157,7 @@ def test_failed_stream_leaves_store_and_watermark(
 
 
 @pytest.mark.slow
-def test_cancel_interrupts_the_store_statement(
+def test_cancel_stops_a_run_the_store_reads(
     tmp_path: Path, store: DuckDBStore, writer: GroupCommitWriter
 ) -> None:
     """A run the store reads itself is one statement: a cancel that comes while it runs
