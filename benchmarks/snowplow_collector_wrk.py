@@ -1,7 +1,7 @@
 """Benchmark: the Snowplow collector under wrk, from a second process on loopback.
 
     python benchmarks/snowplow_collector_wrk.py [--seconds 20] [--connections 64] [--runs 3]
-        [--baseline-src /work/main/src]
+        [--workers N] [--baseline-workers M] [--baseline-src /work/main/src]
 
 For each run: a fresh data directory and a real ``driftline serve``; ``wrk`` (with
 ``benchmarks/snowplow_tp2.lua``) posts ``payload_data`` bodies of 10 tracker events each
@@ -13,7 +13,9 @@ have been committed too: the check allows them, no more).
 
 In the same run, interleaved: ``GET /health`` under wrk (the HTTP ceiling of this machine),
 and with ``--baseline-src`` the same load on another source tree (e.g. the main branch).
-Prints per run: events/s, server CPU-seconds and events per CPU-second, load average.
+With ``--baseline-workers``, the same tree again with that many collector worker processes
+(``driftline serve --collector-workers``; 0 = the server enriches alone). Prints per run:
+events/s, CPU-seconds of the server and its workers and events per CPU-second, load average.
 """
 
 from __future__ import annotations
@@ -37,9 +39,24 @@ TP2 = "/com.snowplowanalytics.snowplow/tp2"
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and every process it started (the
+    collector's workers), from Linux /proc."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        stats[int(entry.name)] = (int(fields[1]), ticks)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
 
 
 def template() -> bytes:
@@ -49,7 +66,9 @@ def template() -> bytes:
     return post_body(batch)
 
 
-def start(data_dir: Path, src: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    data_dir: Path, src: str | None, workers: int | None
+) -> tuple[subprocess.Popen[bytes], str]:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src
@@ -57,8 +76,9 @@ def start(data_dir: Path, src: str | None) -> tuple[subprocess.Popen[bytes], str
     subprocess.run(
         [*cmd, "init", "--data-dir", str(data_dir)], check=True, capture_output=True, env=env
     )
+    extra = [] if workers is None else ["--collector-workers", str(workers)]
     proc = subprocess.Popen(
-        [*cmd, "serve", "--port", "0", "--data-dir", str(data_dir)],
+        [*cmd, "serve", "--port", "0", "--data-dir", str(data_dir), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -114,11 +134,15 @@ def stored_events(data_dir: Path) -> tuple[int, int, int]:
 
 
 def run_once(
-    label: str, src: str | None, args: argparse.Namespace, template_path: Path
+    label: str,
+    src: str | None,
+    workers: int | None,
+    args: argparse.Namespace,
+    template_path: Path,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        proc, url = start(data_dir, src)
+        proc, url = start(data_dir, src, workers)
         counts = Path(tmp) / "counts.txt"
         try:
             env = {"SP_TEMPLATE": str(template_path), "SP_COUNTS": str(counts)}
@@ -180,17 +204,30 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline-src", default=None, help="another source tree to compare")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="--collector-workers (default: serve's)"
+    )
+    parser.add_argument(
+        "--baseline-workers",
+        type=int,
+        default=None,
+        help="also run this tree with this many collector workers, alternately",
+    )
     args = parser.parse_args()
     with tempfile.NamedTemporaryFile(suffix=".json") as tf:
         tf.write(template())
         tf.flush()
         results: dict[str, list[dict[str, float]]] = {}
         for _ in range(args.runs):
-            plan = [("this tree", None)]
+            plan: list[tuple[str, str | None, int | None]] = [("this tree", None, args.workers)]
+            if args.baseline_workers is not None:
+                plan.append((f"{args.baseline_workers} workers", None, args.baseline_workers))
             if args.baseline_src:
-                plan.append(("baseline", args.baseline_src))
-            for label, src in plan:
-                results.setdefault(label, []).append(run_once(label, src, args, Path(tf.name)))
+                plan.append(("baseline", args.baseline_src, None))
+            for label, src, workers in plan:
+                results.setdefault(label, []).append(
+                    run_once(label, src, workers, args, Path(tf.name))
+                )
         for label, runs in results.items():
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             print(

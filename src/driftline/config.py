@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         None, description="MaxMind-format (.mmdb) database for IP geolocation."
     )
     log_level: str = Field("info", description="Log level of `driftline serve`.")
+    collector_workers: int | None = Field(
+        None,
+        description="Processes that parse and enrich Snowplow tracker requests beside the "
+        "server (0: the server alone; default: one per CPU core beyond the first, at most 4, "
+        "under `driftline serve`).",
+    )
     snowplow_config: Path | None = Field(
         None,
         description="Snowplow collector/Iglu/enrichment settings (default: <data dir>/snowplow.toml).",

@@ -60,6 +60,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.collector_requests = Counter(
+            "driftline_collector_requests_total",
+            "Snowplow tracker requests enriched, by where: the server itself or a collector "
+            "worker process.",
+            ["by"],
+            registry=self.registry,
+        )
+        self.collector_workers = Gauge(
+            "driftline_collector_workers_ready",
+            "Collector worker processes ready to enrich tracker requests.",
+            registry=self.registry,
+        )
+
     def on_commit(self, ops: int, rows: int) -> None:
         self.commits.inc()
         self.rows_committed.inc(rows)

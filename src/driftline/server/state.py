@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from driftline.config import Settings
 from driftline.server.metrics import Metrics
@@ -16,3 +17,5 @@ class ServerState:
     writer: GroupCommitWriter
     metrics: Metrics
     admin_token: str
+    #: the Snowplow collector's worker processes, once started (driftline.snowplow.workers)
+    snowplow_workers: Any = None

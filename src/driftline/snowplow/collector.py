@@ -32,7 +32,6 @@ import pyarrow as pa
 from driftline.errors import NotFound, Unauthorized
 from driftline.model import Project
 from driftline.snowplow import badrows
-from driftline.snowplow.badrows import BadRow
 from driftline.snowplow.config import SnowplowConfig
 from driftline.snowplow.events import EVENTS_SQL
 from driftline.snowplow.ids import random_uuid
@@ -74,12 +73,36 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+#: one enriched event ready for the writer: (project id, the 131 fields, its ``events`` row)
+Item = tuple[int, dict[str, str | None], tuple[object, ...]]
+
+
+@dataclass
+class Output:
+    """What one request stores, in plain Python values: a collector worker process
+    (:mod:`driftline.snowplow.workers`) sends it to the server, whose writer commits it."""
+
+    items: list[Item]
+    #: bad rows as (project id, kind, schema, JSON document)
+    bad: list[tuple[int, str, str, str]]
+
+    def op(self) -> AppendEnriched:
+        return AppendEnriched(
+            None, EVENTS_SQL, bad_rows=_bad_table(self.bad), prepared=self.items, build=build_tables
+        )
+
+
 @dataclass
 class Handled:
     response: Response
-    op: AppendEnriched | None = None
+    output: Output | None = None
     events: int = 0
     bad_rows: int = 0
+
+    @property
+    def op(self) -> AppendEnriched | None:
+        """The write to commit before answering (a new op at each access)."""
+        return self.output.op() if self.output is not None else None
 
 
 class Collector:
@@ -321,20 +344,20 @@ class Collector:
     # ------------------------------------------------------------------ output
     def _op(
         self, enriched: Enriched, project: Project | None, payload: CollectorPayload
-    ) -> AppendEnriched | None:
+    ) -> Output | None:
         if not enriched.events and not enriched.bad:
             return None
         default = (project or self._default_project()).id
         by_app = self._app_projects() if project is None and self.collector.app_ids else {}
-        items = []
+        items: list[Item] = []
         for ev in enriched.events:
             pid = by_app.get(ev.fields.get("app_id") or "", default)
             row = event_row(
                 pid, ev.fields, ev.unstruct, ev.contexts, ev.derived, ev.times_ms["derived_tstamp"]
             )
             items.append((pid, ev.fields, row))
-        bad = _bad_table(enriched.bad, default)
-        return AppendEnriched(None, EVENTS_SQL, bad_rows=bad, prepared=items, build=build_tables)
+        bad = [(r.project_id or default, r.kind, r.schema, r.json()) for r in enriched.bad]
+        return Output(items, bad)
 
 
 def build_tables(
@@ -347,16 +370,12 @@ def build_tables(
     )
 
 
-def _bad_table(rows: list[BadRow], project_id: int) -> pa.Table | None:
+def _bad_table(rows: list[tuple[int, str, str, str]]) -> pa.Table | None:
     if not rows:
         return None
+    columns = list(zip(*rows, strict=True))
     return pa.Table.from_arrays(
-        [
-            pa.array([r.project_id or project_id for r in rows], pa.int32()),
-            pa.array([r.kind for r in rows]),
-            pa.array([r.schema for r in rows]),
-            pa.array([r.json() for r in rows]),
-        ],
+        [pa.array(columns[0], pa.int32()), *(pa.array(c, pa.string()) for c in columns[1:])],
         schema=BAD_ROWS_SCHEMA,
     )
 

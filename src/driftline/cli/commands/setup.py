@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 import secrets
+import sys
 import time
 from typing import Annotated, Any
 
@@ -115,6 +118,16 @@ def serve(
         bool, typer.Option("--demo", help="Load the demo dataset first if the store has no events.")
     ] = False,
     demo_events: Annotated[int, typer.Option("--demo-events", help="Events for --demo.")] = 200_000,
+    collector_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--collector-workers",
+            min=0,
+            help="Processes that parse and enrich Snowplow tracker requests beside the server "
+            "(default: one per CPU core beyond the first, at most 4; 0: the server does it "
+            "alone). Started at the first tracker request.",
+        ),
+    ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Run the server: ingestion, collector, query and admin APIs, the web UI and /metrics.
@@ -127,6 +140,12 @@ def serve(
 
     runtime = Runtime(data_dir, require_init=False, host=host, port=port)
     settings = runtime.settings
+    if collector_workers is not None:
+        settings.collector_workers = collector_workers
+    elif settings.collector_workers is None:
+        from driftline.snowplow.workers import default_count
+
+        settings.collector_workers = default_count()
     if runtime.data_dir.running_server() is not None:
         raise TerminalError(f"a driftline server already serves {settings.data_dir}")
     store = runtime.data_dir.open_store(settings)
@@ -174,10 +193,18 @@ def serve(
         from driftline.server.gc_tuning import tune_for_serving
 
         tune_for_serving()
-        server.run()
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn stopped gracefully
+            server.run()
     finally:
         runtime.data_dir.clear_server_info()
         store.close()
+    # Everything is committed, checkpointed and closed. Leave without the interpreter's
+    # teardown: objects frozen for the garbage collector (tune_for_serving) are never freed,
+    # and DuckDB's bindings would print a notice about each of them at exit.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class _Server:

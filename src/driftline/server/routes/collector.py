@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +21,7 @@ from driftline.errors import Backpressure, DriftlineError
 from driftline.server.auth import state_of
 from driftline.snowplow import config as sp_config
 from driftline.snowplow.collector import Collector, Request
+from driftline.snowplow.workers import CollectorWorkers
 
 
 class _VendorConvertor(Convertor[str]):
@@ -53,10 +56,7 @@ def collector_of(request: HttpRequest) -> Collector:
             collector = getattr(app_state, "snowplow_collector", None)
             if collector is None:
                 state = state_of(request)
-                path = getattr(state.settings, "snowplow_config", None) or (
-                    state.settings.data_dir / sp_config.FILE_NAME
-                )
-                collector = Collector(sp_config.load(path), state.store.list_projects)
+                collector = Collector(sp_config.load(_config_path(state)), state.store.list_projects)
                 app_state.snowplow_collector = collector
     return collector
 
@@ -102,15 +102,44 @@ async def collect(request: HttpRequest) -> Response:
     )
     if request.method == "OPTIONS":
         return _to_http(collector.preflight(raw))
-    if not collector.network_io and (body is None or len(body) <= INLINE_BYTES):
-        # a tracker's usual request: enriching it costs less than a hop to a worker thread
-        handled = collector.handle(raw, canonical, project)
+    state = state_of(request)
+    workers = _workers(state)
+    worker = workers.take() if workers is not None else None
+    if worker is not None:
+        assert workers is not None
+        state.metrics.collector_requests.labels("worker").inc()
+        projects = state.store.list_projects()
+        handled = await workers.handle(worker, raw, canonical, project, projects)
     else:
-        handled = await run_in_threadpool(collector.handle, raw, canonical, project)
-    if handled.op is not None:
-        future = state_of(request).writer.submit(handled.op)
-        await asyncio.wrap_future(future)
+        state.metrics.collector_requests.labels("server").inc()
+        if not collector.network_io and (body is None or len(body) <= INLINE_BYTES):
+            # a tracker's usual request: enriching it costs less than a hop to a thread
+            handled = collector.handle(raw, canonical, project)
+        else:
+            handled = await run_in_threadpool(collector.handle, raw, canonical, project)
+    op = handled.op
+    if op is not None:
+        await asyncio.wrap_future(state.writer.submit(op))
     return _to_http(handled.response)
+
+
+def _workers(state: Any) -> CollectorWorkers | None:
+    """The collector's worker processes (started at the first request), or None when the
+    server enriches every request itself (``collector_workers`` 0 or unset)."""
+    pool = state.snowplow_workers
+    if pool is None:
+        count = state.settings.collector_workers or 0
+        if count <= 0:
+            return None
+        pool = state.snowplow_workers = CollectorWorkers(count, _config_path(state))
+        state.metrics.collector_workers.set_function(pool.ready_count)
+    return pool  # type: ignore[no-any-return]
+
+
+def _config_path(state: Any) -> Path:
+    return getattr(state.settings, "snowplow_config", None) or (
+        state.settings.data_dir / sp_config.FILE_NAME
+    )
 
 
 async def collect_direct(request: HttpRequest) -> Response:
@@ -170,8 +199,9 @@ async def _unsupported_vendor(request: HttpRequest, collector: Collector) -> Res
         too_large,
     )
     handled = await run_in_threadpool(collector.handle, raw, request.url.path, None)
-    if handled.op is not None:
-        await asyncio.wrap_future(state_of(request).writer.submit(handled.op))
+    op = handled.op
+    if op is not None:
+        await asyncio.wrap_future(state_of(request).writer.submit(op))
     return _to_http(handled.response)
 
 

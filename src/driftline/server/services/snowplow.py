@@ -1,5 +1,6 @@
 """Checks ``snowplow.toml`` (collector, Iglu, enrichments) when `driftline serve` starts, so
-that a mistake stops the server with a clear message instead of failing tracker requests."""
+that a mistake stops the server with a clear message instead of failing tracker requests;
+stops the collector's worker processes when the server stops."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ class SnowplowConfigCheck:
             log.info("snowplow collector configured from %s", path)
 
     async def stop(self) -> None:
-        return None
+        workers = getattr(self.state, "snowplow_workers", None)
+        if workers is not None:
+            await workers.close()
 
 
 def create(state: Any) -> SnowplowConfigCheck:
