@@ -92,29 +92,45 @@ def _post_all(server: RunningServer, bodies: list[bytes]) -> list[int]:
     return statuses
 
 
+def _bad_rows(server: RunningServer) -> list[tuple[str, object]]:
+    """(kind, failure) of each bad row: what went wrong, without the time it arrived."""
+    out = run_cli("export", "bad-rows", data_dir=server.data_dir).stdout
+    docs = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return sorted(
+        (d["schema"], json.dumps(d["data"]["failure"].get("messages"), sort_keys=True))
+        for d in docs
+    )
+
+
 def test_a_worker_enriches_as_the_server_does(tmp_path: Path) -> None:
     events = tracker_events(200)
+    # a few events each request's batch must set apart as bad rows, the others kept
+    events[5]["e"] = "no-such-type"
+    events[17]["ue_px"] = "not base64 at all!"
+    events[18]["p"] = "no-such-platform"
     bodies = [post_body(events[i : i + 10]) for i in range(0, 200, 10)]
-    rows = {}
+    rows, bad = {}, {}
     for workers in ("1", "0"):
         data_dir = tmp_path / f"w{workers}"
         run_cli("init", data_dir=data_dir)
         server = start_server(data_dir, "--collector-workers", workers)
         try:
-            if workers == "1":
-                _wait_ready(server)
+            _wait_ready(server, int(workers))  # on both: the same empty POST, one bad row
             assert _post_all(server, bodies) == [200] * len(bodies)
             by_worker = _metric(server, 'driftline_collector_requests_total{by="worker"}')
             assert by_worker == (len(bodies) if workers == "1" else 0)
             exported = _export(server)
+            bad[workers] = _bad_rows(server)
         finally:
             server.stop()
-        assert len(exported) == 200
+        assert len(exported) == 197
         rows[workers] = {
             e["event_id"]: {k: v for k, v in e.items() if k not in VARYING} for e in exported
         }
     assert rows["1"] == rows["0"]
-    assert len(rows["1"]) == 200
+    assert len(rows["1"]) == 197
+    assert bad["1"] == bad["0"]
+    assert len(bad["1"]) == 4
 
 
 def test_a_worker_killed_mid_load_loses_nothing_acknowledged(

@@ -88,7 +88,7 @@ class Output:
 
     def op(self) -> AppendEnriched:
         return AppendEnriched(
-            None, EVENTS_SQL, bad_rows=_bad_table(self.bad), prepared=self.items, build=build_tables
+            None, EVENTS_SQL, bad_rows=bad_table(self.bad), prepared=self.items, build=build_tables
         )
 
 
@@ -370,7 +370,7 @@ def build_tables(
     )
 
 
-def _bad_table(rows: list[tuple[int, str, str, str]]) -> pa.Table | None:
+def bad_table(rows: list[tuple[int, str, str, str]]) -> pa.Table | None:
     if not rows:
         return None
     columns = list(zip(*rows, strict=True))

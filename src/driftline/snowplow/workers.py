@@ -4,11 +4,12 @@ The server is one Python process, so HTTP, enrichment and the writer share one i
 lock; on a machine with more cores, ``driftline serve`` starts collector workers (one per core
 beyond the first by default, ``--collector-workers``). The server keeps the HTTP side and the
 single writer; a worker gets each request's parts (method, path, headers, body, client
-address and the project the path names) and sends back what
-:meth:`~driftline.snowplow.collector.Collector.handle` gives: the response and the events and
-bad rows to store, as plain Python values. The server commits them and only then answers, as
-it does when it enriches a request itself, so a request is acknowledged only once its events
-are committed.
+address and the project the path names) and runs
+:meth:`~driftline.snowplow.collector.Collector.handle` on it. The requests waiting for a worker
+are enriched as one batch: the worker sends back each request's response (or error) and the
+batch's rows as Arrow tables, built once (``snowplow_events``, ``events`` and bad rows). The
+server gives the batch to the writer as one op and answers each request only once that op is
+committed, as it does when it enriches a request itself.
 
 * Workers are started at the first collector request; until one is ready, and whenever every
   worker already has :data:`MAX_IN_FLIGHT` requests, the server enriches the request itself.
@@ -41,14 +42,28 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from driftline.errors import DriftlineError, TransientError
 from driftline.model import Project
-from driftline.snowplow.collector import Collector, Handled, Request
+from driftline.snowplow.collector import (
+    Collector,
+    Handled,
+    Item,
+    Request,
+    bad_table,
+    build_tables,
+)
+from driftline.snowplow.events import EVENTS_SQL
+from driftline.store import GroupCommitWriter
+from driftline.store.snowplow import AppendEnriched
 
 log = logging.getLogger("driftline.snowplow")
 
 #: requests a worker holds before the server enriches further ones itself
 MAX_IN_FLIGHT = 1024
+#: most requests a worker enriches as one batch (one set of Arrow tables, one writer op)
+MAX_BATCH = 64
 _HEADER = struct.Struct("!i")
 
 
@@ -91,25 +106,60 @@ def _serve(conn: Connection, config_path: str | None) -> None:
     conn.send_bytes(pickle.dumps(("ready", os.getpid())))
     while True:
         try:
-            data = conn.recv_bytes()
+            messages = [conn.recv_bytes()]
+            # every request already waiting: one batch, one set of Arrow tables
+            while len(messages) < MAX_BATCH and conn.poll(0):
+                messages.append(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        rid, raw, canonical, project, new_projects = pickle.loads(data)
-        if new_projects is not None:
-            projects[:] = new_projects
-        reply: tuple[Any, ...]
+        answers: list[tuple[Any, ...]] = []
+        items: list[Item] = []
+        bad: list[tuple[int, str, str, str]] = []
+        for data in messages:
+            rid, raw, canonical, project, new_projects = pickle.loads(data)
+            if new_projects is not None:
+                projects[:] = new_projects
+            try:
+                handled = collector.handle(raw, canonical, project)
+            except DriftlineError as exc:
+                answers.append((rid, None, (exc.status, exc.message, exc.field)))
+                continue
+            except Exception:
+                log.exception("collector worker: a request failed")
+                error = (500, "the collector could not process this request", None)
+                answers.append((rid, None, error))
+                continue
+            if handled.output is not None:
+                items += handled.output.items
+                bad += handled.output.bad
+                handled.output = None
+            answers.append((rid, handled, None))
+        tables = _encode(items, bad)
         try:
-            handled = collector.handle(raw, canonical, project)
-            reply = (rid, handled, None)
-        except DriftlineError as exc:
-            reply = (rid, None, (exc.status, exc.message, exc.field))
-        except Exception:
-            log.exception("collector worker: a request failed")
-            reply = (rid, None, (500, "the collector could not process this request", None))
-        try:
-            conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+            conn.send_bytes(pickle.dumps((answers, tables), protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
             return
+
+
+def _encode(
+    items: list[Item], bad: list[tuple[int, str, str, str]]
+) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """A batch's rows as Arrow IPC streams: (snowplow_events, events, bad_rows)."""
+    out: list[bytes | None] = [None, None, None]
+    tables: list[pa.Table | None] = [None, None, bad_table(bad)]
+    if items:
+        tables[0], tables[1] = build_tables(items)
+    for i, table in enumerate(tables):
+        if table is not None and table.num_rows:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, table.schema) as stream:
+                stream.write_table(table)
+            out[i] = sink.getvalue().to_pybytes()
+    return out[0], out[1], out[2]
+
+
+def _decode(data: bytes | None) -> pa.Table | None:
+    return pa.ipc.open_stream(data).read_all() if data is not None else None
 
 
 # ---------------------------------------------------------------------- server side
@@ -117,7 +167,7 @@ class _Worker:
     def __init__(self, pool: CollectorWorkers, number: int) -> None:
         self.pool = pool
         self.number = number
-        self.pending: dict[int, asyncio.Future[Handled]] = {}
+        self.pending: dict[int, asyncio.Future[tuple[Handled, Any]]] = {}
         self.ready = False
         self.sent_projects: list[Project] | None = None
         self.process: Any = None
@@ -155,21 +205,42 @@ class _Worker:
                     log.error("collector worker %d did not start: %s", self.number, message[1])
                     self.pool.disabled = True
                     return
-                rid, handled, error = message
-                future = self.pending.pop(rid, None)
-                if future is None or future.done():
-                    continue
-                if error is not None:
-                    status, text, field = error
-                    exc = DriftlineError(text, field=field)
-                    exc.status = status
-                    future.set_exception(exc)
-                else:
-                    future.set_result(handled)
+                self._answer(*message)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
             self._stopped()
+
+    def _answer(
+        self,
+        answers: list[tuple[int, Handled | None, tuple[int, str, str | None] | None]],
+        tables: tuple[bytes | None, bytes | None, bytes | None],
+    ) -> None:
+        """A batch from the worker: its rows go to the writer as one op; each request's
+        future gets its response and the commit to wait for (or its error)."""
+        commit: Any = None
+        enriched, events, bad = (_decode(t) for t in tables)
+        if enriched is not None or bad is not None:
+            built = [(enriched, events)] if enriched is not None and events is not None else []
+            op = AppendEnriched(None, EVENTS_SQL, bad_rows=bad, built=built)
+            try:
+                commit = self.pool.writer.submit(op)
+            except DriftlineError as exc:  # back-pressure: nothing of the batch is stored
+                commit = exc
+        for rid, handled, error in answers:
+            future = self.pending.pop(rid, None)
+            if future is None or future.done():
+                continue
+            if error is not None:
+                status, text, field = error
+                exc = DriftlineError(text, field=field)
+                exc.status = status
+                future.set_exception(exc)
+            elif isinstance(commit, DriftlineError):
+                future.set_exception(commit)
+            else:
+                assert handled is not None
+                future.set_result((handled, commit))
 
     def _stopped(self) -> None:
         self.ready = False
@@ -190,7 +261,7 @@ class _Worker:
 
     def submit(
         self, raw: Request, canonical: str, project: Project | None, projects: list[Project]
-    ) -> asyncio.Future[Handled]:
+    ) -> asyncio.Future[tuple[Handled, Any]]:
         assert self.writer is not None
         rid = next(self.pool.ids)
         changed = None
@@ -199,7 +270,7 @@ class _Worker:
         data = pickle.dumps(
             (rid, raw, canonical, project, changed), protocol=pickle.HIGHEST_PROTOCOL
         )
-        future: asyncio.Future[Handled] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[Handled, Any]] = asyncio.get_running_loop().create_future()
         self.pending[rid] = future
         self.writer.write(_HEADER.pack(len(data)) + data)
         return future
@@ -219,8 +290,9 @@ class _Worker:
 class CollectorWorkers:
     """The server's side of its collector workers."""
 
-    def __init__(self, count: int, config_path: Path | None) -> None:
+    def __init__(self, count: int, config_path: Path | None, writer: GroupCommitWriter) -> None:
         self.count = count
+        self.writer = writer
         self.config_path = str(config_path) if config_path else None
         self.workers: list[_Worker] = []
         self.ids = itertools.count(1)
@@ -273,11 +345,15 @@ class CollectorWorkers:
         project: Project | None,
         projects: list[Project],
     ) -> Handled:
-        """``worker``'s result for this request (raises what the collector raised)."""
+        """``worker``'s answer for this request once its rows are committed (raises what the
+        collector or the writer raised)."""
         # a worker needs projects' ids, names and tokens, never their secrets
         safe = [dataclasses.replace(p, secret="") for p in projects]
         named = dataclasses.replace(project, secret="") if project is not None else None
-        return await worker.submit(raw, canonical, named, safe)
+        handled, commit = await worker.submit(raw, canonical, named, safe)
+        if commit is not None:
+            await asyncio.wrap_future(commit)
+        return handled
 
     async def close(self) -> None:
         self.closing = True

@@ -209,6 +209,7 @@ class AppendEnriched:
         build: Callable[[list[Any]], tuple[pa.Table, pa.Table]] | None = None,
         split: pa.Table | None = None,
         broken: list[tuple[int, str, str]] | None = None,
+        built: list[tuple[pa.Table, pa.Table]] | None = None,
     ) -> None:
         self.lines = lines if lines is not None else _NO_LINES
         self.bad_rows = bad_rows if bad_rows is not None else _NO_BAD_ROWS
@@ -220,10 +221,13 @@ class AppendEnriched:
         self.build = build
         self.split = split  # project_id + c0..c130 text columns, already split (imports)
         self.broken = broken or []
+        #: (snowplow_events rows, events rows) built already (collector worker processes)
+        self.built = built or []
         self.rows = (
             self.lines.num_rows
             + self.bad_rows.num_rows
             + len(self.prepared)
+            + sum(enriched.num_rows for enriched, _ in self.built)
             + (split.num_rows if split is not None else 0)
             + len(self.broken)
         )
@@ -250,14 +254,19 @@ class AppendEnriched:
             build=next((op.build for op in ops if op.build is not None), None),
             split=_concat([op.split for op in ops if op.split is not None]),
             broken=[b for op in ops for b in op.broken],
+            built=[b for op in ops for b in op.built],
         )
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
         view = self._view
         stored = invalid = 0
         events: Any = None
+        built = list(self.built)
         if self.prepared and self.build is not None:
-            enriched, event_rows = self.build(self.prepared)
+            built.append(self.build(self.prepared))
+        if built:
+            enriched = _concat([b[0] for b in built]) or built[0][0]
+            event_rows = _concat([b[1] for b in built]) or built[0][1]
             conn.register(f"{view}_pre", enriched)
             conn.execute(
                 f"INSERT INTO snowplow_events SELECT *, ?::TIMESTAMP FROM {view}_pre", [now]

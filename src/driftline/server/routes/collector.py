@@ -131,7 +131,8 @@ def _workers(state: Any) -> CollectorWorkers | None:
         count = state.settings.collector_workers or 0
         if count <= 0:
             return None
-        pool = state.snowplow_workers = CollectorWorkers(count, _config_path(state))
+        pool = CollectorWorkers(count, _config_path(state), state.writer)
+        state.snowplow_workers = pool
         state.metrics.collector_workers.set_function(pool.ready_count)
     return pool  # type: ignore[no-any-return]
 
