@@ -32,9 +32,10 @@ PYTHON = [sys.executable, "-m", "driftline"]
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of the server and its collector workers so far (Linux /proc)."""
+    from snowplow_collector_wrk import cpu_seconds as tree_cpu_seconds
+
+    return tree_cpu_seconds(pid)
 
 
 def start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
