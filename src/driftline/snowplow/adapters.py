@@ -180,7 +180,7 @@ def _fast_check(resolver: Resolver, key: SchemaKey) -> Callable[[Any], bool] | N
                 return False
             keys = event.keys()
             return (
-                keys <= allowed and required <= keys and all(type(v) is str for v in event.values())
+                keys <= allowed and required <= keys and _STR.issuperset(map(type, event.values()))
             )
 
     _FAST[key] = check
@@ -188,6 +188,7 @@ def _fast_check(resolver: Resolver, key: SchemaKey) -> Callable[[Any], bool] | N
 
 
 _FAST: dict[SchemaKey, Callable[[Any], bool] | None] = {}
+_STR = frozenset([str])  # every value's type is str itself (no subclass)
 
 
 def _ctype_message(ctype: str | None, why: str | None) -> dict[str, Any]:
