@@ -9,6 +9,7 @@ the same events.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from itertools import compress
 from typing import Any
@@ -40,23 +41,35 @@ _ARROW = {
     "bool": pa.bool_(),
     "tstamp": pa.timestamp("us"),
 }
-_TEXT_STRUCT = pa.struct([(name, pa.string()) for name in FIELDS])
 
 
 def enriched_table(project_ids: Sequence[int], rows: Sequence[dict[str, str | None]]) -> pa.Table:
     """``project_id`` + the 131 columns of ``snowplow_events``, typed: the field dicts become
-    one struct array (Arrow's converter, no Python loop per field), then casts per column."""
-    struct = pa.array(list(rows), _TEXT_STRUCT)
+    one struct array of the fields any row has (Arrow's converter, no Python loop per
+    field), then casts per column; the fields no row has are typed null columns."""
+    present = set().union(*rows)
+    names = tuple(name for name in FIELDS if name in present)
+    struct = pa.array(list(rows), _text_struct(names))
+    at = {name: i for i, name in enumerate(names)}
     arrays = [pa.array(project_ids, pa.int32())]
-    for i, name in enumerate(FIELDS):
-        column = struct.field(i)
+    for name in FIELDS:
         kind = FIELD_KINDS[name]
+        i = at.get(name)
+        if i is None:
+            arrays.append(pa.nulls(len(rows), _ARROW[kind]))
+            continue
+        column = struct.field(i)
         if kind == "bool":
             column = column.cast(pa.int8()).cast(pa.bool_())
         elif _ARROW[kind] != pa.string():
             column = column.cast(_ARROW[kind])
         arrays.append(column)
     return pa.Table.from_arrays(arrays, names=["project_id", *FIELDS])
+
+
+@functools.lru_cache(maxsize=256)
+def _text_struct(names: tuple[str, ...]) -> pa.StructType:
+    return pa.struct([(name, pa.string()) for name in names])
 
 
 #: the names read from the fields (and the UA context) into properties, with their keys
