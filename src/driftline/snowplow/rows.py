@@ -10,8 +10,7 @@ the same events.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from itertools import compress
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -72,15 +71,6 @@ def _text_struct(names: tuple[str, ...]) -> pa.StructType:
     return pa.struct([(name, pa.string()) for name in names])
 
 
-#: the names read from the fields (and the UA context) into properties, with their keys
-_MIXPANEL_KEYS, _MIXPANEL_FIELDS = tuple(MIXPANEL), tuple(MIXPANEL.values())
-_SCREEN_KEYS, _SCREEN_FIELDS = tuple(SCREEN), tuple(SCREEN.values())
-_UA_KEYS, _UA_FIELDS = tuple(UA), tuple(UA.values())
-_TEXT = tuple(TEXT)
-_INTS = tuple(INTS)
-_NUMBERS = tuple(FLOATS + DECIMALS)
-
-
 def event_row(
     project_id: int,
     f: dict[str, str | None],
@@ -89,11 +79,7 @@ def event_row(
     derived: Sequence[Any],
     time_ms: int,
 ) -> tuple[Any, ...]:
-    """One ``events`` row (EVENT_SCHEMA order) for an enriched event.
-
-    Each group of properties is read with ``map`` and its non-empty values kept with
-    ``compress``/``filter`` (no Python step per field): the same keys, order and values as
-    setting them one by one."""
+    """One ``events`` row (EVENT_SCHEMA order) for an enriched event."""
     props: dict[str, Any] = {}
     if unstruct is not None and isinstance(unstruct.get("data"), dict):
         props.update(unstruct["data"])
@@ -107,31 +93,46 @@ def event_row(
             ua = entity.get("data") or {}
             break
     get = f.get
-    _set_present(props, _MIXPANEL_KEYS, list(map(get, _MIXPANEL_FIELDS)))
-    _set_present(props, _SCREEN_KEYS, list(map(get, _SCREEN_FIELDS)), int)
-    if ua:
-        _set_present(props, _UA_KEYS, list(map(ua.get, _UA_FIELDS)))
+    for key, name in MIXPANEL.items():
+        value = get(name)
+        if value:
+            props[key] = value
+    for key, name in SCREEN.items():
+        value = get(name)
+        if value:
+            props[key] = int(value)
+    for key, ua_key in UA.items():
+        if ua.get(ua_key):
+            props[key] = ua[ua_key]
     os_name = ua.get("osFamily") or get("os_name")
     if os_name:
         props["$os"] = os_name
-    tracker = get("v_tracker")
-    if tracker:
-        props["mp_lib"] = "Snowplow: " + tracker
+    if get("v_tracker"):
+        props["mp_lib"] = "Snowplow: " + get("v_tracker")  # type: ignore[operator]
+    props["snowplow_event"] = get("event")
+    props["snowplow_event_id"] = get("event_id")
+    for name in TEXT:
+        value = get(name)
+        if value:
+            props[name] = value
+    for name in INTS:
+        value = get(name)
+        if value:
+            props[name] = int(value)
+    for name in FLOATS + DECIMALS:
+        value = get(name)
+        if value:
+            props[name] = float(value)
     event = get("event")
-    event_id = get("event_id")
-    props["snowplow_event"] = event
-    props["snowplow_event_id"] = event_id
-    _set_present(props, _TEXT, list(map(get, _TEXT)))
-    _set_present(props, _INTS, list(map(get, _INTS)), int)
-    _set_present(props, _NUMBERS, list(map(get, _NUMBERS)), float)
-    action = get("se_action")
     name = (
-        action if event == "struct" and action else (get("event_name") or event or "snowplow_event")
+        get("se_action")
+        if event == "struct" and get("se_action")
+        else (get("event_name") or event or "snowplow_event")
     )
     network = get("network_userid")
     device = get("domain_userid") or (network if network != ZERO else None)
     user = get("user_id")
-    distinct = user or ("$device:" + (device or event_id or "unknown"))
+    distinct = user or ("$device:" + (device or get("event_id") or "unknown"))
     return (
         project_id,
         name,
@@ -139,27 +140,10 @@ def event_row(
         distinct,
         device,
         user,
-        event_id,
+        get("event_id"),
         orjson.dumps(props).decode(),
         "snowplow",
-        event_id,
-    )
-
-
-def _set_present(
-    props: dict[str, Any],
-    keys: tuple[str, ...],
-    values: list[Any],
-    convert: Callable[[Any], Any] | None = None,
-) -> None:
-    """``props[key] = convert(value)`` for each value that is not empty, in order."""
-    present = filter(None, values)
-    props.update(
-        zip(
-            compress(keys, values),
-            present if convert is None else map(convert, present),
-            strict=True,
-        )
+        get("event_id"),
     )
 
 
