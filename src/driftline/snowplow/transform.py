@@ -100,7 +100,7 @@ _DISPATCH: dict[str, tuple[int, str]] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class EnrichingEvent:
     """One event on its way through enrichment."""
 
