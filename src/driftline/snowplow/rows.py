@@ -93,12 +93,16 @@ def event_row(
             ua = entity.get("data") or {}
             break
     get = f.get
-    for key, name in MIXPANEL.items():
-        value = get(name)
+    plan = _ROW_PLANS.get(tuple(f))
+    if plan is None:
+        plan = _row_plan(tuple(f))
+    mixpanel, screen, text, ints, numbers = plan
+    for key, name in mixpanel:
+        value = f[name]
         if value:
             props[key] = value
-    for key, name in SCREEN.items():
-        value = get(name)
+    for key, name in screen:
+        value = f[name]
         if value:
             props[key] = int(value)
     for key, ua_key in UA.items():
@@ -111,16 +115,16 @@ def event_row(
         props["mp_lib"] = "Snowplow: " + get("v_tracker")  # type: ignore[operator]
     props["snowplow_event"] = get("event")
     props["snowplow_event_id"] = get("event_id")
-    for name in TEXT:
-        value = get(name)
+    for name in text:
+        value = f[name]
         if value:
             props[name] = value
-    for name in INTS:
-        value = get(name)
+    for name in ints:
+        value = f[name]
         if value:
             props[name] = int(value)
-    for name in FLOATS + DECIMALS:
-        value = get(name)
+    for name in numbers:
+        value = f[name]
         if value:
             props[name] = float(value)
     event = get("event")
@@ -145,6 +149,26 @@ def event_row(
         "snowplow",
         get("event_id"),
     )
+
+
+#: per sequence of field names: the mapped fields among them, group by group (a field that
+#: is not there gives no property, so only those that are there are looked at)
+_ROW_PLANS: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
+
+
+def _row_plan(names: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    there = set(names)
+    plan = (
+        tuple((key, name) for key, name in MIXPANEL.items() if name in there),
+        tuple((key, name) for key, name in SCREEN.items() if name in there),
+        tuple(name for name in TEXT if name in there),
+        tuple(name for name in INTS if name in there),
+        tuple(name for name in FLOATS + DECIMALS if name in there),
+    )
+    if len(_ROW_PLANS) >= 4096:
+        _ROW_PLANS.clear()
+    _ROW_PLANS[names] = plan
+    return plan
 
 
 def events_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
