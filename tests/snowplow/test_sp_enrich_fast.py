@@ -212,7 +212,7 @@ def reference_event_row(
         if f.get(name):
             props[name] = float(f[name])  # type: ignore[arg-type]
     event = f.get("event")
-    name = (
+    event_name = (
         f.get("se_action")
         if event == "struct" and f.get("se_action")
         else (f.get("event_name") or event or "snowplow_event")
@@ -223,7 +223,7 @@ def reference_event_row(
     distinct = user or ("$device:" + (device or f.get("event_id") or "unknown"))
     props_json = orjson.dumps(props).decode()
     event_id = f.get("event_id")
-    return (project_id, name, time_ms, distinct, device, user, event_id, props_json, "snowplow", event_id)  # fmt: skip
+    return (project_id, event_name, time_ms, distinct, device, user, event_id, props_json, "snowplow", event_id)  # fmt: skip
 
 
 def test_event_row_is_the_property_by_property_mapping(fixed_ids: None) -> None:
