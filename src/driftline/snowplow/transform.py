@@ -11,10 +11,8 @@ Field values are kept as the text the TSV line will hold (see :mod:`driftline.sn
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -142,7 +140,6 @@ _PRESET = (
     "v_collector", "v_etl", "etl_tstamp", "collector_tstamp", "network_userid",
     "user_ipaddress", "useragent",
 )  # fmt: skip
-_STR_ONLY = frozenset([str])
 _SCHEMA_FIELDS = ("event_vendor", "event_name", "event_format", "event_version")
 #: event type code → the fields it sets (``event`` and, for Snowplow's own, its schema)
 _EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -156,19 +153,17 @@ class _Plan:
     """How parameters with one sequence of names become fields when every value is valid.
 
     ``placeholders`` are the fields they set, in the order :func:`_fill` first sets them (so
-    that the fields come out in the same order); the plain strings are read at once by
-    ``strings``, the values to convert (``converted``: code, name, target) one by one."""
+    that the fields come out in the same order); ``strings`` the plain strings (name,
+    target), ``converted`` the values to convert (code, name, target), in parameter order."""
 
     placeholders: dict[str, None]
-    strings: Callable[[dict[str, str]], tuple[str, ...]]
-    string_targets: tuple[str, ...]
+    strings: tuple[tuple[str, str], ...]
     converted: tuple[tuple[int, str, str], ...]
 
 
 def _plan(names: tuple[str, ...]) -> _Plan:
     order = dict.fromkeys(_PRESET)
-    strings: list[str] = []
-    targets: list[str] = []
+    strings: list[tuple[str, str]] = []
     converted: list[tuple[int, str, str]] = []
     for name in names:
         entry = _DISPATCH.get(name)
@@ -176,27 +171,14 @@ def _plan(names: tuple[str, ...]) -> _Plan:
             continue
         code, target = entry
         if code == 0:
-            strings.append(name)
-            targets.append(target)
+            strings.append((name, target))
         else:
             converted.append((code, name, target))
         for set_field in _DIMENSIONS[name] if code == 5 else (target,):
             order.setdefault(set_field)
     return _Plan(
-        {name: None for name in order if name not in _PRESET},
-        _getter(strings),
-        tuple(targets),
-        tuple(converted),
+        {name: None for name in order if name not in _PRESET}, tuple(strings), tuple(converted)
     )
-
-
-def _getter(names: list[str]) -> Callable[[dict[str, str]], tuple[str, ...]]:
-    if len(names) >= 2:
-        return itemgetter(*names)
-    if names:
-        only = names[0]
-        return lambda params: (params[only],)
-    return lambda params: ()
 
 
 _PLANS: dict[tuple[str, ...], _Plan] = {}
@@ -295,12 +277,10 @@ def _fill(ev: EnrichingEvent) -> None:
 
 
 def _fill_valid(ev: EnrichingEvent) -> bool:
-    """What :func:`_fill` does when every value is valid, with the plain strings copied at
-    once; False (the event half filled) as soon as a value is not: then :func:`_fill` words
-    the problems."""
+    """What :func:`_fill` does when every value is valid, following the plan for these
+    parameter names; False (the event half filled) as soon as a value is not: then
+    :func:`_fill` words the problems."""
     params = ev.params
-    if not _STR_ONLY.issuperset(map(type, params.values())):
-        return False
     names = tuple(params)
     plan = _PLANS.get(names)
     if plan is None:
@@ -309,14 +289,15 @@ def _fill_valid(ev: EnrichingEvent) -> bool:
         plan = _PLANS[names] = _plan(names)
     f = ev.fields
     f.update(plan.placeholders)
-    raw = plan.strings(params)
-    values = raw if all(map(str.isprintable, raw)) else tuple(map(tsv_safe, raw))
-    f.update(zip(plan.string_targets, values, strict=True))
-    if "" in raw:
-        for target, given, value in zip(plan.string_targets, raw, values, strict=True):
-            f[target] = value if given else None
+    for name, target in plan.strings:
+        value = params[name]
+        if type(value) is not str:
+            return False
+        f[target] = (value if value.isprintable() else tsv_safe(value)) if value else None
     for code, name, target in plan.converted:
         value = params[name]
+        if type(value) is not str:
+            return False
         if code == 1:
             try:
                 number = int(value)
