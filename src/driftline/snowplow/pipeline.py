@@ -16,8 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import gt
+from operator import gt, itemgetter, length_hint
 from typing import Any
 
 from driftline.snowplow import badrows
@@ -195,20 +194,41 @@ class Enricher:
     def _validate_outputs(self, ev: EnrichingEvent) -> list[dict[str, Any]]:
         # Derived contexts come from driftline's own enrichments, which build them to their
         # schemas (see enrich/): they are not validated again here.
-        limits = MAX_LENGTHS
         f = ev.fields
-        # first a check that runs in C: no text longer than its limit ("None" for an empty
-        # field counts 4 characters, so a rare 3-character limit takes the exact loop below)
-        if not any(
-            map(gt, map(len, map(str, f.values())), map(limits.get, f.keys(), repeat(_NO_LIMIT)))
-        ):
+        # first a check that runs in C over the fields that have a limit (length_hint: the
+        # length of a text, 0 for an empty field); only a problem takes the loop below
+        limited, limits = _limits_of(tuple(f))
+        if not any(map(gt, map(length_hint, limited(list(f.values()))), limits)):
             return []
         return [
-            atomic_error(name, value[:100], f"longer than {limits[name]} characters")
+            atomic_error(name, value[:100], f"longer than {MAX_LENGTHS[name]} characters")
             for name, value in ev.fields.items()
-            if value is not None and len(value) > limits.get(name, _NO_LIMIT)
+            if value is not None and len(value) > MAX_LENGTHS.get(name, _NO_LIMIT)
         ]
 
     def _bad(self, kind: str, ev: EnrichingEvent, messages: list[dict[str, Any]]) -> BadRow:
         enriched = {name: ev.fields.get(name) for name in FIELDS}
         return badrows.enrich_failure(kind, messages, enriched, ev.payload.raw_json(ev.params))
+
+
+_LIMITS: dict[tuple[str, ...], tuple[Callable[[list[Any]], Sequence[Any]], tuple[int, ...]]] = {}
+
+
+def _limits_of(
+    names: tuple[str, ...],
+) -> tuple[Callable[[list[Any]], Sequence[Any]], tuple[int, ...]]:
+    """For fields set in the order ``names``: a getter of the values (from the list of all
+    values) of those with a maximum length, and those maximum lengths."""
+    known = _LIMITS.get(names)
+    if known is None:
+        if len(_LIMITS) >= 4096:
+            _LIMITS.clear()
+        at = [i for i, name in enumerate(names) if name in MAX_LENGTHS]
+        if len(at) >= 2:
+            limited: Callable[[list[Any]], Sequence[Any]] = itemgetter(*at)
+        elif at:
+            limited = itemgetter(slice(at[0], at[0] + 1))
+        else:
+            limited = itemgetter(slice(0, 0))
+        known = _LIMITS[names] = (limited, tuple(MAX_LENGTHS[names[i]] for i in at))
+    return known

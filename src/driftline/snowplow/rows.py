@@ -9,6 +9,7 @@ the same events.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,23 +40,35 @@ _ARROW = {
     "bool": pa.bool_(),
     "tstamp": pa.timestamp("us"),
 }
-_TEXT_STRUCT = pa.struct([(name, pa.string()) for name in FIELDS])
 
 
 def enriched_table(project_ids: Sequence[int], rows: Sequence[dict[str, str | None]]) -> pa.Table:
     """``project_id`` + the 131 columns of ``snowplow_events``, typed: the field dicts become
-    one struct array (Arrow's converter, no Python loop per field), then casts per column."""
-    struct = pa.array(list(rows), _TEXT_STRUCT)
+    one struct array of the fields any row has (Arrow's converter, no Python loop per
+    field), then casts per column; the fields no row has are typed null columns."""
+    present = set().union(*rows)
+    names = tuple(name for name in FIELDS if name in present)
+    struct = pa.array(list(rows), _text_struct(names))
+    at = {name: i for i, name in enumerate(names)}
     arrays = [pa.array(project_ids, pa.int32())]
-    for i, name in enumerate(FIELDS):
-        column = struct.field(i)
+    for name in FIELDS:
         kind = FIELD_KINDS[name]
+        i = at.get(name)
+        if i is None:
+            arrays.append(pa.nulls(len(rows), _ARROW[kind]))
+            continue
+        column = struct.field(i)
         if kind == "bool":
             column = column.cast(pa.int8()).cast(pa.bool_())
         elif _ARROW[kind] != pa.string():
             column = column.cast(_ARROW[kind])
         arrays.append(column)
     return pa.Table.from_arrays(arrays, names=["project_id", *FIELDS])
+
+
+@functools.lru_cache(maxsize=256)
+def _text_struct(names: tuple[str, ...]) -> pa.StructType:
+    return pa.struct([(name, pa.string()) for name in names])
 
 
 def event_row(
@@ -80,12 +93,16 @@ def event_row(
             ua = entity.get("data") or {}
             break
     get = f.get
-    for key, name in MIXPANEL.items():
-        value = get(name)
+    plan = _ROW_PLANS.get(tuple(f))
+    if plan is None:
+        plan = _row_plan(tuple(f))
+    mixpanel, screen, text, ints, numbers = plan
+    for key, name in mixpanel:
+        value = f[name]
         if value:
             props[key] = value
-    for key, name in SCREEN.items():
-        value = get(name)
+    for key, name in screen:
+        value = f[name]
         if value:
             props[key] = int(value)
     for key, ua_key in UA.items():
@@ -98,16 +115,16 @@ def event_row(
         props["mp_lib"] = "Snowplow: " + get("v_tracker")  # type: ignore[operator]
     props["snowplow_event"] = get("event")
     props["snowplow_event_id"] = get("event_id")
-    for name in TEXT:
-        value = get(name)
+    for name in text:
+        value = f[name]
         if value:
             props[name] = value
-    for name in INTS:
-        value = get(name)
+    for name in ints:
+        value = f[name]
         if value:
             props[name] = int(value)
-    for name in FLOATS + DECIMALS:
-        value = get(name)
+    for name in numbers:
+        value = f[name]
         if value:
             props[name] = float(value)
     event = get("event")
@@ -132,6 +149,26 @@ def event_row(
         "snowplow",
         get("event_id"),
     )
+
+
+#: per sequence of field names: the mapped fields among them, group by group (a field that
+#: is not there gives no property, so only those that are there are looked at)
+_ROW_PLANS: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
+
+
+def _row_plan(names: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    there = set(names)
+    plan = (
+        tuple((key, name) for key, name in MIXPANEL.items() if name in there),
+        tuple((key, name) for key, name in SCREEN.items() if name in there),
+        tuple(name for name in TEXT if name in there),
+        tuple(name for name in INTS if name in there),
+        tuple(name for name in FLOATS + DECIMALS if name in there),
+    )
+    if len(_ROW_PLANS) >= 4096:
+        _ROW_PLANS.clear()
+    _ROW_PLANS[names] = plan
+    return plan
 
 
 def events_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:

@@ -98,7 +98,7 @@ _DISPATCH: dict[str, tuple[int, str]] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class EnrichingEvent:
     """One event on its way through enrichment."""
 
@@ -135,23 +135,119 @@ def atomic_error(name: str, value: str | None, expectation: str) -> dict[str, An
     }
 
 
+#: fields every event gets before its parameters are read, in this order
+_PRESET = (
+    "v_collector", "v_etl", "etl_tstamp", "collector_tstamp", "network_userid",
+    "user_ipaddress", "useragent",
+)  # fmt: skip
+_SCHEMA_FIELDS = ("event_vendor", "event_name", "event_format", "event_version")
+#: event type code → the fields it sets (``event`` and, for Snowplow's own, its schema)
+_EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    code: (("event", kind), *zip(_SCHEMA_FIELDS, SCHEMA_OF_EVENT.get(kind, ()), strict=False))
+    for code, kind in EVENT_TYPES.items()
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How parameters with one sequence of names become fields when every value is valid.
+
+    ``placeholders`` are the fields they set, in the order :func:`_fill` first sets them (so
+    that the fields come out in the same order); ``strings`` the plain strings (name,
+    target), ``converted`` the values to convert (code, name, target), in parameter order."""
+
+    placeholders: dict[str, None]
+    strings: tuple[tuple[str, str], ...]
+    converted: tuple[tuple[int, str, str], ...]
+
+
+def _plan(names: tuple[str, ...]) -> _Plan:
+    order = dict.fromkeys(_PRESET)
+    strings: list[tuple[str, str]] = []
+    converted: list[tuple[int, str, str]] = []
+    for name in names:
+        entry = _DISPATCH.get(name)
+        if entry is None:
+            continue
+        code, target = entry
+        if code == 0:
+            strings.append((name, target))
+        else:
+            converted.append((code, name, target))
+        for set_field in _DIMENSIONS[name] if code == 5 else (target,):
+            order.setdefault(set_field)
+    return _Plan(
+        {name: None for name in order if name not in _PRESET}, tuple(strings), tuple(converted)
+    )
+
+
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+_DIMS_SEEN: dict[str, tuple[str, str]] = {}
+_REPEATED_TSTAMPS: dict[int, str] = {}
+
+
 def map_parameters(
     params: dict[str, str], payload: CollectorPayload, etl_ms: int
 ) -> EnrichingEvent:
-    ev = EnrichingEvent(params, payload)
+    ev = _preset(params, payload, etl_ms)
+    if not _fill_valid(ev):
+        ev = _preset(params, payload, etl_ms)
+        _fill(ev)
     f = ev.fields
-    # set by the collector / Enrich itself; parameters below may override
-    f["v_collector"] = payload.collector
-    f["v_etl"] = "driftline-enrich"
-    f["etl_tstamp"] = format_tstamp(etl_ms)
-    f["collector_tstamp"] = format_tstamp(payload.timestamp_ms)
-    f["network_userid"] = payload.network_userid
-    f["user_ipaddress"] = payload.ip_address
-    f["useragent"] = tsv_safe(payload.useragent) if payload.useragent else None
-    ev.times_ms["collector_tstamp"] = payload.timestamp_ms
+    set_event = _EVENT_FIELDS.get(params.get("e") or "")
+    if set_event is None:
+        ev.error("event", params.get("e"), "Not a valid event type")
+    else:
+        f.update(set_event)
+    _platform(ev)
+    _ids(ev)
+    _ip(ev)
+    if "ue_pr" in params or "ue_px" in params:
+        ev.unstruct = _json_param(ev, "ue_pr", "ue_px", "unstruct_event")
+    if "co" in params or "cx" in params:
+        value = _json_param(ev, "co", "cx", "contexts")
+        if value is not None:
+            ev.contexts = [value]  # validated (wrapper and entities) by the pipeline
+    if params.get("tnuid"):
+        f["network_userid"] = tsv_safe(params["tnuid"])
+    if not f.get("page_url") and payload.referer_uri:
+        f["page_url"] = tsv_safe(payload.referer_uri)
+    derive_tstamp(ev)
+    return ev
 
+
+def _preset(params: dict[str, str], payload: CollectorPayload, etl_ms: int) -> EnrichingEvent:
+    """The event with the fields set by the collector and Enrich itself; parameters may
+    override them."""
+    collector_ms = payload.timestamp_ms
+    fields: dict[str, str | None] = {
+        "v_collector": payload.collector,
+        "v_etl": "driftline-enrich",
+        "etl_tstamp": _format_repeated(etl_ms),
+        "collector_tstamp": _format_repeated(collector_ms),
+        "network_userid": payload.network_userid,
+        "user_ipaddress": payload.ip_address,
+        "useragent": tsv_safe(payload.useragent) if payload.useragent else None,
+    }
+    return EnrichingEvent(params, payload, fields, times_ms={"collector_tstamp": collector_ms})
+
+
+def _format_repeated(ms: int) -> str:
+    """:func:`format_tstamp` for the ETL and collector times, which all events of a payload
+    (and of requests in the same millisecond) share: remembered per value."""
+    text = _REPEATED_TSTAMPS.get(ms)
+    if text is None:
+        if len(_REPEATED_TSTAMPS) >= 1024:
+            _REPEATED_TSTAMPS.clear()
+        text = _REPEATED_TSTAMPS[ms] = format_tstamp(ms)
+    return text
+
+
+def _fill(ev: EnrichingEvent) -> None:
+    """Fields from the parameters, every value checked, every problem recorded."""
+    f = ev.fields
     dispatch = _DISPATCH
-    for name, value in params.items():
+    for name, value in ev.params.items():
         entry = dispatch.get(name)
         if entry is None:
             continue
@@ -178,22 +274,70 @@ def map_parameters(
                 f[w], f[h] = str(int(m.group(1))), str(int(m.group(2)))
             else:
                 ev.error(w, value, f"{name} does not match WIDTHxHEIGHT")
-    _event_type(ev)
-    _platform(ev)
-    _ids(ev)
-    _ip(ev)
-    if "ue_pr" in params or "ue_px" in params:
-        ev.unstruct = _json_param(ev, "ue_pr", "ue_px", "unstruct_event")
-    if "co" in params or "cx" in params:
-        value = _json_param(ev, "co", "cx", "contexts")
-        if value is not None:
-            ev.contexts = [value]  # validated (wrapper and entities) by the pipeline
-    if params.get("tnuid"):
-        f["network_userid"] = tsv_safe(params["tnuid"])
-    if not f.get("page_url") and payload.referer_uri:
-        f["page_url"] = tsv_safe(payload.referer_uri)
-    derive_tstamp(ev)
-    return ev
+
+
+def _fill_valid(ev: EnrichingEvent) -> bool:
+    """What :func:`_fill` does when every value is valid, following the plan for these
+    parameter names; False (the event half filled) as soon as a value is not: then
+    :func:`_fill` words the problems."""
+    params = ev.params
+    names = tuple(params)
+    plan = _PLANS.get(names)
+    if plan is None:
+        if len(_PLANS) >= 4096:
+            _PLANS.clear()
+        plan = _PLANS[names] = _plan(names)
+    f = ev.fields
+    f.update(plan.placeholders)
+    for name, target in plan.strings:
+        value = params[name]
+        if type(value) is not str:
+            return False
+        f[target] = (value if value.isprintable() else tsv_safe(value)) if value else None
+    for code, name, target in plan.converted:
+        value = params[name]
+        if type(value) is not str:
+            return False
+        if code == 1:
+            try:
+                number = int(value)
+            except ValueError:
+                return False
+            if abs(number) > _INT_MAX:
+                return False
+            f[target] = str(number)
+        elif code == 2:
+            try:
+                decimal = Decimal(value.strip())
+            except InvalidOperation:
+                return False
+            if not decimal.is_finite():
+                return False
+            f[target] = str(decimal)
+        elif code == 3:
+            if value not in ("0", "1"):
+                return False
+            f[target] = value
+        elif code == 4:
+            try:
+                ms = int(value)
+            except ValueError:
+                return False
+            if not 0 <= ms <= _MAX_MS:
+                return False
+            f[target] = format_tstamp(ms)
+            ev.times_ms[target] = ms
+        else:
+            dims = _DIMS_SEEN.get(value)
+            if dims is None:
+                m = _DIMS.match(value)
+                if not (m and int(m.group(1)) <= _INT_MAX and int(m.group(2)) <= _INT_MAX):
+                    return False
+                if len(_DIMS_SEEN) >= 4096:
+                    _DIMS_SEEN.clear()
+                dims = _DIMS_SEEN[value] = (str(int(m.group(1))), str(int(m.group(2))))
+            f[_DIMENSIONS[name][0]], f[_DIMENSIONS[name][1]] = dims
+    return True
 
 
 def _int(ev: EnrichingEvent, name: str, value: str, target: str) -> None:
@@ -229,23 +373,6 @@ def _tstamp(ev: EnrichingEvent, name: str, value: str, target: str) -> None:
         return
     ev.fields[target] = format_tstamp(ms)
     ev.times_ms[target] = ms
-
-
-def _event_type(ev: EnrichingEvent) -> None:
-    code = ev.params.get("e")
-    kind = EVENT_TYPES.get(code or "")
-    if kind is None:
-        ev.error("event", code, "Not a valid event type")
-        return
-    ev.fields["event"] = kind
-    schema = SCHEMA_OF_EVENT.get(kind)
-    if schema is not None:
-        (
-            ev.fields["event_vendor"],
-            ev.fields["event_name"],
-            ev.fields["event_format"],
-            ev.fields["event_version"],
-        ) = schema
 
 
 def _platform(ev: EnrichingEvent) -> None:

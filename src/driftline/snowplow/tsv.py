@@ -32,6 +32,7 @@ def tsv_safe(value: str) -> str:
 
 
 _SECONDS: dict[int, str] = {}
+_MILLIS = tuple(f"{millis:03d}" for millis in range(1000))
 
 
 def format_tstamp(ms: int) -> str:
@@ -43,7 +44,7 @@ def format_tstamp(ms: int) -> str:
             _SECONDS.clear()
         moment = _EPOCH + dt.timedelta(seconds=seconds)
         prefix = _SECONDS[seconds] = f"{moment:%Y-%m-%d %H:%M:%S}."
-    return f"{prefix}{millis:03d}"
+    return prefix + _MILLIS[millis]
 
 
 def parse_tstamp(text: str) -> int:

@@ -1,0 +1,272 @@
+"""The collector's fast paths give exactly what the straightforward code gives.
+
+Parameter mapping, the field length check, ``event_row`` and ``enriched_table`` each have a
+quick way for the usual event; here each is compared, on a few hundred varied tracker events
+(valid and not), with the one-field-at-a-time code it stands for: the same fields in the same
+order, the same errors, the same properties JSON, the same Arrow table.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import random
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from snowplow_data import tracker_events
+
+from driftline.snowplow import enrich, transform
+from driftline.snowplow.fields import FIELD_KINDS, FIELDS, MAX_LENGTHS
+from driftline.snowplow.iglu import Resolver
+from driftline.snowplow.mapping import (
+    DECIMALS,
+    FLOATS,
+    INTS,
+    MIXPANEL,
+    SCREEN,
+    TEXT,
+    UA,
+    UA_CONTEXT,
+    ZERO,
+)
+from driftline.snowplow.payload import CollectorPayload
+from driftline.snowplow.pipeline import Enricher
+from driftline.snowplow.rows import _ARROW, enriched_table, event_row
+from driftline.snowplow.sdk_json import shred_name
+from driftline.snowplow.transform import EnrichingEvent
+
+UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+CX = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+LINK = "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1"
+
+
+def _b64(doc: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+
+#: changes to a valid event: bad values of every kind, empty and unprintable strings,
+#: parameters that set the same field, plain and encoded JSON
+VARIANTS: list[dict[str, Any]] = [
+    {"eid": "NOT-A-UUID"}, {"eid": "3F2504E0-4F89-11D3-9A0C-0305E82C3301"}, {"sid": "bad"},
+    {"dtm": "abc"}, {"dtm": "-5"}, {"stm": "99999999999999999"}, {"ttm": "1700000000999"},
+    {"dtm": "1700000000100", "stm": "1700000000000"}, {"res": "12x"}, {"vp": "0099x0012"},
+    {"ds": "99999999999x1"}, {"vid": "x"}, {"vid": "99999999999"}, {"vid": " 12 "},
+    {"tid": "-12"}, {"cookie": "2"}, {"f_pdf": "1", "f_java": "0"}, {"se_va": "2.50"},
+    {"se_va": "NaN"}, {"se_va": " 1e3 "}, {"ev_va": "abc"}, {"vid": 7}, {"page": None},
+    {"e": "tr", "tr_id": "o1", "tr_tt": "10.00", "tr_tx": "1", "tr_sh": "0.5"},
+    {"e": "ti", "ti_id": "o1", "ti_nm": "n", "ti_na": "m", "ti_pr": "3.3", "ti_qu": "2"},
+    {"page": "tab\there"}, {"page": "ctl\x01x"}, {"page": ""}, {"aid": ""}, {"refr": ""},
+    {"url": ""}, {"url": "not a url"}, {"refr": "https://bing.com/?q=x"}, {"e": "xx"},
+    {"p": "zz"}, {"e": "ue"}, {"ue_px": "!!!", "e": "ue"},
+    {"e": "ue", "ue_pr": json.dumps({"schema": UE, "data": {"schema": LINK, "data": {}}})},
+    {"e": "ue", "ue_px": _b64({"schema": UE, "data": {"schema": LINK, "data": {"targetUrl": "u"}}})},
+    {"cx": _b64({"schema": CX, "data": [{"schema": "bad", "data": {}}]})}, {"co": "{"},
+    {"ip": "10.0.0.1, 10.0.0.2"}, {"tnuid": "tn-1"}, {"nuid": "nu-1"}, {"ua": "curl/8"},
+    {"cv": "x"}, {"uid": "u" * 300}, {"e": "se", "se_ca": "c", "ev_ca": "d"}, {"tz": "x" * 256},
+    {"e": "pp", "pp_mix": "1", "pp_max": "2", "pp_miy": "3", "pp_may": "4"}, {"e": "ad"},
+    {"cd": "1234567890123"}, {"tr_cu": "EURO"}, {"lang": "\x7f"}, {"duid": "é ü"},
+]  # fmt: skip
+
+
+def corpus(n: int = 600) -> list[dict[str, Any]]:
+    rng = random.Random(5)
+    out = []
+    for i, event in enumerate(tracker_events(n, seed=13)):
+        if i % 3 == 1:
+            event.update(VARIANTS[rng.randrange(len(VARIANTS))])
+        if i % 11 == 5:  # the same parameters in another order
+            keys = list(event)
+            rng.shuffle(keys)
+            event = {k: event[k] for k in keys}
+        if i % 13 == 2:
+            event.pop(rng.choice([k for k in event if k not in ("e", "p", "tv")]))
+        out.append(event)
+    return out
+
+
+PAYLOAD = CollectorPayload(
+    "com.snowplowanalytics.snowplow", "tp2", None, None, None,
+    ip_address="203.0.113.9", timestamp_ms=1_700_000_000_500,
+    useragent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36",
+    referer_uri="https://ref.example.com/a", network_userid="5d3c1f8e-0d55-4a11-9a3f-3f1c2b8e7a10",
+)  # fmt: skip
+
+
+@pytest.fixture
+def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Missing event ids numbered instead of random, so that two runs compare."""
+    numbers = itertools.count()
+    monkeypatch.setattr(
+        transform, "random_uuid", lambda: f"00000000-0000-4000-8000-{next(numbers):012d}"
+    )
+
+
+def _state(ev: EnrichingEvent) -> tuple[Any, ...]:
+    return (list(ev.fields.items()), ev.errors, ev.unstruct, ev.contexts, list(ev.times_ms.items()))
+
+
+def test_parameter_mapping_is_the_checked_loop(
+    fixed_ids: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = corpus()
+    fast = [transform.map_parameters(params, PAYLOAD, 1_700_000_001_000) for params in events]
+    taken = [transform._fill_valid(transform._preset(p, PAYLOAD, 1)) for p in events]
+    monkeypatch.setattr(transform, "_fill_valid", lambda ev: False)
+    monkeypatch.setattr(transform, "random_uuid", _numbered())
+    checked = [transform.map_parameters(params, PAYLOAD, 1_700_000_001_000) for params in events]
+    assert [_state(ev) for ev in fast] == [_state(ev) for ev in checked]
+    # both ways were compared: events mapped the quick way, and events with problems
+    assert 0 < sum(taken) < len(events)
+    assert any(ev.errors for ev in checked)
+
+
+def _numbered() -> Any:
+    numbers = itertools.count()
+    return lambda: f"00000000-0000-4000-8000-{next(numbers):012d}"
+
+
+def _enriched(fixed_ids: None) -> list[EnrichingEvent]:
+    enricher = Enricher(Resolver(), enrich.defaults())
+    out = []
+    for params in corpus():
+        ev = enricher.enrich(params, PAYLOAD, 1_700_000_001_000)
+        if isinstance(ev, EnrichingEvent):
+            out.append(ev)
+    return out
+
+
+def reference_length_problems(fields: dict[str, str | None]) -> list[dict[str, Any]]:
+    return [
+        transform.atomic_error(name, value[:100], f"longer than {MAX_LENGTHS[name]} characters")
+        for name, value in fields.items()
+        if value is not None and len(value) > MAX_LENGTHS.get(name, 1 << 62)
+    ]
+
+
+def test_length_check_is_the_exact_check(fixed_ids: None) -> None:
+    enricher = Enricher(Resolver(), enrich.defaults())
+    rng = random.Random(3)
+    names = [*MAX_LENGTHS, "contexts", "unknown_field"]
+    checked = 0
+    for ev in _enriched(fixed_ids):
+        for _ in range(3):
+            fields = dict(ev.fields)
+            for name in rng.sample(names, 3):
+                limit = MAX_LENGTHS.get(name, 50)
+                fields[name] = rng.choice([None, "x" * limit, "y" * (limit + 1), ""])
+            ev.fields = fields
+            expected = reference_length_problems(fields)
+            assert enricher._validate_outputs(ev) == expected
+            checked += bool(expected)
+    assert checked > 0
+
+
+def reference_event_row(
+    project_id: int,
+    f: dict[str, str | None],
+    unstruct: Any,
+    entities: list[Any],
+    derived: list[Any],
+    time_ms: int,
+) -> tuple[Any, ...]:
+    """``event_row`` one property at a time."""
+    props: dict[str, Any] = {}
+    if unstruct is not None and isinstance(unstruct.get("data"), dict):
+        props.update(unstruct["data"])
+    for entity in entities:
+        props.setdefault(shred_name("contexts", entity.get("schema", "")), []).append(
+            entity.get("data")
+        )
+    ua: dict[str, Any] = {}
+    for entity in derived:
+        if entity.get("schema", "").startswith(UA_CONTEXT):
+            ua = entity.get("data") or {}
+            break
+    for key, name in MIXPANEL.items():
+        if f.get(name):
+            props[key] = f[name]
+    for key, name in SCREEN.items():
+        if f.get(name):
+            props[key] = int(f[name])  # type: ignore[arg-type]
+    for key, ua_key in UA.items():
+        if ua.get(ua_key):
+            props[key] = ua[ua_key]
+    os_name = ua.get("osFamily") or f.get("os_name")
+    if os_name:
+        props["$os"] = os_name
+    if f.get("v_tracker"):
+        props["mp_lib"] = "Snowplow: " + f["v_tracker"]  # type: ignore[operator]
+    props["snowplow_event"] = f.get("event")
+    props["snowplow_event_id"] = f.get("event_id")
+    for name in TEXT:
+        if f.get(name):
+            props[name] = f[name]
+    for name in INTS:
+        if f.get(name):
+            props[name] = int(f[name])  # type: ignore[arg-type]
+    for name in FLOATS + DECIMALS:
+        if f.get(name):
+            props[name] = float(f[name])  # type: ignore[arg-type]
+    event = f.get("event")
+    event_name = (
+        f.get("se_action")
+        if event == "struct" and f.get("se_action")
+        else (f.get("event_name") or event or "snowplow_event")
+    )
+    network = f.get("network_userid")
+    device = f.get("domain_userid") or (network if network != ZERO else None)
+    user = f.get("user_id")
+    distinct = user or ("$device:" + (device or f.get("event_id") or "unknown"))
+    props_json = orjson.dumps(props).decode()
+    event_id = f.get("event_id")
+    return (project_id, event_name, time_ms, distinct, device, user, event_id, props_json, "snowplow", event_id)  # fmt: skip
+
+
+def test_event_row_is_the_property_by_property_mapping(fixed_ids: None) -> None:
+    cases = []
+    for ev in _enriched(fixed_ids):
+        cases.append((ev.fields, ev.unstruct, ev.contexts, ev.derived))
+    # self-describing data whose keys clash with the properties; geo and money fields
+    clash = {"data": {"$current_url": "mine", "app_id": "mine", "snowplow_event": 1, "z": None}}
+    ua = {"schema": UA_CONTEXT + "jsonschema/1-0-0", "data": {"useragentFamily": "", "osFamily": "Linux"}}  # fmt: skip
+    fields = dict(cases[0][0]) | {"geo_latitude": "51.5", "tr_total": "2.50", "ti_quantity": "3"}
+    cases += [
+        (fields, clash, [], [ua]),
+        (fields | {"network_userid": ZERO, "domain_userid": None, "v_tracker": ""}, None, [], []),
+        (
+            {"event": "struct", "se_action": ""},
+            None,
+            [{"schema": "iglu:com.acme/aThing/jsonschema/2-0-0", "data": {}}] * 2,
+            [{"schema": "x"}],
+        ),
+        ({}, {"data": []}, [], []),
+    ]
+    for fields, unstruct, entities, derived in cases:
+        args = (3, fields, unstruct, entities, derived, 1_700_000_000_000)
+        assert event_row(*args) == reference_event_row(*args)  # type: ignore[arg-type]
+
+
+def reference_enriched_table(project_ids: list[int], rows: list[dict[str, str | None]]) -> pa.Table:
+    """All 131 fields through one struct array, then cast."""
+    struct = pa.array(rows, pa.struct([(name, pa.string()) for name in FIELDS]))
+    arrays = [pa.array(project_ids, pa.int32())]
+    for i, name in enumerate(FIELDS):
+        column = struct.field(i)
+        kind = FIELD_KINDS[name]
+        if kind == "bool":
+            column = column.cast(pa.int8()).cast(pa.bool_())
+        elif kind not in ("str", "decimal", "json"):
+            column = column.cast(_ARROW[kind])
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, names=["project_id", *FIELDS])
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 500])
+def test_enriched_table_is_the_full_struct_conversion(fixed_ids: None, size: int) -> None:
+    rows = [ev.fields for ev in _enriched(fixed_ids)][:size]
+    ids = [i % 3 for i in range(len(rows))]
+    assert enriched_table(ids, rows).equals(reference_enriched_table(ids, rows))
