@@ -41,6 +41,11 @@ TP2 = "/com.snowplowanalytics.snowplow/tp2"
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time so far of a process and every process it started (the
     collector's workers), from Linux /proc."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """User + system CPU time so far of ``pid`` and of each process it started, by pid."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -51,12 +56,13 @@ def cpu_seconds(pid: int) -> float:
             continue
         ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         stats[int(entry.name)] = (int(fields[1]), ticks)
-    total, todo = 0.0, [pid]
+    out: dict[int, float] = {}
+    todo = [pid]
     while todo:
         current = todo.pop()
-        total += stats.get(current, (0, 0.0))[1]
+        out[current] = stats.get(current, (0, 0.0))[1]
         todo += [child for child, (parent, _) in stats.items() if parent == current]
-    return total
+    return out
 
 
 def template() -> bytes:
@@ -152,12 +158,14 @@ def run_once(
             warm = _counts(counts)
             health = requests_per_second(wrk(url + "/health", 5, args.connections, None, {}))
             load0 = os.getloadavg()[0]
-            cpu0 = cpu_seconds(proc.pid)
+            by0 = cpu_by_process(proc.pid)
             t0 = time.perf_counter()
             env["SP_RUN"] = "2"
             out = wrk(url + TP2, args.seconds, args.connections, HERE / "snowplow_tp2.lua", env)
             wall = time.perf_counter() - t0
-            cpu = cpu_seconds(proc.pid) - cpu0
+            by1 = cpu_by_process(proc.pid)
+            cpu = sum(by1.values()) - sum(by0.values())
+            server_cpu = by1[proc.pid] - by0.get(proc.pid, 0.0)
             load1 = os.getloadavg()[0]
         finally:
             proc.terminate()
@@ -186,7 +194,9 @@ def run_once(
         f"sent {sent:,}); /health {health:,.0f} req/s (ratio {rps / health:.2f}); server CPU "
         f"{cpu:.1f}s in {wall:.1f}s = {ok * 10 / max(cpu, 1e-9):,.0f} events per CPU-second; "
         f"load {load0:.1f}->{load1:.1f}; stored {sp:,} snowplow events, {ev:,} events, "
-        f"{bad} bad rows (10 x 200s incl. warm-up = {low:,}; in flight at the end: {(sp - low) // 10})",
+        f"{bad} bad rows (10 x 200s incl. warm-up = {low:,}; in flight at the end: {(sp - low) // 10}); "
+        f"CPU per event: server {server_cpu / max(ok * 10, 1) * 1e6:.0f} us, its workers "
+        f"{(cpu - server_cpu) / max(ok * 10, 1) * 1e6:.0f} us",
         flush=True,
     )
     return result
