@@ -179,3 +179,35 @@ def test_a_duckdb_table_named_with_another_catalog_is_left_to_the_source(tmp_pat
     other = ReadRequest(TableRef("orders", "other.main"), ("id",))
     assert source.store_read_sql(other, schema) is None
     source.close()
+
+
+def test_the_exact_count_of_rows_read_outlives_the_progress_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the store's statement runs, the engine shows an estimate of rows read from its
+    progress; once the statement has counted them, the count stands, in the run's answer and
+    in its history, however late the commit comes and whatever progress is polled then."""
+    import time
+
+    from driftline.store import sync_ops
+
+    wh = Warehouse(tmp_path)
+    with duckdb.connect(str(wh.file)) as conn:
+        [(rows,)] = conn.execute("SELECT count(*) FROM orders").fetchall()
+    store, writer = _store(tmp_path / "s", _url(wh, "parquet"), SyncMode.APPEND)
+    commit = sync_ops._commit_events_run
+
+    def late_commit(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)  # the engine polls progress meanwhile (every 0.25 s)
+        return commit(*args, **kwargs)
+
+    monkeypatch.setattr(sync_ops, "_commit_events_run", late_commit)
+    monkeypatch.setattr(DuckDBStore, "write_progress", lambda self: 0.0)
+    progress = engine.Progress("orders")
+    out = engine.run_sync(store, writer, 1, "orders", progress=progress)
+    assert progress.path == "store"
+    assert out["status"] == "succeeded"
+    assert out["rows_read"] == rows > 0
+    assert engine.history(store, 1, "orders")[-1]["rows_read"] == rows
+    writer.close()
+    store.close()

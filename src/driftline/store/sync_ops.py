@@ -469,6 +469,15 @@ class InsertSyncEvents:
         self.target = target
         self.counts = counts
         self.finish = finish
+        #: set (under ``_lock``) once the exact count of rows read is in ``counts``: the
+        #: caller's progress estimate must not replace it from then on
+        self.counted = False
+
+    def estimate_rows_read(self, rows: int) -> None:
+        """The caller's estimate of rows read so far, for progress, until the exact count."""
+        with self._lock:
+            if not self.counted:
+                self.counts.rows_read = rows
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> RunCounts:
         with self._lock:
@@ -539,7 +548,9 @@ class InsertSyncEvents:
                 f"SELECT origin_key, _wm FROM ({self.mapped}) WHERE _wm = $dl_top",
                 params={**self.params, "dl_top": top},
             ).to_arrow_table()
-        self.counts.rows_read = int(read or 0)
+        with self._lock:
+            self.counted = True
+            self.counts.rows_read = int(read or 0)
         return _commit_events_run(conn, now, self, result, *self.finish(on_top))
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:

@@ -396,7 +396,8 @@ def _store_maps(
             op.interrupt()
         done = store.write_progress()
         if stream is None and done is not None and prog.total and not future.done():
-            prog.counts.rows_read = int(prog.total * done)
+            # an estimate until the statement has counted the rows it read
+            op.estimate_rows_read(int(prog.total * done))
             notify(prog)
     try:
         future.result()
