@@ -14,10 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from driftline.errors import TerminalError
+from driftline.errors import InvalidInput, TerminalError
 
 DEFAULT_DATA_DIR = ".driftline"
 DEFAULT_PORT = 8710
@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="Log level of `driftline serve`.")
     collector_workers: int | None = Field(
         None,
+        ge=0,
         description="Processes that parse and enrich Snowplow tracker requests beside the "
         "server (0: the server alone; default: one per CPU core beyond the first, at most 4, "
         "under `driftline serve`).",
@@ -131,8 +132,18 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings with ``overrides`` (explicit arguments; ``None`` values are ignored)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Build settings with ``overrides`` (explicit arguments; ``None`` values are ignored).
+    A value that does not validate (typically an environment variable) is a one-line
+    error naming the variable."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = str(problem["loc"][0]) if problem.get("loc") else ""
+        where = f"DRIFTLINE_{name.upper()}" if name not in overrides else name
+        raise InvalidInput(
+            f"setting {where}: {problem['msg']} (got {problem.get('input')!r})", field=where
+        ) from None
 
 
 def resolve_env_refs(text: str) -> str:

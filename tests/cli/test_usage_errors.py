@@ -55,3 +55,17 @@ def test_a_missing_package_is_named_not_a_traceback(tmp_path: Path) -> None:
         out.stderr
     )
     assert "unexpected" not in out.stderr
+
+
+def test_a_bad_setting_in_the_environment_names_the_variable(tmp_path: Path) -> None:
+    for value, problem in (("many", "valid integer"), ("-1", "greater than or equal to 0")):
+        out = subprocess.run(
+            [sys.executable, "-c", "from driftline.cli import main; main()", "serve",
+             "--port", "0", "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "DRIFTLINE_COLLECTOR_WORKERS": value},
+        )  # fmt: skip
+        assert out.returncode == 1
+        [line] = out.stderr.strip().splitlines()
+        assert line.startswith("error: setting DRIFTLINE_COLLECTOR_WORKERS: ")
+        assert problem in line and repr(value) in line
