@@ -12,9 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from snowplow_data import post_body, tracker_events
 
 from tests.conftest import RunningServer, run_cli, start_server
@@ -211,3 +214,50 @@ def test_workers_leave_with_the_server_on_ctrl_c(worker_server: RunningServer) -
         time.sleep(0.1)
     log = worker_server.log.read_text()
     assert "Traceback" not in log and "leaked" not in log, log
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def test_fuzz_through_a_worker_never_answers_5xx(worker_server: RunningServer) -> None:
+    """Garbage bodies, content types and query strings, enriched by a worker process: never
+    a 5xx, and the worker really took them."""
+    _wait_ready(worker_server)
+    before = _metric(worker_server, 'driftline_collector_requests_total{by="worker"}')
+    sent = [0]
+    payload = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        body=st.one_of(
+            st.binary(max_size=300),
+            _JSON_VALUES.map(lambda v: json.dumps({"schema": payload, "data": v}).encode()),
+            st.lists(
+                st.dictionaries(
+                    st.sampled_from(["e", "p", "tv", "ue_px", "cx", "co", "dtm", "res", "eid"]),
+                    st.text(max_size=30),
+                    max_size=6,
+                ),
+                max_size=5,
+            ).map(lambda v: json.dumps({"schema": payload, "data": v}).encode()),
+        ),
+        query=st.text(max_size=40),
+        ctype=st.sampled_from(["application/json", "text/plain", "application/x-www-form", ""]),
+    )
+    def check(body: bytes, query: str, ctype: str) -> None:
+        headers = {"content-type": ctype} if ctype else {}
+        params = quote(query, safe="=&")
+        with httpx.Client(base_url=worker_server.url, timeout=30) as client:
+            assert client.post(f"{TP2}?{params}", content=body, headers=headers).status_code < 500
+            assert client.get(f"/i?{params}").status_code < 500
+        sent[0] += 2
+
+    check()
+    after = _metric(worker_server, 'driftline_collector_requests_total{by="worker"}')
+    assert after - before == sent[0]
