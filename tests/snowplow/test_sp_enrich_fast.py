@@ -35,8 +35,7 @@ from driftline.snowplow.mapping import (
 )
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.pipeline import Enricher
-from driftline.snowplow.rows import _ARROW, enriched_table, event_row
-from driftline.snowplow.sdk_json import shred_name
+from driftline.snowplow.rows import _ARROW, enriched_table, event_row, self_describing
 from driftline.snowplow.transform import EnrichingEvent
 
 UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
@@ -174,18 +173,7 @@ def reference_event_row(
     time_ms: int,
 ) -> tuple[Any, ...]:
     """``event_row`` one property at a time."""
-    props: dict[str, Any] = {}
-    if unstruct is not None and isinstance(unstruct.get("data"), dict):
-        props.update(unstruct["data"])
-    for entity in entities:
-        props.setdefault(shred_name("contexts", entity.get("schema", "")), []).append(
-            entity.get("data")
-        )
-    ua: dict[str, Any] = {}
-    for entity in derived:
-        if entity.get("schema", "").startswith(UA_CONTEXT):
-            ua = entity.get("data") or {}
-            break
+    props, ua = self_describing(unstruct, entities, derived)
     for key, name in MIXPANEL.items():
         if f.get(name):
             props[key] = f[name]

@@ -71,15 +71,12 @@ def _text_struct(names: tuple[str, ...]) -> pa.StructType:
     return pa.struct([(name, pa.string()) for name in names])
 
 
-def event_row(
-    project_id: int,
-    f: dict[str, str | None],
-    unstruct: Any,
-    entities: Sequence[Any],
-    derived: Sequence[Any],
-    time_ms: int,
-) -> tuple[Any, ...]:
-    """One ``events`` row (EVENT_SCHEMA order) for an enriched event."""
+def self_describing(
+    unstruct: Any, entities: Sequence[Any], derived: Sequence[Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The start of an event's properties — the self-describing event's data, then each
+    context's data under its ``contexts_<vendor>_<name>_<model>`` key — and the UA parser's
+    context data (empty when there is none)."""
     props: dict[str, Any] = {}
     if unstruct is not None and isinstance(unstruct.get("data"), dict):
         props.update(unstruct["data"])
@@ -92,6 +89,19 @@ def event_row(
         if entity.get("schema", "").startswith(UA_CONTEXT):
             ua = entity.get("data") or {}
             break
+    return props, ua
+
+
+def event_row(
+    project_id: int,
+    f: dict[str, str | None],
+    unstruct: Any,
+    entities: Sequence[Any],
+    derived: Sequence[Any],
+    time_ms: int,
+) -> tuple[Any, ...]:
+    """One ``events`` row (EVENT_SCHEMA order) for an enriched event."""
+    props, ua = self_describing(unstruct, entities, derived)
     get = f.get
     plan = _ROW_PLANS.get(tuple(f))
     if plan is None:
