@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from driftline.errors import AlreadyExists, InvalidInput, NotFound, StoreBusy
 from driftline.model import EVENT_SCHEMA
 from driftline.store import AppendEvents, DuckDBStore, GroupCommitWriter
+from driftline.store import writer as writer_module
 from driftline.store.schema import LATEST_VERSION
 
 
@@ -284,3 +287,35 @@ def test_bulk_stream_keeps_the_last_copy_of_every_key(
         AppendEvents(events([{"event": "d", "time": 9, "distinct_id": "u", "insert_id": "q"}]))
     )
     assert later.committed_at > newest
+
+
+def _threads(store: DuckDBStore) -> int:
+    return int(store.query_rows("SELECT current_setting('threads')")[0][0])
+
+
+def test_live_load_runs_the_store_on_one_thread_until_it_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Groups of several client requests switch DuckDB to one thread; after LIVE_IDLE
+    seconds without one the store has its threads back. A lone request changes nothing."""
+    monkeypatch.setattr(writer_module, "LIVE_IDLE", 0.3)
+    store = DuckDBStore(tmp_path / "data", threads=2)
+    store.create_project("default")
+    writer = GroupCommitWriter(store)
+    try:
+        row = {"event": "a", "distinct_id": "u", "time": 1}
+        writer.write(AppendEvents(events([{**row, "insert_id": "lone"}]), sources=1))
+        assert _threads(store) == 2
+        writer.write(AppendEvents(events([{**row, "insert_id": "many"}]), sources=8))
+        assert _threads(store) == 1
+        deadline = time.monotonic() + 10
+        while _threads(store) != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _threads(store) == 2
+        # an import (no client requests) never switches it
+        writer.write(AppendEvents(events([{**row, "insert_id": "bulk"}])))
+        assert _threads(store) == 2
+        assert store.query_rows("SELECT count(*) FROM events")[0][0] == 3
+    finally:
+        writer.close()
+        store.close()

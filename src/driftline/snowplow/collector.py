@@ -88,7 +88,12 @@ class Output:
 
     def op(self) -> AppendEnriched:
         return AppendEnriched(
-            None, EVENTS_SQL, bad_rows=bad_table(self.bad), prepared=self.items, build=build_tables
+            None,
+            EVENTS_SQL,
+            bad_rows=bad_table(self.bad),
+            prepared=self.items,
+            build=build_tables,
+            sources=1,
         )
 
 

@@ -222,7 +222,7 @@ class _Worker:
         enriched, events, bad = (_decode(t) for t in tables)
         if enriched is not None or bad is not None:
             built = [(enriched, events)] if enriched is not None and events is not None else []
-            op = AppendEnriched(None, EVENTS_SQL, bad_rows=bad, built=built)
+            op = AppendEnriched(None, EVENTS_SQL, bad_rows=bad, built=built, sources=len(answers))
             try:
                 commit = self.pool.writer.submit(op)
             except DriftlineError as exc:  # back-pressure: nothing of the batch is stored

@@ -43,6 +43,8 @@ class DuckDBStore:
         with contextlib.suppress(OSError):
             os.chmod(self.data_dir, 0o700)
         self._conn = _connect(self.path, threads=threads, memory_limit=memory_limit)
+        self.threads = threads
+        self._live_load = False
         self._write_lock = threading.Lock()
         self._last_commit = dt.datetime.min
         self._closed = False
@@ -164,6 +166,24 @@ class DuckDBStore:
             for op in ops:
                 op.cleanup(conn)
             return results
+
+    def set_live_load(self, live: bool) -> None:
+        """Under sustained live traffic (many small commits a second), run DuckDB on one
+        thread; back to ``threads`` when the traffic stops.
+
+        A live commit is a few small statements. On more threads DuckDB hands each of them to
+        its worker threads, which costs more than it saves: measured on 640-event Snowplow
+        commits, 47 µs of CPU per event on 2 threads against 36 on one, the same wall time,
+        and the CPU saved goes to the requests (the collector's workers, the HTTP side).
+        Queries that run meanwhile run on one thread too; the setting is the database's.
+        """
+        if live == self._live_load or self.threads <= 1:
+            return
+        with self._write_lock:
+            if self._closed:
+                return
+            self._conn.execute(f"SET threads = {1 if live else self.threads}")
+            self._live_load = live
 
     @property
     def last_commit(self) -> dt.datetime:

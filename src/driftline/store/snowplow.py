@@ -210,7 +210,10 @@ class AppendEnriched:
         split: pa.Table | None = None,
         broken: list[tuple[int, str, str]] | None = None,
         built: list[tuple[pa.Table, pa.Table]] | None = None,
+        sources: int = 0,
     ) -> None:
+        #: collector requests whose rows these are (live traffic: the writer may group them)
+        self.sources = sources
         self.lines = lines if lines is not None else _NO_LINES
         self.bad_rows = bad_rows if bad_rows is not None else _NO_BAD_ROWS
         self.events_sql = events_sql
@@ -255,6 +258,7 @@ class AppendEnriched:
             split=_concat([op.split for op in ops if op.split is not None]),
             broken=[b for op in ops for b in op.broken],
             built=[b for op in ops for b in op.built],
+            sources=sum(op.sources for op in ops),
         )
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:

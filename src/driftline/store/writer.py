@@ -14,6 +14,11 @@ requests need. The interval is also the latency it adds: at 50 ms, 32 clients th
 for their answer could not send more than 640 requests a second between them. A lone client, a quiet server and every other kind of write are committed
 at once.
 
+Under such load the writer also asks the store to run DuckDB on one thread
+(:meth:`DuckDBStore.set_live_load`): each live commit is a few small statements that more
+threads only make dearer. The store's own setting comes back once no live group has been
+committed for ``LIVE_IDLE`` seconds.
+
 If a group fails, each op in it is retried in a transaction of its own so that one bad op
 fails alone and the others are still stored. An op whose failure is its answer (``retry =
 False``: a bulk statement that refused its input) is not run again on its own.
@@ -35,6 +40,9 @@ from driftline.store.duckdb_store import DuckDBStore
 from driftline.store.ops import WriteOp
 
 log = logging.getLogger("driftline.writer")
+
+#: seconds without a live group (several client requests) before the store gets its threads back
+LIVE_IDLE = 2.0
 
 
 @dataclass
@@ -67,6 +75,8 @@ class GroupCommitWriter:
         self.min_commit_interval = min_commit_interval
         self._last_commit_started = 0.0
         self._last_sources = 0
+        self._last_live = 0.0  # when the last group of several client requests committed
+        self._live = False
         self.max_pending_rows = max_pending_rows
         self.max_batch_rows = max_batch_rows
         self.stats = WriterStats()
@@ -123,7 +133,11 @@ class GroupCommitWriter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=LIVE_IDLE) if self._live else self._queue.get()
+            except queue.Empty:  # nothing for LIVE_IDLE seconds: the live load is over
+                self._set_live(False)
+                continue
             if first is None:
                 break
             group = [first]
@@ -149,7 +163,26 @@ class GroupCommitWriter:
                 linger = linger and more > 0
             self._last_commit_started = time.monotonic()
             self._last_sources = sources
+            self._live_load(sources)
             self._commit(group)
+
+    def _live_load(self, sources: int) -> None:
+        """Note a group about to commit; switch the store to live-load mode when it carries
+        several client requests, and back when none has for ``LIVE_IDLE`` seconds."""
+        now = time.monotonic()
+        if sources > 1:
+            self._last_live = now
+            if not self._live:
+                self._set_live(True)
+        elif self._live and now - self._last_live >= LIVE_IDLE:
+            self._set_live(False)
+
+    def _set_live(self, live: bool) -> None:
+        self._live = live
+        try:
+            self.store.set_live_load(live)
+        except Exception:  # a tuning hint: never let it stop the writer
+            log.warning("could not switch the store's live-load mode", exc_info=True)
 
     def _commit(self, group: list[_Pending]) -> None:
         rows = sum(p.op.rows for p in group)
