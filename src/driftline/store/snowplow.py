@@ -195,6 +195,11 @@ def _columns(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 class AppendEnriched:
     mergeable = True
+    #: under concurrent live load, commits at least this far apart (see the writer). A
+    #: collector commit writes two wide tables, with ~11 ms of fixed cost per commit
+    #: (statements over 132 columns, identities, the WAL sync): on one thread, measured 87 µs
+    #: of CPU per event in commits of 160 events, 33 in commits of 640, 22 in 2,000.
+    commit_interval = 0.1
 
     def __init__(
         self,

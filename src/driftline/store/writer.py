@@ -10,7 +10,8 @@ group carried several — concurrent clients are waiting — the writer spaces c
 ops at least ``min_commit_interval`` apart (default 10 ms): a commit's fixed cost (a few
 milliseconds of CPU, whatever its size) is then paid at most a hundred times a second, by
 groups that grow with the load, instead of by ever smaller groups that take the CPU the
-requests need. The interval is also the latency it adds: at 50 ms, 32 clients that each wait
+requests need. An op kind whose commits cost more may ask for a longer spacing
+(``commit_interval``: the Snowplow collector's, whose events fill two wide tables). The interval is also the latency it adds: at 50 ms, 32 clients that each wait
 for their answer could not send more than 640 requests a second between them. A lone client, a quiet server and every other kind of write are committed
 at once.
 
@@ -146,7 +147,8 @@ class GroupCommitWriter:
             # under concurrent live load, wait for more until min_commit_interval has passed
             # since the last commit started; after a quiet spell that moment has passed
             linger = self._last_sources > 1 and sources > 0
-            not_before = self._last_commit_started + self.min_commit_interval
+            interval = getattr(first.op, "commit_interval", None) or self.min_commit_interval
+            not_before = self._last_commit_started + interval
             while rows < self.max_batch_rows:
                 wait = not_before - time.monotonic() if linger else 0.0
                 try:
