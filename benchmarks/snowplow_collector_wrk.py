@@ -119,6 +119,34 @@ def requests_per_second(output: str) -> float:
     raise ValueError(output)
 
 
+def writer_counters(url: str) -> tuple[float, float]:
+    """(commits, rows committed) so far, from the server's /metrics."""
+    import urllib.request
+
+    text = urllib.request.urlopen(url + "/metrics", timeout=30).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("driftline_writer_") and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return (
+        values.get("driftline_writer_commits_total", 0.0),
+        values.get("driftline_writer_rows_committed_total", 0.0),
+    )
+
+
+def latency(output: str, percentile: str) -> float:
+    """A percentile of wrk's --latency distribution, in milliseconds."""
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == percentile:
+            value = parts[1]
+            for unit, scale in (("ms", 1.0), ("us", 1e-3), ("s", 1e3)):
+                if value.endswith(unit):
+                    return float(value[: -len(unit)]) * scale
+    return float("nan")
+
+
 def stored_events(data_dir: Path) -> tuple[int, int, int]:
     """(snowplow_events rows, driftline events, bad rows) in a stopped server's store."""
     import duckdb
@@ -158,12 +186,14 @@ def run_once(
             warm = _counts(counts)
             health = requests_per_second(wrk(url + "/health", 5, args.connections, None, {}))
             load0 = os.getloadavg()[0]
+            commits0 = writer_counters(url)
             by0 = cpu_by_process(proc.pid)
             t0 = time.perf_counter()
             env["SP_RUN"] = "2"
             out = wrk(url + TP2, args.seconds, args.connections, HERE / "snowplow_tp2.lua", env)
             wall = time.perf_counter() - t0
             by1 = cpu_by_process(proc.pid)
+            commits1 = writer_counters(url)
             cpu = sum(by1.values()) - sum(by0.values())
             server_cpu = by1[proc.pid] - by0.get(proc.pid, 0.0)
             load1 = os.getloadavg()[0]
@@ -174,6 +204,9 @@ def run_once(
         ok, sent = answered.pop("200", 0), answered.pop("sent")
         sp, ev, bad = stored_events(data_dir)
     rps = requests_per_second(out)
+    commits = commits1[0] - commits0[0]
+    per_commit = (commits1[1] - commits0[1]) / commits if commits else 0.0
+    p50, p99 = latency(out, "50%"), latency(out, "99%")
     low, high = 10 * (warm.get("200", 0) + ok), 10 * (warm["sent"] + sent)
     if not (low <= sp <= high and sp == ev and bad == 0 and not answered):
         raise SystemExit(
@@ -188,6 +221,9 @@ def run_once(
         "wall": wall,
         "events_per_cpu_s": ok * 10 / cpu if cpu else 0.0,
         "load": (load0 + load1) / 2,
+        "rows_per_commit": per_commit,
+        "p50_ms": p50,
+        "p99_ms": p99,
     }
     print(
         f"{label}: {rps * 10:,.0f} events/s ({rps:,.0f} requests/s; {ok:,} answered 200, "
@@ -196,7 +232,8 @@ def run_once(
         f"load {load0:.1f}->{load1:.1f}; stored {sp:,} snowplow events, {ev:,} events, "
         f"{bad} bad rows (10 x 200s incl. warm-up = {low:,}; in flight at the end: {(sp - low) // 10}); "
         f"CPU per event: server {server_cpu / max(ok * 10, 1) * 1e6:.0f} us, its workers "
-        f"{(cpu - server_cpu) / max(ok * 10, 1) * 1e6:.0f} us",
+        f"{(cpu - server_cpu) / max(ok * 10, 1) * 1e6:.0f} us; {commits:.0f} commits of "
+        f"{per_commit:,.0f} rows on average; latency p50 {p50:.0f} ms, p99 {p99:.0f} ms",
         flush=True,
     )
     return result
@@ -243,7 +280,9 @@ def main() -> None:
             print(
                 f"median {label} ({len(runs)} runs): {med['events_per_s']:,.0f} events/s, "
                 f"{med['events_per_cpu_s']:,.0f} events per server CPU-second, /health "
-                f"{med['health_rps']:,.0f} req/s, load {med['load']:.1f}"
+                f"{med['health_rps']:,.0f} req/s, {med['rows_per_commit']:,.0f} rows per "
+                f"commit, latency p50 {med['p50_ms']:.0f} ms p99 {med['p99_ms']:.0f} ms, "
+                f"load {med['load']:.1f}"
             )
 
 
