@@ -319,3 +319,41 @@ def test_live_load_runs_the_store_on_one_thread_until_it_stops(
     finally:
         writer.close()
         store.close()
+
+
+class _Fails:
+    """An op that fails inside the transaction, after the ops before it applied."""
+
+    rows = 0
+
+    def apply(self, conn: object, now: dt.datetime) -> None:
+        raise RuntimeError("fails on purpose")
+
+    def cleanup(self, conn: object) -> None:
+        pass
+
+
+def test_known_linked_devices_skip_nothing_and_survive_no_rollback(store: DuckDBStore) -> None:
+    """A device whose identity is committed is remembered, so later commits need not link it
+    again; a link rolled back is not remembered, and the next event links it for real."""
+
+    def linking(device: str, user: str, insert_id: str) -> AppendEvents:
+        row = {"event": "a", "distinct_id": user, "time": 1, "insert_id": insert_id}
+        return AppendEvents(events([{**row, "device_id": device, "user_id": user}]))
+
+    def identities() -> dict[str, str]:
+        rows = store.query_rows("SELECT device_id, user_id FROM identities ORDER BY device_id")
+        return {d: u for d, u in rows}
+
+    store.apply([linking("d1", "alice", "1")])
+    assert store._linked_devices.covers(1, ["d1"])
+    store.apply([linking("d1", "bob", "2")])  # the first user keeps the device
+    assert identities() == {"d1": "alice"}
+
+    with pytest.raises(RuntimeError):
+        store.apply([linking("d2", "carol", "3"), _Fails()])  # type: ignore[list-item]
+    assert identities() == {"d1": "alice"}
+    assert not store._linked_devices.covers(1, ["d2"])
+    store.apply([linking("d2", "dave", "4")])
+    assert identities() == {"d1": "alice", "d2": "dave"}
+    assert store.query_rows("SELECT count(*) FROM events")[0][0] == 3

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from driftline.errors import AlreadyExists, InvalidInput, NotFound, StoreBusy, TerminalError
 from driftline.model import Project, WriteResult, new_token
-from driftline.store.ops import WriteOp
+from driftline.store.ops import LINKED_DEVICES, LinkedDevices, WriteOp
 from driftline.store.schema import LATEST_VERSION, MIGRATIONS
 
 STORE_FILE = "store.duckdb"
@@ -45,6 +45,7 @@ class DuckDBStore:
         self._conn = _connect(self.path, threads=threads, memory_limit=memory_limit)
         self.threads = threads
         self._live_load = False
+        self._linked_devices = LinkedDevices()
         self._write_lock = threading.Lock()
         self._last_commit = dt.datetime.min
         self._closed = False
@@ -151,6 +152,7 @@ class DuckDBStore:
                 now = self._last_commit + dt.timedelta(microseconds=1)
             conn = self._conn
             conn.execute("BEGIN")
+            linked = LINKED_DEVICES.set(self._linked_devices)
             try:
                 results = [op.apply(conn, now) for op in ops]
                 conn.execute("COMMIT")
@@ -158,6 +160,12 @@ class DuckDBStore:
                 with contextlib.suppress(duckdb.Error):
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                LINKED_DEVICES.reset(linked)
+            for op in ops:
+                committed = getattr(op, "committed", None)
+                if committed is not None:
+                    committed()
             # an op may stamp rows a little after `now` (bulk streams): keep the clock ahead
             self._last_commit = max(
                 [now]
