@@ -38,6 +38,20 @@ class WriteOp(Protocol):
     # optional: ``committed(self) -> None``, called once the transaction has committed
 
 
+def as_json(table: pa.Table, *names: str) -> pa.Table:
+    """``table`` with its text columns ``names`` typed as Arrow's JSON extension type, which
+    DuckDB stores in a JSON column as it is, without parsing it. Only for text that a JSON
+    encoder wrote (valid by construction); text from outside is cast, and so checked."""
+    json_type = pa.json_(pa.string())
+    for name in names:
+        index = table.schema.get_field_index(name)
+        if index < 0 or table.schema.field(index).type != pa.string():
+            continue
+        chunks = [pa.ExtensionArray.from_storage(json_type, c) for c in table.column(index).chunks]
+        table = table.set_column(index, name, pa.chunked_array(chunks, json_type))
+    return table
+
+
 class LinkedDevices:
     """Devices known to have their row in ``identities``, by project: committed rows only.
 
@@ -94,13 +108,16 @@ class AppendEvents:
 
     mergeable = True
 
-    def __init__(self, table: pa.Table, *, sources: int = 0) -> None:
+    def __init__(self, table: pa.Table, *, sources: int = 0, json_encoded: bool = False) -> None:
         if table.schema != EVENT_SCHEMA:
             table = table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
         self.table = table
         self.rows = table.num_rows
         #: client requests whose events these are (live ingestion; see the writer)
         self.sources = sources
+        #: the properties text came from driftline's own JSON encoder: DuckDB need not parse
+        #: it again on insert (it does for text of any other origin)
+        self.json_encoded = json_encoded
         #: (the store's LinkedDevices, (project, devices)) this op linked, for committed()
         self._linked: tuple[LinkedDevices | None, tuple[int, list[str]] | None] = (None, None)
 
@@ -109,7 +126,9 @@ class AppendEvents:
         if len(ops) == 1:
             return ops[0]
         return cls(
-            pa.concat_tables([op.table for op in ops]), sources=sum(op.sources for op in ops)
+            pa.concat_tables([op.table for op in ops]),
+            sources=sum(op.sources for op in ops),
+            json_encoded=all(op.json_encoded for op in ops),
         )
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> WriteResult:
@@ -125,7 +144,7 @@ class AppendEvents:
         ).as_py()
         # DuckDB reads the Arrow table through a replacement scan of this local variable:
         # no view to register and drop, two calls into DuckDB fewer per commit
-        _incoming_events = table  # read by name in the SQL below
+        _incoming_events = as_json(table, "properties") if self.json_encoded else table
         replaced_row = conn.execute(
             """DELETE FROM events e USING _incoming_events n
                 WHERE e.time BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP
