@@ -19,9 +19,9 @@ import pyarrow as pa
 import pytest
 from snowplow_data import tracker_events
 
-from driftline.snowplow import enrich, transform
+from driftline.snowplow import enrich, iglu, transform
 from driftline.snowplow.fields import FIELD_KINDS, FIELDS, MAX_LENGTHS
-from driftline.snowplow.iglu import Resolver
+from driftline.snowplow.iglu import IgluError, Resolver, SchemaError
 from driftline.snowplow.mapping import (
     DECIMALS,
     FLOATS,
@@ -258,3 +258,61 @@ def test_enriched_table_is_the_full_struct_conversion(fixed_ids: None, size: int
     rows = [ev.fields for ev in _enriched(fixed_ids)][:size]
     ids = [i % 3 for i in range(len(rows))]
     assert enriched_table(ids, rows).equals(reference_enriched_table(ids, rows))
+
+
+WRAPPERS = [
+    "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0",
+    "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+    "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+]
+PAGE = "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0"
+#: entities and values in and around a wrapper's shape: every way to miss it
+ENTITIES: list[Any] = [
+    {"schema": PAGE, "data": {"id": "x"}}, {"schema": PAGE, "data": None},
+    {"data": {}, "schema": LINK}, {"schema": "iglu:a.b/c/jsonschema/1-0-0", "data": [1]},
+    {"schema": "iglu:a/b/c/1-0", "data": {}}, {"schema": "iglu:a/b/c/1-0-0\n", "data": {}},
+    {"schema": "not iglu", "data": {}}, {"schema": 7, "data": {}}, {"schema": None, "data": {}},
+    {"schema": PAGE}, {"data": {}}, {"schema": PAGE, "data": {}, "extra": 1}, {}, [], "text", 3,
+    None, {"schema": "iglu:ü/b/jsonschema/1-0-0", "data": {}},
+]  # fmt: skip
+
+
+def _verdict(resolver: Resolver, value: Any) -> Any:
+    try:
+        key, data = resolver.validate_sdj(value)
+    except (SchemaError, IgluError) as exc:
+        return type(exc).__name__, str(exc), getattr(exc, "error", None)
+    return key.uri, data
+
+
+def test_quick_wrapper_check_gives_the_validators_verdicts() -> None:
+    """The contexts and unstruct_event wrappers are checked by a quick structural check once
+    their schemas are known; each verdict, and the error worded, is the full validator's."""
+    values: list[Any] = []
+    for uri in WRAPPERS:
+        many = "contexts" in uri
+        for i, entity in enumerate(ENTITIES):
+            data = [ENTITIES[0], entity] if many and i % 2 else [entity] if many else entity
+            values.append({"schema": uri, "data": data})
+        values += [{"schema": uri, "data": other} for other in ([], {}, None, "x", ENTITIES[0:1])]
+    quick = Resolver()
+    for value in values * 2:  # the second time with the wrappers' schemas known
+        reference = Resolver()  # knows nothing: every value through the full validator
+        assert _verdict(quick, value) == _verdict(reference, value), value
+    assert all(quick._by_uri[uri][1].__name__ == "check" for uri in WRAPPERS)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"minItems": 1},
+        {"items": {"type": "object", "properties": {"schema": {}, "data": {"type": "object"}}}},
+        {"items": {"properties": {"schema": {}, "data": {}}, "anyOf": [{"required": ["x"]}]}},
+        {"items": {"properties": {"schema": {}}}},
+        {"items": [{"properties": {"schema": {}, "data": {}}}]},
+    ],
+)
+def test_quick_wrapper_check_only_for_plain_wrapper_schemas(change: dict[str, Any]) -> None:
+    plain = {"type": "array", "items": {"properties": {"schema": {}, "data": {}}}}
+    assert iglu._wrapper_check(plain, lambda data: None) is not None
+    assert iglu._wrapper_check(plain | change, lambda data: None) is None
