@@ -108,13 +108,42 @@ def _state(ev: EnrichingEvent) -> tuple[Any, ...]:
     return (list(ev.fields.items()), ev.errors, ev.unstruct, ev.contexts, list(ev.times_ms.items()))
 
 
+#: values of every kind, valid and not, for parameters drawn at random
+VALUES: list[Any] = [
+    "", "x", "tab\there", "ctl\x01", "é ü", "0", "1", "2", "-1", " 12 ", "007", "1_000", "+5",
+    "2147483647", "2147483648", "-2147483648", "2.50", "1e3", "NaN", "-Infinity", "abc",
+    "1700000000123", "253402300799999", "253402300800000", "-62135596800001", "99999999999x1",
+    "1280x720", "0099x0012", "12x", "x12", "1280x720\n", "١٢", 7, None, [], {"a": 1}, 1.5,
+]  # fmt: skip
+
+
+def random_parameters(n: int) -> list[dict[str, Any]]:
+    """Parameters of random names (mapped, preset-overriding, repeated targets, unknown) in
+    random order, with values of every kind (text only for those read outside the mapping
+    tables, as the adapters give them)."""
+    rng = random.Random(17)
+    texts = [v for v in VALUES if isinstance(v, str)]
+    names = [*transform._DISPATCH, "e", "p", "eid", "sid", "ip", "tnuid", "unknown"]
+    out = []
+    for _ in range(n):
+        params = {
+            name: rng.choice(VALUES if name in transform._DISPATCH else texts)
+            for name in rng.sample(names, rng.randrange(1, 30))
+        }
+        if rng.random() < 0.6:  # mostly valid values, so that the quick way is taken too
+            params = {k: v for k, v in params.items() if isinstance(v, str) and v in ("1", "x")}
+        params |= {"e": "pv", "p": "web"} if rng.random() < 0.5 else {}
+        out.append(params)
+    return out
+
+
+@pytest.mark.parametrize("events", [corpus(), random_parameters(3000)], ids=["corpus", "random"])
 def test_parameter_mapping_is_the_checked_loop(
-    fixed_ids: None, monkeypatch: pytest.MonkeyPatch
+    fixed_ids: None, monkeypatch: pytest.MonkeyPatch, events: list[dict[str, Any]]
 ) -> None:
-    events = corpus()
     fast = [transform.map_parameters(params, PAYLOAD, 1_700_000_001_000) for params in events]
-    taken = [transform._fill_valid(transform._preset(p, PAYLOAD, 1)) for p in events]
-    monkeypatch.setattr(transform, "_fill_valid", lambda ev: False)
+    taken = [transform._mapped(p, PAYLOAD, 1) is not None for p in events]
+    monkeypatch.setattr(transform, "_mapped", lambda *args: None)
     monkeypatch.setattr(transform, "random_uuid", _numbered())
     checked = [transform.map_parameters(params, PAYLOAD, 1_700_000_001_000) for params in events]
     assert [_state(ev) for ev in fast] == [_state(ev) for ev in checked]
