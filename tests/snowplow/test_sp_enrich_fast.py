@@ -265,6 +265,11 @@ def test_event_row_is_the_property_by_property_mapping(fixed_ids: None) -> None:
     for fields, unstruct, entities, derived in cases:
         args = (3, fields, unstruct, entities, derived, 1_700_000_000_000)
         assert event_row(*args) == reference_event_row(*args)  # type: ignore[arg-type]
+    # as the collector calls it: with the names of the fields before the JSON fields
+    for ev in _enriched(fixed_ids):
+        args = (3, ev.fields, ev.unstruct, ev.contexts, ev.derived, 1_700_000_000_000)
+        assert len(ev.names) + 3 == len(ev.fields)
+        assert event_row(*args, ev.names) == reference_event_row(*args)
 
 
 def reference_enriched_table(project_ids: list[int], rows: list[dict[str, str | None]]) -> pa.Table:

@@ -358,7 +358,13 @@ class Collector:
         for ev in enriched.events:
             pid = by_app.get(ev.fields.get("app_id") or "", default)
             row = event_row(
-                pid, ev.fields, ev.unstruct, ev.contexts, ev.derived, ev.times_ms["derived_tstamp"]
+                pid,
+                ev.fields,
+                ev.unstruct,
+                ev.contexts,
+                ev.derived,
+                ev.times_ms["derived_tstamp"],
+                ev.names,
             )
             items.append((pid, ev.fields, row))
         bad = [(r.project_id or default, r.kind, r.schema, r.json()) for r in enriched.bad]

@@ -24,7 +24,7 @@ from driftline.snowplow.badrows import BadRow
 from driftline.snowplow.enrich import Enrichment
 from driftline.snowplow.enrich.urls import set_url_fields
 from driftline.snowplow.fields import FIELDS, MAX_LENGTHS
-from driftline.snowplow.iglu import IgluError, Resolver, SchemaCriterion, SchemaError
+from driftline.snowplow.iglu import IgluError, Resolver, SchemaCriterion, SchemaError, SchemaKey
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.transform import EnrichingEvent, atomic_error, map_parameters
 from driftline.snowplow.tsv import contexts_json, to_line, unstruct_json
@@ -69,6 +69,8 @@ class Enricher:
         self.enrichments = list(enrichments)
         #: milliseconds since the epoch, for etl_tstamp
         self.clock = clock or (lambda: int(time.time() * 1000))
+        #: per wrapper criterion (by id), the last schema key that matched it
+        self._matched: dict[int, SchemaKey] = {}
 
     def process(self, payload: CollectorPayload) -> Enriched:
         adapted = adapt(payload, self.resolver)
@@ -143,9 +145,13 @@ class Enricher:
         except SchemaError as exc:
             ev.errors.append({"schemaKey": exc.key.uri, "error": exc.error})
             return None
-        if not criterion.matches(key):
-            ev.errors.append({"schemaKey": key.uri, "schemaCriterion": str(criterion)})
-            return None
+        if self._matched.get(id(criterion)) is not key:
+            if not criterion.matches(key):
+                ev.errors.append({"schemaKey": key.uri, "schemaCriterion": str(criterion)})
+                return None
+            # the resolver hands out the same key object for a known schema: the next
+            # wrapper of that schema needs no comparison
+            self._matched[id(criterion)] = key
         return data
 
     # ----------------------------------------------------------------- phase 2
@@ -197,7 +203,8 @@ class Enricher:
         # first a quick pass over only the fields that have a limit; a problem takes the loop
         # below, which words it (a plain loop: on Python 3.11 quicker than map and
         # operator.length_hint over the values)
-        for name, limit in _limits_of(tuple(f)):
+        ev.names = names = tuple(f)
+        for name, limit in _limits_of(names):
             value = f[name]
             if value is not None and len(value) > limit:
                 break

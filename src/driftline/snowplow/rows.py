@@ -99,13 +99,18 @@ def event_row(
     entities: Sequence[Any],
     derived: Sequence[Any],
     time_ms: int,
+    names: tuple[str, ...] = (),
 ) -> tuple[Any, ...]:
-    """One ``events`` row (EVENT_SCHEMA order) for an enriched event."""
+    """One ``events`` row (EVENT_SCHEMA order) for an enriched event. ``names``: the names of
+    its fields before the three JSON fields (``contexts``, ``unstruct_event``,
+    ``derived_contexts``, which give no property) were set, when known."""
     props, ua = self_describing(unstruct, entities, derived)
     get = f.get
-    plan = _ROW_PLANS.get(tuple(f))
+    if not names or len(names) + 3 != len(f):  # not given, or not those of these fields
+        names = tuple(f)
+    plan = _ROW_PLANS.get(names)
     if plan is None:
-        plan = _row_plan(tuple(f))
+        plan = _row_plan(names)
     mixpanel, screen, text, ints, numbers = plan
     for key, name in mixpanel:
         value = f[name]

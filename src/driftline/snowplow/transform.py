@@ -111,6 +111,8 @@ class EnrichingEvent:
     derived: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     times_ms: dict[str, int] = field(default_factory=dict)
+    #: the names of ``fields`` once enriched and checked (before the JSON fields are set)
+    names: tuple[str, ...] = ()
 
     def error(self, name: str, value: str | None, expectation: str) -> None:
         self.errors.append(atomic_error(name, value, expectation))
