@@ -391,17 +391,18 @@ def bad_table(rows: list[tuple[int, str, str, str]]) -> pa.Table | None:
     )
 
 
-_EXPIRES: dict[tuple[dt.datetime, int], str] = {}
+_EXPIRES: dict[tuple[int, int], str] = {}
 
 
 def _expires(days: int) -> str:
     """The cookie's ``Expires`` date, ``days`` from now (an HTTP date: whole seconds),
     formatted once per second."""
-    key = (dt.datetime.now(dt.UTC).replace(microsecond=0), days)
+    key = (int(time.time()), days)
     text = _EXPIRES.get(key)
     if text is None:
+        moment = dt.datetime.fromtimestamp(key[0], dt.UTC) + dt.timedelta(days=days)
         _EXPIRES.clear()
-        text = _EXPIRES[key] = format_datetime(key[0] + dt.timedelta(days=days), usegmt=True)
+        text = _EXPIRES[key] = format_datetime(moment, usegmt=True)
     return text
 
 
