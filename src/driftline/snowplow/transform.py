@@ -216,7 +216,7 @@ def _filler(names: tuple[str, ...]) -> Filler:
     """The compiled filler for parameters with these names (one per sequence of names)."""
     fill = _FILLERS.get(names)
     if fill is None:
-        scope = {
+        scope: dict[str, Any] = {
             "tsv_safe": tsv_safe, "format_tstamp": format_tstamp, "_ms": _ms,
             "_int_text": _int_text, "_decimal_text": _decimal_text, "_dims": _dims,
         }  # fmt: skip
