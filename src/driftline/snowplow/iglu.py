@@ -64,6 +64,9 @@ class SchemaKey:
 
     @classmethod
     def parse(cls, uri: object) -> SchemaKey:
+        known = _KEYS.get(uri) if type(uri) is str else None
+        if known is not None and cls is SchemaKey:
+            return known
         if not isinstance(uri, str):
             raise IgluError("INVALID_IGLUURI", f"schema must be a string, not {type(uri).__name__}")
         m = _URI.match(uri)
@@ -72,7 +75,12 @@ class SchemaKey:
                 raise IgluError("INVALID_SCHEMAVER", f"Invalid schema version in {uri}")
             raise IgluError("INVALID_IGLUURI", f"Invalid Iglu URI: {uri}")
         v, n, f, a, b, c = m.groups()
-        return cls(v, n, f, int(a), int(b), int(c))
+        key = cls(v, n, f, int(a), int(b), int(c))
+        if cls is SchemaKey:
+            if len(_KEYS) >= 4096:
+                _KEYS.clear()
+            _KEYS[uri] = key
+        return key
 
     @property
     def version(self) -> str:
@@ -88,6 +96,10 @@ class SchemaKey:
 
     def __str__(self) -> str:
         return self.uri
+
+
+#: schema keys by URI (the same few come in every request)
+_KEYS: dict[str, SchemaKey] = {}
 
 
 @dataclass(frozen=True)
