@@ -6,10 +6,10 @@
 What a collector worker does for each batch of requests: ``Collector.handle`` for each of
 ``--batch`` POSTs of 10 tracker events (page views, structured events, link clicks with a
 ``web_page`` context, as the JavaScript tracker sends them; every event with its own id),
-then ``build_tables`` on all their items (after one batch of warm-up). Prints the CPU time (``time.process_time``: user + system)
-per event of each part, per round and the median of the rounds. With ``--baseline-src``
-each round also runs the same measurement on that source tree in a child process, the two
-alternating, so that both see the same machine load.
+then ``build_tables`` on all their items (after one batch of warm-up). Prints the CPU time
+(``time.process_time``: user + system) per event of each part, per round and the median of
+the rounds. With ``--baseline-src`` each round also runs the same measurement on that source
+tree in a child process, the two alternating, so that both see the same machine load.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def measure(batch: int, batches: int) -> dict[str, float]:
         ]
         for b in range(batches + 1)
     ]
-    for request in work.pop():  # warm-up: schemas compiled, caches filled; not counted
-        collector.handle(request, TP2, project)
+    # warm-up, not counted: schemas compiled, caches filled, pyarrow's kernels loaded
+    build_tables([i for r in work.pop() for i in collector.handle(r, TP2, project).output.items])
     handle = build = 0.0
     events = 0
     for requests in work:
