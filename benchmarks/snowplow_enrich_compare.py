@@ -3,8 +3,8 @@
     python benchmarks/snowplow_enrich_compare.py --baseline-src /work/main/src
 
 Runs the same ~700 requests (3,000+ tracker events: the JavaScript tracker's page views,
-structured events and link clicks, changed one way or another by the variants of
-``tests/snowplow/test_sp_enrich_fast.py`` — bad values of every kind, oversized fields,
+structured events and link clicks, changed one way or another by the ``VARIANTS`` of
+``snowplow_data.py`` — bad values of every kind, oversized fields,
 broken JSON and base64, unknown and invalid schemas — in POST bodies of 1 to 25 events with
 varied headers, plus GET requests on ``/i`` and ``tp2``) through ``Collector.handle`` and
 ``build_tables`` in this tree and in ``--baseline-src``, each in its own process with the
@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 CX = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
@@ -72,13 +73,12 @@ def _odd_events() -> list[dict[str, str]]:
 
 
 def requests() -> list[Any]:
-    sys.path.insert(0, str(HERE.parent / "tests" / "snowplow"))
-    from test_sp_enrich_fast import corpus
+    from snowplow_data import varied_events
 
     from driftline.snowplow.collector import Request
 
     rng = random.Random(11)
-    events = corpus(3000) + _odd_events() * 5
+    events = varied_events(3000) + _odd_events() * 5
     out = []
     i = 0
     while i < len(events):
@@ -109,14 +109,22 @@ def requests() -> list[Any]:
     return out
 
 
-def dump(path: str) -> None:
-    """This tree's outputs for :func:`requests`, pickled to ``path``."""
+def dump(path: str, compile_at_once: bool) -> None:
+    """This tree's outputs for :func:`requests`, pickled to ``path``; with
+    ``compile_at_once``, the code per shape (where the tree has it) compiled at a shape's
+    first sighting instead of after many."""
     import pyarrow as pa
 
     from driftline.model import Project
-    from driftline.snowplow import badrows, transform
+    from driftline.snowplow import badrows, pipeline, rows, transform
     from driftline.snowplow import collector as collector_module
     from driftline.snowplow import config as sp_config
+
+    if compile_at_once:
+        for module, name in ((transform, "_FILLERS"), (pipeline, "_LIMITS"), (rows, "_ROW_PLANS")):
+            per_shape = getattr(module, name, None)
+            if hasattr(per_shape, "after"):
+                per_shape.after = 1  # type: ignore[union-attr]
 
     numbers = itertools.count()
 
@@ -165,16 +173,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline-src", required=True)
     parser.add_argument("--dump", help=argparse.SUPPRESS)
+    parser.add_argument("--compile-at-once", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dump:
-        dump(args.dump)
+        dump(args.dump, args.compile_at_once)
         return
-    trees = {"this tree": str(HERE.parent / "src"), "baseline": args.baseline_src}
+    here = str(HERE.parent / "src")
+    runs = {
+        "baseline": (args.baseline_src, []),
+        "this tree": (here, []),
+        "this tree, code per shape compiled at once": (here, ["--compile-at-once"]),
+    }
     outputs = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, src in trees.items():
-            path = f"{tmp}/{name.replace(' ', '_')}.pickle"
-            cmd = [sys.executable, __file__, "--baseline-src", src, "--dump", path]
+        for i, (name, (src, extra)) in enumerate(runs.items()):
+            path = f"{tmp}/{i}.pickle"
+            cmd = [sys.executable, __file__, "--baseline-src", src, "--dump", path, *extra]
             env = dict(os.environ, PYTHONPATH=src)
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode:
@@ -182,11 +196,15 @@ def main() -> None:
             print(f"{name}: {done.stdout.strip()}")
             with open(path, "rb") as file:
                 outputs[name] = pickle.load(file)
-    a, b = outputs.values()
-    different = [key for key in a if a[key] != b[key]]
-    for key in a:
-        print(f"  {key}: {'DIFFERENT' if key in different else 'equal'}")
-    sys.exit(1 if different else 0)
+    baseline = outputs.pop("baseline")
+    failed = False
+    for name, output in outputs.items():
+        print(f"{name} against the baseline:")
+        for key in baseline:
+            same = output[key] == baseline[key]
+            failed |= not same
+            print(f"  {key}: {'equal' if same else 'DIFFERENT'}")
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -8,18 +8,16 @@ order, the same errors, the same properties JSON, the same Arrow table.
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import random
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pytest
-from snowplow_data import tracker_events
+from snowplow_data import LINK, varied_events
 
-from driftline.snowplow import enrich, iglu, transform
+from driftline.snowplow import enrich, iglu, pipeline, rows, transform
 from driftline.snowplow.fields import FIELD_KINDS, FIELDS, MAX_LENGTHS
 from driftline.snowplow.iglu import IgluError, Resolver, SchemaError
 from driftline.snowplow.mapping import (
@@ -36,56 +34,8 @@ from driftline.snowplow.mapping import (
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.pipeline import Enricher
 from driftline.snowplow.rows import _ARROW, enriched_table, event_row, self_describing
+from driftline.snowplow.shapes import PerShape
 from driftline.snowplow.transform import EnrichingEvent
-
-UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
-CX = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
-LINK = "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1"
-
-
-def _b64(doc: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
-
-
-#: changes to a valid event: bad values of every kind, empty and unprintable strings,
-#: parameters that set the same field, plain and encoded JSON
-VARIANTS: list[dict[str, Any]] = [
-    {"eid": "NOT-A-UUID"}, {"eid": "3F2504E0-4F89-11D3-9A0C-0305E82C3301"}, {"sid": "bad"},
-    {"dtm": "abc"}, {"dtm": "-5"}, {"stm": "99999999999999999"}, {"ttm": "1700000000999"},
-    {"dtm": "1700000000100", "stm": "1700000000000"}, {"res": "12x"}, {"vp": "0099x0012"},
-    {"ds": "99999999999x1"}, {"vid": "x"}, {"vid": "99999999999"}, {"vid": " 12 "},
-    {"tid": "-12"}, {"cookie": "2"}, {"f_pdf": "1", "f_java": "0"}, {"se_va": "2.50"},
-    {"se_va": "NaN"}, {"se_va": " 1e3 "}, {"ev_va": "abc"}, {"vid": 7}, {"page": None},
-    {"e": "tr", "tr_id": "o1", "tr_tt": "10.00", "tr_tx": "1", "tr_sh": "0.5"},
-    {"e": "ti", "ti_id": "o1", "ti_nm": "n", "ti_na": "m", "ti_pr": "3.3", "ti_qu": "2"},
-    {"page": "tab\there"}, {"page": "ctl\x01x"}, {"page": ""}, {"aid": ""}, {"refr": ""},
-    {"url": ""}, {"url": "not a url"}, {"refr": "https://bing.com/?q=x"}, {"e": "xx"},
-    {"p": "zz"}, {"e": "ue"}, {"ue_px": "!!!", "e": "ue"},
-    {"e": "ue", "ue_pr": json.dumps({"schema": UE, "data": {"schema": LINK, "data": {}}})},
-    {"e": "ue", "ue_px": _b64({"schema": UE, "data": {"schema": LINK, "data": {"targetUrl": "u"}}})},
-    {"cx": _b64({"schema": CX, "data": [{"schema": "bad", "data": {}}]})}, {"co": "{"},
-    {"ip": "10.0.0.1, 10.0.0.2"}, {"tnuid": "tn-1"}, {"nuid": "nu-1"}, {"ua": "curl/8"},
-    {"cv": "x"}, {"uid": "u" * 300}, {"e": "se", "se_ca": "c", "ev_ca": "d"}, {"tz": "x" * 256},
-    {"e": "pp", "pp_mix": "1", "pp_max": "2", "pp_miy": "3", "pp_may": "4"}, {"e": "ad"},
-    {"cd": "1234567890123"}, {"tr_cu": "EURO"}, {"lang": "\x7f"}, {"duid": "é ü"},
-]  # fmt: skip
-
-
-def corpus(n: int = 600) -> list[dict[str, Any]]:
-    rng = random.Random(5)
-    out = []
-    for i, event in enumerate(tracker_events(n, seed=13)):
-        if i % 3 == 1:
-            event.update(VARIANTS[rng.randrange(len(VARIANTS))])
-        if i % 11 == 5:  # the same parameters in another order
-            keys = list(event)
-            rng.shuffle(keys)
-            event = {k: event[k] for k in keys}
-        if i % 13 == 2:
-            event.pop(rng.choice([k for k in event if k not in ("e", "p", "tv")]))
-        out.append(event)
-    return out
-
 
 PAYLOAD = CollectorPayload(
     "com.snowplowanalytics.snowplow", "tp2", None, None, None,
@@ -93,6 +43,17 @@ PAYLOAD = CollectorPayload(
     useragent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36",
     referer_uri="https://ref.example.com/a", network_userid="5d3c1f8e-0d55-4a11-9a3f-3f1c2b8e7a10",
 )  # fmt: skip
+
+
+@pytest.fixture(autouse=True, params=["compiled", "general"])
+def shapes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test twice: with code compiled for every shape at its first sighting, and with
+    none compiled (the general code the collector runs for shapes it has not seen often)."""
+    after = 1 if request.param == "compiled" else 10**9
+    for per_shape in (transform._FILLERS, pipeline._LIMITS, rows._ROW_PLANS):
+        monkeypatch.setattr(per_shape, "after", after)
+        monkeypatch.setattr(per_shape, "ready", {})
+        monkeypatch.setattr(per_shape, "_seen", {})
 
 
 @pytest.fixture
@@ -137,7 +98,9 @@ def random_parameters(n: int) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize("events", [corpus(), random_parameters(3000)], ids=["corpus", "random"])
+@pytest.mark.parametrize(
+    "events", [varied_events(), random_parameters(3000)], ids=["varied", "random"]
+)
 def test_parameter_mapping_is_the_checked_loop(
     fixed_ids: None, monkeypatch: pytest.MonkeyPatch, events: list[dict[str, Any]]
 ) -> None:
@@ -147,8 +110,9 @@ def test_parameter_mapping_is_the_checked_loop(
     monkeypatch.setattr(transform, "random_uuid", _numbered())
     checked = [transform.map_parameters(params, PAYLOAD, 1_700_000_001_000) for params in events]
     assert [_state(ev) for ev in fast] == [_state(ev) for ev in checked]
-    # both ways were compared: events mapped the quick way, and events with problems
-    assert 0 < sum(taken) < len(events)
+    # both ways were compared: events mapped the quick way (when compiled), and events with
+    # problems
+    assert 0 < sum(taken) < len(events) or not transform._FILLERS.ready
     assert any(ev.errors for ev in checked)
 
 
@@ -160,7 +124,7 @@ def _numbered() -> Any:
 def _enriched(fixed_ids: None) -> list[EnrichingEvent]:
     enricher = Enricher(Resolver(), enrich.defaults())
     out = []
-    for params in corpus():
+    for params in varied_events():
         ev = enricher.enrich(params, PAYLOAD, 1_700_000_001_000)
         if isinstance(ev, EnrichingEvent):
             out.append(ev)
@@ -350,3 +314,14 @@ def test_quick_wrapper_check_only_for_plain_wrapper_schemas(change: dict[str, An
     plain = {"type": "array", "items": {"properties": {"schema": {}, "data": {}}}}
     assert iglu._wrapper_check(plain, lambda data: None) is not None
     assert iglu._wrapper_check(plain | change, lambda data: None) is None
+
+
+def test_a_shape_is_compiled_once_seen_often() -> None:
+    """Code is compiled for a sequence of names at its ``after``-th sighting; names in ever
+    new orders (a client's choice) compile nothing."""
+    built: list[tuple[str, ...]] = []
+    per_shape = PerShape(lambda names: built.append(names) or len(built), after=3, size=100)
+    assert [per_shape.get(("a", "b")) for _ in range(4)] == [None, None, 1, 1]
+    for order in itertools.islice(itertools.permutations("abcdefg"), 500):
+        assert per_shape.get(order) is None
+    assert built == [("a", "b")] and per_shape.ready == {("a", "b"): 1}

@@ -26,6 +26,7 @@ from driftline.snowplow.enrich.urls import set_url_fields
 from driftline.snowplow.fields import FIELDS, MAX_LENGTHS
 from driftline.snowplow.iglu import IgluError, Resolver, SchemaCriterion, SchemaError, SchemaKey
 from driftline.snowplow.payload import CollectorPayload
+from driftline.snowplow.shapes import PerShape, compile_function
 from driftline.snowplow.transform import EnrichingEvent, atomic_error, map_parameters
 from driftline.snowplow.tsv import contexts_json, to_line, unstruct_json
 
@@ -203,7 +204,8 @@ class Enricher:
         # first a quick check of only the fields that have a limit; a problem takes the loop
         # below, which words it
         ev.names = names = tuple(f)
-        if not (_LIMITS.get(names) or _length_check(names))(f):
+        too_long = _LIMITS.ready.get(names) or _LIMITS.get(names) or _too_long
+        if not too_long(f):
             return []
         return [
             atomic_error(name, value[:100], f"longer than {MAX_LENGTHS[name]} characters")
@@ -216,14 +218,18 @@ class Enricher:
         return badrows.enrich_failure(kind, messages, enriched, ev.payload.raw_json(ev.params))
 
 
-#: per sequence of field names: ``too_long(fields)``, True when a field is over its limit
-_LIMITS: dict[tuple[str, ...], Callable[[dict[str, str | None]], bool]] = {}
+def _too_long(f: dict[str, str | None]) -> bool:
+    """Whether a field is longer than its limit (what the compiled checks do)."""
+    for name, value in f.items():
+        limit = MAX_LENGTHS.get(name)
+        if limit is not None and value is not None and len(value) > limit:
+            return True
+    return False
 
 
 def _length_check(names: tuple[str, ...]) -> Callable[[dict[str, str | None]], bool]:
-    """``too_long(f)`` for fields set in the order ``names``, compiled once: each field with a
-    maximum length against it, in straight-line code (on Python 3.11 quicker than a loop, or
-    map and operator.length_hint, over the values). Only field names from
+    """:func:`_too_long` for fields set in the order ``names``: each field with a maximum
+    length against it, in straight-line code. Only field names from
     :data:`~driftline.snowplow.fields.MAX_LENGTHS` go into the source, as literals."""
     lines = ["def too_long(f):"]
     for name in names:
@@ -234,9 +240,9 @@ def _length_check(names: tuple[str, ...]) -> Callable[[dict[str, str | None]], b
                 "        return True",
             ]
     lines.append("    return False")
-    scope: dict[str, Any] = {}
-    exec(compile("\n".join(lines) + "\n", "<driftline length check>", "exec"), scope)
-    if len(_LIMITS) >= 4096:
-        _LIMITS.clear()
-    check = _LIMITS[names] = scope["too_long"]
+    check: Callable[[dict[str, str | None]], bool] = compile_function(lines, {}, "length check")
     return check
+
+
+#: the compiled length checks, per sequence of field names
+_LIMITS = PerShape(_length_check)

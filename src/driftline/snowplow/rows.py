@@ -30,6 +30,7 @@ from driftline.snowplow.mapping import (
     ZERO,
 )
 from driftline.snowplow.sdk_json import shred_name
+from driftline.snowplow.shapes import PerShape, compile_function
 
 _ARROW = {
     "str": pa.string(),
@@ -108,7 +109,8 @@ def event_row(
     get = f.get
     if not names or len(names) + 3 != len(f):  # not given, or not those of these fields
         names = tuple(f)
-    (_ROW_PLANS.get(names) or _row_plan(names))(f, props, ua)
+    add = _ROW_PLANS.ready.get(names) or _ROW_PLANS.get(names) or _add_properties
+    add(f, props, ua)
     event = get("event")
     name = (
         get("se_action")
@@ -133,15 +135,44 @@ def event_row(
     )
 
 
-#: per sequence of field names: ``add(fields, props, ua)``, which adds the properties from the
-#: fields (those there only: a field that is not there gives no property) and the UA context
-_ROW_PLANS: dict[
-    tuple[str, ...], Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None]
-] = {}
+def _add_properties(f: dict[str, Any], props: dict[str, Any], ua: dict[str, Any]) -> None:
+    """The properties from the fields (a field that is not there, or is empty, gives none)
+    and the UA context, in the mapping's order (what the compiled functions do)."""
+    for key, name in MIXPANEL.items():
+        value = f.get(name)
+        if value:
+            props[key] = value
+    for key, name in SCREEN.items():
+        value = f.get(name)
+        if value:
+            props[key] = int(value)
+    for key, ua_key in UA.items():
+        value = ua.get(ua_key)
+        if value:
+            props[key] = value
+    os_name = ua.get("osFamily") or f.get("os_name")
+    if os_name:
+        props["$os"] = os_name
+    if f.get("v_tracker"):
+        props["mp_lib"] = "Snowplow: " + f["v_tracker"]
+    props["snowplow_event"] = f.get("event")
+    props["snowplow_event_id"] = f.get("event_id")
+    for name in TEXT:
+        value = f.get(name)
+        if value:
+            props[name] = value
+    for name in INTS:
+        value = f.get(name)
+        if value:
+            props[name] = int(value)
+    for name in FLOATS + DECIMALS:
+        value = f.get(name)
+        if value:
+            props[name] = float(value)
 
 
-def _row_source(names: tuple[str, ...]) -> str:
-    """Python source of ``add(f, props, ua)`` for fields with these names: for each mapped
+def _row_source(names: tuple[str, ...]) -> list[str]:
+    """The lines of Python of ``add(f, props, ua)`` for fields with these names: for each mapped
     field there, in the mapping's order, its property when its value is not empty.
     Straight-line code: on Python 3.11 quicker than loops over lists of names. Only names
     from :mod:`driftline.snowplow.mapping` go into the source, as literals."""
@@ -171,18 +202,21 @@ def _row_source(names: tuple[str, ...]) -> str:
     each((name, name) for name in TEXT)
     each(((name, name) for name in INTS), "int")
     each(((name, name) for name in FLOATS + DECIMALS), "float")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _row_plan(
     names: tuple[str, ...],
 ) -> Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None]:
-    scope: dict[str, Any] = {}
-    exec(compile(_row_source(names), "<driftline event properties>", "exec"), scope)
-    if len(_ROW_PLANS) >= 4096:
-        _ROW_PLANS.clear()
-    add = _ROW_PLANS[names] = scope["add"]
+    add: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None] = compile_function(
+        _row_source(names), {}, "event properties"
+    )
     return add
+
+
+#: per sequence of field names: ``add(fields, props, ua)``, :func:`_add_properties` for
+#: fields with these names, compiled
+_ROW_PLANS = PerShape(_row_plan)
 
 
 def events_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:

@@ -21,6 +21,7 @@ import orjson
 from driftline.snowplow.adapters import decode_base64
 from driftline.snowplow.ids import random_uuid
 from driftline.snowplow.payload import CollectorPayload
+from driftline.snowplow.shapes import PerShape, compile_function
 from driftline.snowplow.tsv import format_tstamp, tsv_safe
 
 EVENT_TYPES = {
@@ -151,8 +152,8 @@ _EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _filler_source(names: tuple[str, ...]) -> str:
-    """Python source of what :func:`_fill` does with parameters of these names, in this
+def _filler_source(names: tuple[str, ...]) -> list[str]:
+    """The lines of Python of what :func:`_fill` does with parameters of these names, in this
     order, when every value is valid: ``fill(params, preset, collector_ms)`` → (fields,
     times_ms), the fields built in one dict display in the order :func:`_fill` first sets
     them (the preset fields, then each field at its first parameter); None as soon as a
@@ -202,30 +203,26 @@ def _filler_source(names: tuple[str, ...]) -> str:
     fields = ", ".join(f"{name!r}: {v}" for name, v in var.items())
     stamps = "".join(f", {target!r}: {t}" for target, t in times)
     lines.append(f"    return {{{fields}}}, {{'collector_tstamp': collector_ms{stamps}}}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 #: ``fill(params, preset values, collector ms)`` → (fields, times_ms), or None
 Filler = Callable[
     [dict[str, str], tuple[Any, ...], int], tuple[dict[str, str | None], dict[str, int]] | None
 ]
-_FILLERS: dict[tuple[str, ...], Filler] = {}
 
 
 def _filler(names: tuple[str, ...]) -> Filler:
-    """The compiled filler for parameters with these names (one per sequence of names)."""
-    fill = _FILLERS.get(names)
-    if fill is None:
-        scope: dict[str, Any] = {
-            "tsv_safe": tsv_safe, "format_tstamp": format_tstamp, "_ms": _ms,
-            "_int_text": _int_text, "_decimal_text": _decimal_text, "_dims": _dims,
-        }  # fmt: skip
-        exec(compile(_filler_source(names), "<driftline parameter filler>", "exec"), scope)
-        if len(_FILLERS) >= 4096:
-            _FILLERS.clear()
-        fill = _FILLERS[names] = scope["fill"]
+    scope = {
+        "tsv_safe": tsv_safe, "format_tstamp": format_tstamp, "_ms": _ms,
+        "_int_text": _int_text, "_decimal_text": _decimal_text, "_dims": _dims,
+    }  # fmt: skip
+    fill: Filler = compile_function(_filler_source(names), scope, "parameter filler")
     return fill
 
+
+#: the compiled fillers, per sequence of parameter names
+_FILLERS = PerShape(_filler)
 
 _INT_TEXTS: dict[str, str] = {}
 _DECIMAL_TEXTS: dict[str, str] = {}
@@ -344,11 +341,12 @@ def _mapped(
     params: dict[str, str], payload: CollectorPayload, etl_ms: int
 ) -> EnrichingEvent | None:
     """The event with its parameters mapped by the filler compiled for their names; None
-    when a value is not valid."""
+    when a value is not valid, or when no filler is compiled for them."""
     names = tuple(params)
-    out = (_FILLERS.get(names) or _filler(names))(
-        params, _preset_values(payload, etl_ms), payload.timestamp_ms
-    )
+    fill = _FILLERS.ready.get(names) or _FILLERS.get(names)
+    if fill is None:  # a shape not compiled (yet)
+        return None
+    out = fill(params, _preset_values(payload, etl_ms), payload.timestamp_ms)
     if out is None:
         return None
     return EnrichingEvent(params, payload, out[0], times_ms=out[1])
