@@ -13,6 +13,7 @@ import json
 import random
 import uuid
 from pathlib import Path
+from typing import Any
 
 from driftline.snowplow import enrich
 from driftline.snowplow.iglu import Resolver
@@ -77,6 +78,53 @@ def tracker_events(
             }
             base.update({"e": "ue", "ue_px": _b64(link), "uid": user})
         out.append(base)
+    return out
+
+
+UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+CX = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+LINK = "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1"
+
+
+#: changes to a valid event: bad values of every kind, empty and unprintable strings,
+#: parameters that set the same field, plain and encoded JSON
+VARIANTS: list[dict[str, Any]] = [
+    {"eid": "NOT-A-UUID"}, {"eid": "3F2504E0-4F89-11D3-9A0C-0305E82C3301"}, {"sid": "bad"},
+    {"dtm": "abc"}, {"dtm": "-5"}, {"stm": "99999999999999999"}, {"ttm": "1700000000999"},
+    {"dtm": "1700000000100", "stm": "1700000000000"}, {"res": "12x"}, {"vp": "0099x0012"},
+    {"ds": "99999999999x1"}, {"vid": "x"}, {"vid": "99999999999"}, {"vid": " 12 "},
+    {"tid": "-12"}, {"cookie": "2"}, {"f_pdf": "1", "f_java": "0"}, {"se_va": "2.50"},
+    {"se_va": "NaN"}, {"se_va": " 1e3 "}, {"ev_va": "abc"}, {"vid": 7}, {"page": None},
+    {"e": "tr", "tr_id": "o1", "tr_tt": "10.00", "tr_tx": "1", "tr_sh": "0.5"},
+    {"e": "ti", "ti_id": "o1", "ti_nm": "n", "ti_na": "m", "ti_pr": "3.3", "ti_qu": "2"},
+    {"page": "tab\there"}, {"page": "ctl\x01x"}, {"page": ""}, {"aid": ""}, {"refr": ""},
+    {"url": ""}, {"url": "not a url"}, {"refr": "https://bing.com/?q=x"}, {"e": "xx"},
+    {"p": "zz"}, {"e": "ue"}, {"ue_px": "!!!", "e": "ue"},
+    {"e": "ue", "ue_pr": json.dumps({"schema": UE, "data": {"schema": LINK, "data": {}}})},
+    {"e": "ue", "ue_px": _b64({"schema": UE, "data": {"schema": LINK, "data": {"targetUrl": "u"}}})},
+    {"cx": _b64({"schema": CX, "data": [{"schema": "bad", "data": {}}]})}, {"co": "{"},
+    {"ip": "10.0.0.1, 10.0.0.2"}, {"tnuid": "tn-1"}, {"nuid": "nu-1"}, {"ua": "curl/8"},
+    {"cv": "x"}, {"uid": "u" * 300}, {"e": "se", "se_ca": "c", "ev_ca": "d"}, {"tz": "x" * 256},
+    {"e": "pp", "pp_mix": "1", "pp_max": "2", "pp_miy": "3", "pp_may": "4"}, {"e": "ad"},
+    {"cd": "1234567890123"}, {"tr_cu": "EURO"}, {"lang": "\x7f"}, {"duid": "é ü"},
+]  # fmt: skip
+
+
+def varied_events(n: int = 600) -> list[dict[str, Any]]:
+    """``n`` tracker events, a third of them changed by one of the ``VARIANTS``, some with
+    their parameters in another order or one parameter left out."""
+    rng = random.Random(5)
+    out = []
+    for i, event in enumerate(tracker_events(n, seed=13)):
+        if i % 3 == 1:
+            event.update(VARIANTS[rng.randrange(len(VARIANTS))])
+        if i % 11 == 5:  # the same parameters in another order
+            keys = list(event)
+            rng.shuffle(keys)
+            event = {k: event[k] for k in keys}
+        if i % 13 == 2:
+            event.pop(rng.choice([k for k in event if k not in ("e", "p", "tv")]))
+        out.append(event)
     return out
 
 

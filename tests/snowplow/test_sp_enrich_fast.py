@@ -8,20 +8,18 @@ order, the same errors, the same properties JSON, the same Arrow table.
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import random
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pytest
-from snowplow_data import tracker_events
+from snowplow_data import LINK, varied_events
 
-from driftline.snowplow import enrich, transform
+from driftline.snowplow import enrich, iglu, pipeline, rows, transform
 from driftline.snowplow.fields import FIELD_KINDS, FIELDS, MAX_LENGTHS
-from driftline.snowplow.iglu import Resolver
+from driftline.snowplow.iglu import IgluError, Resolver, SchemaError
 from driftline.snowplow.mapping import (
     DECIMALS,
     FLOATS,
@@ -36,56 +34,8 @@ from driftline.snowplow.mapping import (
 from driftline.snowplow.payload import CollectorPayload
 from driftline.snowplow.pipeline import Enricher
 from driftline.snowplow.rows import _ARROW, enriched_table, event_row, self_describing
+from driftline.snowplow.shapes import PerShape
 from driftline.snowplow.transform import EnrichingEvent
-
-UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
-CX = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
-LINK = "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1"
-
-
-def _b64(doc: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
-
-
-#: changes to a valid event: bad values of every kind, empty and unprintable strings,
-#: parameters that set the same field, plain and encoded JSON
-VARIANTS: list[dict[str, Any]] = [
-    {"eid": "NOT-A-UUID"}, {"eid": "3F2504E0-4F89-11D3-9A0C-0305E82C3301"}, {"sid": "bad"},
-    {"dtm": "abc"}, {"dtm": "-5"}, {"stm": "99999999999999999"}, {"ttm": "1700000000999"},
-    {"dtm": "1700000000100", "stm": "1700000000000"}, {"res": "12x"}, {"vp": "0099x0012"},
-    {"ds": "99999999999x1"}, {"vid": "x"}, {"vid": "99999999999"}, {"vid": " 12 "},
-    {"tid": "-12"}, {"cookie": "2"}, {"f_pdf": "1", "f_java": "0"}, {"se_va": "2.50"},
-    {"se_va": "NaN"}, {"se_va": " 1e3 "}, {"ev_va": "abc"}, {"vid": 7}, {"page": None},
-    {"e": "tr", "tr_id": "o1", "tr_tt": "10.00", "tr_tx": "1", "tr_sh": "0.5"},
-    {"e": "ti", "ti_id": "o1", "ti_nm": "n", "ti_na": "m", "ti_pr": "3.3", "ti_qu": "2"},
-    {"page": "tab\there"}, {"page": "ctl\x01x"}, {"page": ""}, {"aid": ""}, {"refr": ""},
-    {"url": ""}, {"url": "not a url"}, {"refr": "https://bing.com/?q=x"}, {"e": "xx"},
-    {"p": "zz"}, {"e": "ue"}, {"ue_px": "!!!", "e": "ue"},
-    {"e": "ue", "ue_pr": json.dumps({"schema": UE, "data": {"schema": LINK, "data": {}}})},
-    {"e": "ue", "ue_px": _b64({"schema": UE, "data": {"schema": LINK, "data": {"targetUrl": "u"}}})},
-    {"cx": _b64({"schema": CX, "data": [{"schema": "bad", "data": {}}]})}, {"co": "{"},
-    {"ip": "10.0.0.1, 10.0.0.2"}, {"tnuid": "tn-1"}, {"nuid": "nu-1"}, {"ua": "curl/8"},
-    {"cv": "x"}, {"uid": "u" * 300}, {"e": "se", "se_ca": "c", "ev_ca": "d"}, {"tz": "x" * 256},
-    {"e": "pp", "pp_mix": "1", "pp_max": "2", "pp_miy": "3", "pp_may": "4"}, {"e": "ad"},
-    {"cd": "1234567890123"}, {"tr_cu": "EURO"}, {"lang": "\x7f"}, {"duid": "é ü"},
-]  # fmt: skip
-
-
-def corpus(n: int = 600) -> list[dict[str, Any]]:
-    rng = random.Random(5)
-    out = []
-    for i, event in enumerate(tracker_events(n, seed=13)):
-        if i % 3 == 1:
-            event.update(VARIANTS[rng.randrange(len(VARIANTS))])
-        if i % 11 == 5:  # the same parameters in another order
-            keys = list(event)
-            rng.shuffle(keys)
-            event = {k: event[k] for k in keys}
-        if i % 13 == 2:
-            event.pop(rng.choice([k for k in event if k not in ("e", "p", "tv")]))
-        out.append(event)
-    return out
-
 
 PAYLOAD = CollectorPayload(
     "com.snowplowanalytics.snowplow", "tp2", None, None, None,
@@ -93,6 +43,17 @@ PAYLOAD = CollectorPayload(
     useragent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36",
     referer_uri="https://ref.example.com/a", network_userid="5d3c1f8e-0d55-4a11-9a3f-3f1c2b8e7a10",
 )  # fmt: skip
+
+
+@pytest.fixture(autouse=True, params=["compiled", "general"])
+def shapes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test twice: with code compiled for every shape at its first sighting, and with
+    none compiled (the general code the collector runs for shapes it has not seen often)."""
+    after = 1 if request.param == "compiled" else 10**9
+    for per_shape in (transform._FILLERS, pipeline._LIMITS, rows._ROW_PLANS):
+        monkeypatch.setattr(per_shape, "after", after)
+        monkeypatch.setattr(per_shape, "ready", {})
+        monkeypatch.setattr(per_shape, "_seen", {})
 
 
 @pytest.fixture
@@ -108,18 +69,50 @@ def _state(ev: EnrichingEvent) -> tuple[Any, ...]:
     return (list(ev.fields.items()), ev.errors, ev.unstruct, ev.contexts, list(ev.times_ms.items()))
 
 
+#: values of every kind, valid and not, for parameters drawn at random
+VALUES: list[Any] = [
+    "", "x", "tab\there", "ctl\x01", "é ü", "0", "1", "2", "-1", " 12 ", "007", "1_000", "+5",
+    "2147483647", "2147483648", "-2147483648", "2.50", "1e3", "NaN", "-Infinity", "abc",
+    "1700000000123", "253402300799999", "253402300800000", "-62135596800001", "99999999999x1",
+    "1280x720", "0099x0012", "12x", "x12", "1280x720\n", "١٢", 7, None, [], {"a": 1}, 1.5,
+]  # fmt: skip
+
+
+def random_parameters(n: int) -> list[dict[str, Any]]:
+    """Parameters of random names (mapped, preset-overriding, repeated targets, unknown) in
+    random order, with values of every kind (text only for those read outside the mapping
+    tables, as the adapters give them)."""
+    rng = random.Random(17)
+    texts = [v for v in VALUES if isinstance(v, str)]
+    names = [*transform._DISPATCH, "e", "p", "eid", "sid", "ip", "tnuid", "unknown"]
+    out = []
+    for _ in range(n):
+        params = {
+            name: rng.choice(VALUES if name in transform._DISPATCH else texts)
+            for name in rng.sample(names, rng.randrange(1, 30))
+        }
+        if rng.random() < 0.6:  # mostly valid values, so that the quick way is taken too
+            params = {k: v for k, v in params.items() if isinstance(v, str) and v in ("1", "x")}
+        params |= {"e": "pv", "p": "web"} if rng.random() < 0.5 else {}
+        out.append(params)
+    return out
+
+
+@pytest.mark.parametrize(
+    "events", [varied_events(), random_parameters(3000)], ids=["varied", "random"]
+)
 def test_parameter_mapping_is_the_checked_loop(
-    fixed_ids: None, monkeypatch: pytest.MonkeyPatch
+    fixed_ids: None, monkeypatch: pytest.MonkeyPatch, events: list[dict[str, Any]]
 ) -> None:
-    events = corpus()
     fast = [transform.map_parameters(params, PAYLOAD, 1_700_000_001_000) for params in events]
-    taken = [transform._fill_valid(transform._preset(p, PAYLOAD, 1)) for p in events]
-    monkeypatch.setattr(transform, "_fill_valid", lambda ev: False)
+    taken = [transform._mapped(p, PAYLOAD, 1) is not None for p in events]
+    monkeypatch.setattr(transform, "_mapped", lambda *args: None)
     monkeypatch.setattr(transform, "random_uuid", _numbered())
     checked = [transform.map_parameters(params, PAYLOAD, 1_700_000_001_000) for params in events]
     assert [_state(ev) for ev in fast] == [_state(ev) for ev in checked]
-    # both ways were compared: events mapped the quick way, and events with problems
-    assert 0 < sum(taken) < len(events)
+    # both ways were compared: events mapped the quick way (when compiled), and events with
+    # problems
+    assert 0 < sum(taken) < len(events) or not transform._FILLERS.ready
     assert any(ev.errors for ev in checked)
 
 
@@ -131,7 +124,7 @@ def _numbered() -> Any:
 def _enriched(fixed_ids: None) -> list[EnrichingEvent]:
     enricher = Enricher(Resolver(), enrich.defaults())
     out = []
-    for params in corpus():
+    for params in varied_events():
         ev = enricher.enrich(params, PAYLOAD, 1_700_000_001_000)
         if isinstance(ev, EnrichingEvent):
             out.append(ev)
@@ -236,6 +229,11 @@ def test_event_row_is_the_property_by_property_mapping(fixed_ids: None) -> None:
     for fields, unstruct, entities, derived in cases:
         args = (3, fields, unstruct, entities, derived, 1_700_000_000_000)
         assert event_row(*args) == reference_event_row(*args)  # type: ignore[arg-type]
+    # as the collector calls it: with the names of the fields before the JSON fields
+    for ev in _enriched(fixed_ids):
+        args = (3, ev.fields, ev.unstruct, ev.contexts, ev.derived, 1_700_000_000_000)
+        assert len(ev.names) + 3 == len(ev.fields)
+        assert event_row(*args, ev.names) == reference_event_row(*args)
 
 
 def reference_enriched_table(project_ids: list[int], rows: list[dict[str, str | None]]) -> pa.Table:
@@ -258,3 +256,72 @@ def test_enriched_table_is_the_full_struct_conversion(fixed_ids: None, size: int
     rows = [ev.fields for ev in _enriched(fixed_ids)][:size]
     ids = [i % 3 for i in range(len(rows))]
     assert enriched_table(ids, rows).equals(reference_enriched_table(ids, rows))
+
+
+WRAPPERS = [
+    "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0",
+    "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+    "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+]
+PAGE = "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0"
+#: entities and values in and around a wrapper's shape: every way to miss it
+ENTITIES: list[Any] = [
+    {"schema": PAGE, "data": {"id": "x"}}, {"schema": PAGE, "data": None},
+    {"data": {}, "schema": LINK}, {"schema": "iglu:a.b/c/jsonschema/1-0-0", "data": [1]},
+    {"schema": "iglu:a/b/c/1-0", "data": {}}, {"schema": "iglu:a/b/c/1-0-0\n", "data": {}},
+    {"schema": "not iglu", "data": {}}, {"schema": 7, "data": {}}, {"schema": None, "data": {}},
+    {"schema": PAGE}, {"data": {}}, {"schema": PAGE, "data": {}, "extra": 1}, {}, [], "text", 3,
+    None, {"schema": "iglu:ü/b/jsonschema/1-0-0", "data": {}},
+]  # fmt: skip
+
+
+def _verdict(resolver: Resolver, value: Any) -> Any:
+    try:
+        key, data = resolver.validate_sdj(value)
+    except (SchemaError, IgluError) as exc:
+        return type(exc).__name__, str(exc), getattr(exc, "error", None)
+    return key.uri, data
+
+
+def test_quick_wrapper_check_gives_the_validators_verdicts() -> None:
+    """The contexts and unstruct_event wrappers are checked by a quick structural check once
+    their schemas are known; each verdict, and the error worded, is the full validator's."""
+    values: list[Any] = []
+    for uri in WRAPPERS:
+        many = "contexts" in uri
+        for i, entity in enumerate(ENTITIES):
+            data = [ENTITIES[0], entity] if many and i % 2 else [entity] if many else entity
+            values.append({"schema": uri, "data": data})
+        values += [{"schema": uri, "data": other} for other in ([], {}, None, "x", ENTITIES[0:1])]
+    quick = Resolver()
+    for value in values * 2:  # the second time with the wrappers' schemas known
+        reference = Resolver()  # knows nothing: every value through the full validator
+        assert _verdict(quick, value) == _verdict(reference, value), value
+    assert all(quick._by_uri[uri][1].__name__ == "check" for uri in WRAPPERS)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"minItems": 1},
+        {"items": {"type": "object", "properties": {"schema": {}, "data": {"type": "object"}}}},
+        {"items": {"properties": {"schema": {}, "data": {}}, "anyOf": [{"required": ["x"]}]}},
+        {"items": {"properties": {"schema": {}}}},
+        {"items": [{"properties": {"schema": {}, "data": {}}}]},
+    ],
+)
+def test_quick_wrapper_check_only_for_plain_wrapper_schemas(change: dict[str, Any]) -> None:
+    plain = {"type": "array", "items": {"properties": {"schema": {}, "data": {}}}}
+    assert iglu._wrapper_check(plain, lambda data: None) is not None
+    assert iglu._wrapper_check(plain | change, lambda data: None) is None
+
+
+def test_a_shape_is_compiled_once_seen_often() -> None:
+    """Code is compiled for a sequence of names at its ``after``-th sighting; names in ever
+    new orders (a client's choice) compile nothing."""
+    built: list[tuple[str, ...]] = []
+    per_shape = PerShape(lambda names: built.append(names) or len(built), after=3, size=100)
+    assert [per_shape.get(("a", "b")) for _ in range(4)] == [None, None, 1, 1]
+    for order in itertools.islice(itertools.permutations("abcdefg"), 500):
+        assert per_shape.get(order) is None
+    assert built == [("a", "b")] and per_shape.ready == {("a", "b"): 1}

@@ -264,6 +264,39 @@ def test_enrichments_from_snowplow_config_files(tmp_path: Path) -> None:
     assert internal.fields["refr_medium"] == "internal"
 
 
+def test_pii_hashes_each_events_ua_context_once() -> None:
+    """The UA parser gives events of one user agent the same (cached) context: PII hashing a
+    property of it hashes each event's value once, not again at each event."""
+    import hashlib
+
+    enrichments = enrich.build(
+        [
+            {"schema": "iglu:com.snowplowanalytics.snowplow/ua_parser_config/jsonschema/1-0-1", "data": {}},
+            {
+                "schema": "iglu:com.snowplowanalytics.snowplow.enrichments/pii_enrichment_config/jsonschema/2-0-0",
+                "data": {
+                    "parameters": {
+                        "pii": [
+                            {
+                                "json": {
+                                    "field": "derived_contexts",
+                                    "schemaCriterion": "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-*",
+                                    "jsonPath": "$.useragentFamily",
+                                }
+                            }
+                        ],
+                        "strategy": {"pseudonymize": {"hashFunction": "SHA-256", "salt": "s"}},
+                    }
+                },
+            },
+        ]
+    )  # fmt: skip
+    expected = hashlib.sha256(b"Chromes").hexdigest()
+    for _ in range(3):
+        ev = _enriched(enrichments, {}, useragent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+        assert [d["data"]["useragentFamily"] for d in ev.derived] == [expected]
+
+
 def test_unknown_enrichment_is_refused_with_the_supported_list(tmp_path: Path) -> None:
     from driftline.errors import TerminalError
 

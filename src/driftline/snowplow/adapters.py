@@ -277,13 +277,11 @@ def decode_base64(text: str) -> str:
     """URL-safe or standard base64, padding optional, to UTF-8 text (ValueError otherwise)."""
     cleaned = text.strip().replace("-", "+").replace("_", "/")
     cleaned += "=" * (-len(cleaned) % 4)
-    # what base64.b64decode(cleaned, validate=True) does, without its two Python calls
+    # what base64.b64decode(cleaned, validate=True) does, without its two Python calls; the
+    # text itself (a2b_base64 takes ASCII text, and refuses other text with the message that
+    # encoding it to ASCII first gave)
     try:
-        raw = binascii.a2b_base64(cleaned.encode("ascii"), strict_mode=True)
-    except UnicodeEncodeError:
-        raise ValueError(
-            "invalid base64: string argument should contain only ASCII characters"
-        ) from None
+        raw = binascii.a2b_base64(cleaned, strict_mode=True)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"invalid base64: {exc}") from None
     try:

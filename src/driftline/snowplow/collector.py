@@ -58,11 +58,14 @@ class Request:
     body_too_large: int | None = None  # the declared or seen size when over the limit
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        """The first value of header ``name`` (any case), or None."""
+        index = self.__dict__.get("_index")
+        if index is None:  # built at the first look-up: a request is read many times
+            index = {}
+            for key, value in self.headers:
+                index.setdefault(key.lower(), value)
+            self.__dict__["_index"] = index
+        return index.get(name.lower())
 
 
 @dataclass
@@ -173,10 +176,11 @@ class Collector:
 
     def handle(self, request: Request, canonical: str, project: Project | None) -> Handled:
         anonymous = request.header("sp-anonymous") is not None
-        nuid = self._network_userid(request, anonymous)
+        cookies = _cookies(request)
+        nuid = self._network_userid(request, anonymous, cookies)
         pixel = request.method in ("GET", "HEAD") and canonical != "/r/tp2"
-        headers = self._response_headers(request, nuid, anonymous, pixel)
-        payload = self._payload(request, canonical, nuid, anonymous)
+        headers = self._response_headers(request, nuid, anonymous, pixel, cookies)
+        payload = self._payload(request, canonical, nuid, anonymous, cookies)
         if request.body_too_large is not None:
             bad = badrows.size_violation(
                 request.body_too_large,
@@ -240,19 +244,21 @@ class Collector:
             out.extend(self.enricher.process(payload))
         return out
 
-    def _network_userid(self, request: Request, anonymous: bool) -> str:
+    def _network_userid(self, request: Request, anonymous: bool, cookies: dict[str, str]) -> str:
         if anonymous:
             return ANONYMOUS_NUID
-        for name, value in parse_qsl(request.query, keep_blank_values=True):
+        for name, value in (
+            parse_qsl(request.query, keep_blank_values=True) if request.query else ()
+        ):
             if name == "nuid" and value:
                 return value
-        cookie = _cookies(request).get(self.collector.cookie_name)
+        cookie = cookies.get(self.collector.cookie_name)
         if cookie:
             return cookie
         return random_uuid()
 
     def _response_headers(
-        self, request: Request, nuid: str, anonymous: bool, pixel: bool
+        self, request: Request, nuid: str, anonymous: bool, pixel: bool, cookies: dict[str, str]
     ) -> list[tuple[str, str]]:
         headers = [
             ("Access-Control-Allow-Origin", _allow_origin(request)),
@@ -262,13 +268,12 @@ class Collector:
         if not c.cookie_enabled:
             return headers
         if anonymous:
-            if c.cookie_name in _cookies(request):
+            if c.cookie_name in cookies:
                 headers.append(("Set-Cookie", f"{c.cookie_name}=; Max-Age=0; Path=/"))
             return headers
-        expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=c.cookie_expiration_days)
         parts = [
             f"{c.cookie_name}={nuid}",
-            f"Expires={format_datetime(expires, usegmt=True)}",
+            f"Expires={_expires(c.cookie_expiration_days)}",
             "Path=/",
         ]
         domain = self._cookie_domain(request)
@@ -298,7 +303,7 @@ class Collector:
         return self.collector.cookie_fallback_domain
 
     def _payload(
-        self, request: Request, canonical: str, nuid: str, anonymous: bool
+        self, request: Request, canonical: str, nuid: str, anonymous: bool, cookies: dict[str, str]
     ) -> CollectorPayload:
         segments = canonical.strip("/").split("/")
         vendor, version = (
@@ -331,7 +336,7 @@ class Collector:
             hostname=(request.header("host") or "").split(":")[0] or None,
             network_userid=nuid,
             collector=COLLECTOR_NAME,
-            cookies=_cookies(request),
+            cookies=cookies,
         )
 
     def _redirect(self, request: Request, headers: list[tuple[str, str]]) -> Response:
@@ -358,7 +363,13 @@ class Collector:
         for ev in enriched.events:
             pid = by_app.get(ev.fields.get("app_id") or "", default)
             row = event_row(
-                pid, ev.fields, ev.unstruct, ev.contexts, ev.derived, ev.times_ms["derived_tstamp"]
+                pid,
+                ev.fields,
+                ev.unstruct,
+                ev.contexts,
+                ev.derived,
+                ev.times_ms["derived_tstamp"],
+                ev.names,
             )
             items.append((pid, ev.fields, row))
         bad = [(r.project_id or default, r.kind, r.schema, r.json()) for r in enriched.bad]
@@ -383,6 +394,21 @@ def bad_table(rows: list[tuple[int, str, str, str]]) -> pa.Table | None:
         [pa.array(columns[0], pa.int32()), *(pa.array(c, pa.string()) for c in columns[1:])],
         schema=BAD_ROWS_SCHEMA,
     )
+
+
+_EXPIRES: dict[tuple[int, int], str] = {}
+
+
+def _expires(days: int) -> str:
+    """The cookie's ``Expires`` date, ``days`` from now (an HTTP date: whole seconds),
+    formatted once per second."""
+    key = (int(time.time()), days)
+    text = _EXPIRES.get(key)
+    if text is None:
+        moment = dt.datetime.fromtimestamp(key[0], dt.UTC) + dt.timedelta(days=days)
+        _EXPIRES.clear()
+        text = _EXPIRES[key] = format_datetime(moment, usegmt=True)
+    return text
 
 
 def _allow_origin(request: Request) -> str:

@@ -64,6 +64,9 @@ class SchemaKey:
 
     @classmethod
     def parse(cls, uri: object) -> SchemaKey:
+        known = _KEYS.get(uri) if type(uri) is str else None
+        if known is not None and cls is SchemaKey:
+            return known
         if not isinstance(uri, str):
             raise IgluError("INVALID_IGLUURI", f"schema must be a string, not {type(uri).__name__}")
         m = _URI.match(uri)
@@ -72,7 +75,12 @@ class SchemaKey:
                 raise IgluError("INVALID_SCHEMAVER", f"Invalid schema version in {uri}")
             raise IgluError("INVALID_IGLUURI", f"Invalid Iglu URI: {uri}")
         v, n, f, a, b, c = m.groups()
-        return cls(v, n, f, int(a), int(b), int(c))
+        key = cls(v, n, f, int(a), int(b), int(c))
+        if cls is SchemaKey:
+            if len(_KEYS) >= 4096:
+                _KEYS.clear()
+            _KEYS[uri] = key
+        return key
 
     @property
     def version(self) -> str:
@@ -88,6 +96,10 @@ class SchemaKey:
 
     def __str__(self) -> str:
         return self.uri
+
+
+#: schema keys by URI (the same few come in every request)
+_KEYS: dict[str, SchemaKey] = {}
 
 
 @dataclass(frozen=True)
@@ -311,7 +323,9 @@ class Resolver:
             raise SchemaError(key, error)
         entry = self._cache.get(key)
         if entry is not None and entry.validator is not None and len(self._by_uri) < 10_000:
-            self._by_uri[key.uri] = (key, entry.validator, entry.at)
+            assert entry.schema is not None  # a validator was compiled from it
+            check = _wrapper_check(entry.schema, entry.validator) or entry.validator
+            self._by_uri[key.uri] = (key, check, entry.at)
         return key, data
 
 
@@ -338,6 +352,65 @@ def _compile(schema: dict[str, Any]) -> Callable[[Any], Any]:
     body = {k: v for k, v in schema.items() if k not in ("self", "$schema")}
     body["$schema"] = DRAFT4
     return fastjsonschema.compile(body, use_default=False)
+
+
+_SELF_DESCRIBING = frozenset(("schema", "data"))
+#: keywords that describe and do not constrain
+_ANNOTATIONS = frozenset(("description", "title"))
+#: keywords of a wrapper's entity whose checks depend only on the entity's keys and on each
+#: property's own value
+_ENTITY_WORDS = frozenset(("type", "properties", "required", "additionalProperties")) | _ANNOTATIONS
+
+
+def _wrapper_check(
+    schema: dict[str, Any], validator: Callable[[Any], Any]
+) -> Callable[[Any], None] | None:
+    """A quicker validator, for a schema that only checks self-describing wrappers — an
+    object, or an array of objects, whose ``data`` may be anything (``contexts``,
+    ``unstruct_event``): an entity with exactly the keys ``schema`` and ``data`` is valid
+    when ``{"schema": <its schema>, "data": null}`` is, which ``validator`` decides once per
+    distinct ``schema`` text. None for other schemas. Raises
+    ``JsonSchemaValueException`` where it cannot tell (then the full validator words it)."""
+    top = {k: v for k, v in schema.items() if k not in _ANNOTATIONS | {"self", "$schema"}}
+    many = top.get("type") == "array" and set(top) == {"type", "items"}
+    entity = top["items"] if many else top
+    if not (
+        isinstance(entity, dict)
+        and set(entity) <= _ENTITY_WORDS
+        and isinstance(entity.get("properties"), dict)
+        and isinstance(entity["properties"].get("data"), dict)
+        and set(entity["properties"]["data"]) <= _ANNOTATIONS
+    ):
+        return None
+    valid: dict[str, bool] = {}
+
+    def valid_schema(text: str) -> bool:
+        known = valid.get(text)
+        if known is None:
+            sample: dict[str, Any] = {"schema": text, "data": None}
+            try:
+                validator([sample] if many else sample)
+                known = True
+            except fastjsonschema.JsonSchemaValueException:
+                known = False
+            if len(valid) >= 4096:
+                valid.clear()
+            valid[text] = known
+        return known
+
+    def plain(item: Any) -> bool:
+        return (
+            type(item) is dict
+            and item.keys() == _SELF_DESCRIBING
+            and type(item["schema"]) is str
+            and valid_schema(item["schema"])
+        )
+
+    def check(data: Any) -> None:
+        if not (type(data) is list and all(map(plain, data)) if many else plain(data)):
+            raise fastjsonschema.JsonSchemaValueException("not a plain self-describing wrapper")
+
+    return check
 
 
 def _report(exc: fastjsonschema.JsonSchemaValueException) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from operator import gt, itemgetter, length_hint
 from typing import Any
 
 from driftline.snowplow import badrows
@@ -25,8 +24,9 @@ from driftline.snowplow.badrows import BadRow
 from driftline.snowplow.enrich import Enrichment
 from driftline.snowplow.enrich.urls import set_url_fields
 from driftline.snowplow.fields import FIELDS, MAX_LENGTHS
-from driftline.snowplow.iglu import IgluError, Resolver, SchemaCriterion, SchemaError
+from driftline.snowplow.iglu import IgluError, Resolver, SchemaCriterion, SchemaError, SchemaKey
 from driftline.snowplow.payload import CollectorPayload
+from driftline.snowplow.shapes import PerShape, compile_function
 from driftline.snowplow.transform import EnrichingEvent, atomic_error, map_parameters
 from driftline.snowplow.tsv import contexts_json, to_line, unstruct_json
 
@@ -70,6 +70,8 @@ class Enricher:
         self.enrichments = list(enrichments)
         #: milliseconds since the epoch, for etl_tstamp
         self.clock = clock or (lambda: int(time.time() * 1000))
+        #: per wrapper criterion (by id), the last schema key that matched it
+        self._matched: dict[int, SchemaKey] = {}
 
     def process(self, payload: CollectorPayload) -> Enriched:
         adapted = adapt(payload, self.resolver)
@@ -144,9 +146,13 @@ class Enricher:
         except SchemaError as exc:
             ev.errors.append({"schemaKey": exc.key.uri, "error": exc.error})
             return None
-        if not criterion.matches(key):
-            ev.errors.append({"schemaKey": key.uri, "schemaCriterion": str(criterion)})
-            return None
+        if self._matched.get(id(criterion)) is not key:
+            if not criterion.matches(key):
+                ev.errors.append({"schemaKey": key.uri, "schemaCriterion": str(criterion)})
+                return None
+            # the resolver hands out the same key object for a known schema: the next
+            # wrapper of that schema needs no comparison
+            self._matched[id(criterion)] = key
         return data
 
     # ----------------------------------------------------------------- phase 2
@@ -195,10 +201,11 @@ class Enricher:
         # Derived contexts come from driftline's own enrichments, which build them to their
         # schemas (see enrich/): they are not validated again here.
         f = ev.fields
-        # first a check that runs in C over the fields that have a limit (length_hint: the
-        # length of a text, 0 for an empty field); only a problem takes the loop below
-        limited, limits = _limits_of(tuple(f))
-        if not any(map(gt, map(length_hint, limited(list(f.values()))), limits)):
+        # first a quick check of only the fields that have a limit; a problem takes the loop
+        # below, which words it
+        ev.names = names = tuple(f)
+        too_long = _LIMITS.ready.get(names) or _LIMITS.get(names) or _too_long
+        if not too_long(f):
             return []
         return [
             atomic_error(name, value[:100], f"longer than {MAX_LENGTHS[name]} characters")
@@ -211,24 +218,31 @@ class Enricher:
         return badrows.enrich_failure(kind, messages, enriched, ev.payload.raw_json(ev.params))
 
 
-_LIMITS: dict[tuple[str, ...], tuple[Callable[[list[Any]], Sequence[Any]], tuple[int, ...]]] = {}
+def _too_long(f: dict[str, str | None]) -> bool:
+    """Whether a field is longer than its limit (what the compiled checks do)."""
+    for name, value in f.items():
+        limit = MAX_LENGTHS.get(name)
+        if limit is not None and value is not None and len(value) > limit:
+            return True
+    return False
 
 
-def _limits_of(
-    names: tuple[str, ...],
-) -> tuple[Callable[[list[Any]], Sequence[Any]], tuple[int, ...]]:
-    """For fields set in the order ``names``: a getter of the values (from the list of all
-    values) of those with a maximum length, and those maximum lengths."""
-    known = _LIMITS.get(names)
-    if known is None:
-        if len(_LIMITS) >= 4096:
-            _LIMITS.clear()
-        at = [i for i, name in enumerate(names) if name in MAX_LENGTHS]
-        if len(at) >= 2:
-            limited: Callable[[list[Any]], Sequence[Any]] = itemgetter(*at)
-        elif at:
-            limited = itemgetter(slice(at[0], at[0] + 1))
-        else:
-            limited = itemgetter(slice(0, 0))
-        known = _LIMITS[names] = (limited, tuple(MAX_LENGTHS[names[i]] for i in at))
-    return known
+def _length_check(names: tuple[str, ...]) -> Callable[[dict[str, str | None]], bool]:
+    """:func:`_too_long` for fields set in the order ``names``: each field with a maximum
+    length against it, in straight-line code. Only field names from
+    :data:`~driftline.snowplow.fields.MAX_LENGTHS` go into the source, as literals."""
+    lines = ["def too_long(f):"]
+    for name in names:
+        if name in MAX_LENGTHS:
+            lines += [
+                f"    v = f[{name!r}]",
+                f"    if v is not None and len(v) > {MAX_LENGTHS[name]}:",
+                "        return True",
+            ]
+    lines.append("    return False")
+    check: Callable[[dict[str, str | None]], bool] = compile_function(lines, {}, "length check")
+    return check
+
+
+#: the compiled length checks, per sequence of field names
+_LIMITS = PerShape(_length_check)

@@ -10,7 +10,7 @@ the same events.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ from driftline.snowplow.mapping import (
     ZERO,
 )
 from driftline.snowplow.sdk_json import shred_name
+from driftline.snowplow.shapes import PerShape, compile_function
 
 _ARROW = {
     "str": pa.string(),
@@ -99,44 +100,17 @@ def event_row(
     entities: Sequence[Any],
     derived: Sequence[Any],
     time_ms: int,
+    names: tuple[str, ...] = (),
 ) -> tuple[Any, ...]:
-    """One ``events`` row (EVENT_SCHEMA order) for an enriched event."""
+    """One ``events`` row (EVENT_SCHEMA order) for an enriched event. ``names``: the names of
+    its fields before the three JSON fields (``contexts``, ``unstruct_event``,
+    ``derived_contexts``, which give no property) were set, when known."""
     props, ua = self_describing(unstruct, entities, derived)
     get = f.get
-    plan = _ROW_PLANS.get(tuple(f))
-    if plan is None:
-        plan = _row_plan(tuple(f))
-    mixpanel, screen, text, ints, numbers = plan
-    for key, name in mixpanel:
-        value = f[name]
-        if value:
-            props[key] = value
-    for key, name in screen:
-        value = f[name]
-        if value:
-            props[key] = int(value)
-    for key, ua_key in UA.items():
-        if ua.get(ua_key):
-            props[key] = ua[ua_key]
-    os_name = ua.get("osFamily") or get("os_name")
-    if os_name:
-        props["$os"] = os_name
-    if get("v_tracker"):
-        props["mp_lib"] = "Snowplow: " + get("v_tracker")  # type: ignore[operator]
-    props["snowplow_event"] = get("event")
-    props["snowplow_event_id"] = get("event_id")
-    for name in text:
-        value = f[name]
-        if value:
-            props[name] = value
-    for name in ints:
-        value = f[name]
-        if value:
-            props[name] = int(value)
-    for name in numbers:
-        value = f[name]
-        if value:
-            props[name] = float(value)
+    if not names or len(names) + 3 != len(f):  # not given, or not those of these fields
+        names = tuple(f)
+    add = _ROW_PLANS.ready.get(names) or _ROW_PLANS.get(names) or _add_properties
+    add(f, props, ua)
     event = get("event")
     name = (
         get("se_action")
@@ -161,24 +135,88 @@ def event_row(
     )
 
 
-#: per sequence of field names: the mapped fields among them, group by group (a field that
-#: is not there gives no property, so only those that are there are looked at)
-_ROW_PLANS: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
+def _add_properties(f: dict[str, Any], props: dict[str, Any], ua: dict[str, Any]) -> None:
+    """The properties from the fields (a field that is not there, or is empty, gives none)
+    and the UA context, in the mapping's order (what the compiled functions do)."""
+    for key, name in MIXPANEL.items():
+        value = f.get(name)
+        if value:
+            props[key] = value
+    for key, name in SCREEN.items():
+        value = f.get(name)
+        if value:
+            props[key] = int(value)
+    for key, ua_key in UA.items():
+        value = ua.get(ua_key)
+        if value:
+            props[key] = value
+    os_name = ua.get("osFamily") or f.get("os_name")
+    if os_name:
+        props["$os"] = os_name
+    if f.get("v_tracker"):
+        props["mp_lib"] = "Snowplow: " + f["v_tracker"]
+    props["snowplow_event"] = f.get("event")
+    props["snowplow_event_id"] = f.get("event_id")
+    for name in TEXT:
+        value = f.get(name)
+        if value:
+            props[name] = value
+    for name in INTS:
+        value = f.get(name)
+        if value:
+            props[name] = int(value)
+    for name in FLOATS + DECIMALS:
+        value = f.get(name)
+        if value:
+            props[name] = float(value)
 
 
-def _row_plan(names: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+def _row_source(names: tuple[str, ...]) -> list[str]:
+    """The lines of Python of ``add(f, props, ua)`` for fields with these names: for each mapped
+    field there, in the mapping's order, its property when its value is not empty.
+    Straight-line code: on Python 3.11 quicker than loops over lists of names. Only names
+    from :mod:`driftline.snowplow.mapping` go into the source, as literals."""
     there = set(names)
-    plan = (
-        tuple((key, name) for key, name in MIXPANEL.items() if name in there),
-        tuple((key, name) for key, name in SCREEN.items() if name in there),
-        tuple(name for name in TEXT if name in there),
-        tuple(name for name in INTS if name in there),
-        tuple(name for name in FLOATS + DECIMALS if name in there),
+    lines = ["def add(f, props, ua):"]
+
+    def each(pairs: Iterable[tuple[str, str]], convert: str = "") -> None:
+        value = f"{convert}(v)" if convert else "v"
+        for key, name in pairs:
+            if name in there:
+                lines.extend(
+                    [f"    v = f[{name!r}]", "    if v:", f"        props[{key!r}] = {value}"]
+                )
+
+    each(MIXPANEL.items())
+    each(SCREEN.items(), "int")
+    for key, ua_key in UA.items():
+        lines.extend([f"    v = ua.get({ua_key!r})", "    if v:", f"        props[{key!r}] = v"])
+    os_name = " or f['os_name']" if "os_name" in there else ""
+    lines.extend([f"    v = ua.get('osFamily'){os_name}", "    if v:", "        props['$os'] = v"])
+    if "v_tracker" in there:
+        lines.extend(
+            ["    v = f['v_tracker']", "    if v:", "        props['mp_lib'] = 'Snowplow: ' + v"]
+        )
+    for key, name in (("snowplow_event", "event"), ("snowplow_event_id", "event_id")):
+        lines.append(f"    props[{key!r}] = " + (f"f[{name!r}]" if name in there else "None"))
+    each((name, name) for name in TEXT)
+    each(((name, name) for name in INTS), "int")
+    each(((name, name) for name in FLOATS + DECIMALS), "float")
+    return lines
+
+
+def _row_plan(
+    names: tuple[str, ...],
+) -> Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None]:
+    add: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], None] = compile_function(
+        _row_source(names), {}, "event properties"
     )
-    if len(_ROW_PLANS) >= 4096:
-        _ROW_PLANS.clear()
-    _ROW_PLANS[names] = plan
-    return plan
+    return add
+
+
+#: per sequence of field names: ``add(fields, props, ua)``, :func:`_add_properties` for
+#: fields with these names, compiled
+_ROW_PLANS = PerShape(_row_plan)
 
 
 def events_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:

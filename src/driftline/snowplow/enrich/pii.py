@@ -10,6 +10,7 @@ digest of the value followed by the salt.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from pathlib import Path
@@ -107,12 +108,17 @@ class PiiPseudonymizer:
             if value:
                 ev.fields[field] = self.hash(value)
         for field, criterion, paths in self.json:
-            for entity in self._targets(ev, field):
+            targets = self._targets(ev, field)
+            for i, entity in enumerate(targets):
                 try:
                     key = SchemaKey.parse(entity.get("schema"))
                 except IgluError:
                     continue
                 if criterion.matches(key) and isinstance(entity.get("data"), dict):
+                    if field == "derived_contexts":
+                        # an enrichment may give the same context to many events (the UA
+                        # parser's are cached): this event's is hashed in a copy
+                        entity = targets[i] = copy.deepcopy(entity)
                     for path in paths:
                         self._hash_path(entity["data"], path)
         return None

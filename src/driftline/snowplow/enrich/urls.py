@@ -1,7 +1,7 @@
 """Splitting page and referrer URLs into their ``*_url*`` fields, as Enrich does.
 
-Trackers send the same few page and referrer URLs again and again: the split is cached per
-distinct URL (a pure function of the text)."""
+Trackers send the same few page and referrer URLs again and again: the split, and the fields
+it gives, are cached per distinct URL (a pure function of the text)."""
 
 from __future__ import annotations
 
@@ -47,13 +47,23 @@ def _names(prefix: str) -> tuple[str, ...]:
     return tuple(f"{prefix}_{suffix}" for suffix in _SUFFIXES)
 
 
+@functools.lru_cache(maxsize=16384)
+def url_fields(url: str, prefix: str) -> tuple[tuple[str, str | None], ...] | None:
+    """The ``<prefix>_url*`` fields of ``url`` as (name, value) pairs, or None if it does not
+    parse."""
+    parts = url_parts(url)
+    if parts is None:
+        return None
+    return tuple(zip(_names(prefix), parts, strict=True))
+
+
 def set_url_fields(ev: EnrichingEvent, source: str, prefix: str) -> str | None:
     """Fill ``<prefix>_urlscheme/host/port/path/query/fragment`` from field ``source``."""
     url = ev.fields.get(source)
     if not url:
         return None
-    parts = url_parts(url)
-    if parts is None:
+    pairs = url_fields(url, prefix)
+    if pairs is None:
         return f"{source}: could not parse {url[:200]!r} as a URL"
-    ev.fields.update(zip(_names(prefix), parts, strict=True))
+    ev.fields.update(pairs)
     return None
