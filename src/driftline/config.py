@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         None,
         ge=0,
         description="Processes that parse and enrich Snowplow tracker requests beside the "
-        "server (0: the server alone; default: one per CPU core beyond the first, at most 4, "
+        "server (0: the server alone; default: one per CPU core, at most 4, none on one core, "
         "under `driftline serve`).",
     )
     snowplow_config: Path | None = Field(

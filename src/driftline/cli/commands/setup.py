@@ -124,7 +124,7 @@ def serve(
             "--collector-workers",
             min=0,
             help="Processes that parse and enrich Snowplow tracker requests beside the server "
-            "(default: one per CPU core beyond the first, at most 4; 0: the server does it "
+            "(default: one per CPU core, at most 4, none on one core; 0: the server does it "
             "alone). Started at the first tracker request.",
         ),
     ] = None,
