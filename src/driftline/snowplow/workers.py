@@ -141,17 +141,23 @@ def _serve(conn: Connection, config_path: str | None) -> None:
                 handled.output = None
             answers.append((rid, handled, None))
         tables = _encode(items, bad)
+        present = tuple(t is not None for t in tables)
         try:
-            conn.send_bytes(pickle.dumps((answers, tables), protocol=pickle.HIGHEST_PROTOCOL))
+            # the answers pickled, then each table's Arrow IPC stream as a frame of its own
+            # (a megabyte or two a batch: not copied into the pickle and out of it again)
+            conn.send_bytes(pickle.dumps(("batch", answers, present), protocol=5))
+            for table in tables:
+                if table is not None:
+                    conn.send_bytes(memoryview(table))
         except OSError:
             return
 
 
 def _encode(
     items: list[Item], bad: list[tuple[int, str, str, str]]
-) -> tuple[bytes | None, bytes | None, bytes | None]:
+) -> tuple[pa.Buffer | None, pa.Buffer | None, pa.Buffer | None]:
     """A batch's rows as Arrow IPC streams: (snowplow_events, events, bad_rows)."""
-    out: list[bytes | None] = [None, None, None]
+    out: list[pa.Buffer | None] = [None, None, None]
     tables: list[pa.Table | None] = [None, None, bad_table(bad)]
     if items:
         tables[0], tables[1] = build_tables(items)
@@ -160,11 +166,11 @@ def _encode(
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, table.schema) as stream:
                 stream.write_table(table)
-            out[i] = sink.getvalue().to_pybytes()
+            out[i] = sink.getvalue()
     return out[0], out[1], out[2]
 
 
-def _decode(data: bytes | None) -> pa.Table | None:
+def _decode(data: bytes | pa.Buffer | None) -> pa.Table | None:
     return pa.ipc.open_stream(data).read_all() if data is not None else None
 
 
@@ -211,7 +217,15 @@ class _Worker:
                     log.error("collector worker %d did not start: %s", self.number, message[1])
                     self.pool.disabled = True
                     return
-                self._answer(*message)
+                _, answers, present = message
+                tables: list[bytes | None] = []
+                for there in present:
+                    if there:
+                        (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+                        tables.append(await reader.readexactly(size))
+                    else:
+                        tables.append(None)
+                self._answer(answers, (tables[0], tables[1], tables[2]))
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
