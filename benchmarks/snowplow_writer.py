@@ -65,9 +65,9 @@ def measure(requests: int, commits: int) -> float:
         for i, (enriched, rows) in enumerate(batches):
             if i == 3:
                 events, start = 0, time.process_time()
-            store.apply(
-                [AppendEnriched(None, EVENTS_SQL, built=[(enriched, rows)], sources=requests)]
-            )
+            op = AppendEnriched(None, EVENTS_SQL, built=[(enriched, rows)])
+            op.sources = requests  # live traffic (older trees take no ``sources`` argument)
+            store.apply([op])
             events += enriched.num_rows
         store.close()
         return (time.process_time() - start) / events * 1e6
