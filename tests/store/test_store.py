@@ -13,6 +13,7 @@ from driftline.errors import AlreadyExists, InvalidInput, NotFound, StoreBusy
 from driftline.model import EVENT_SCHEMA
 from driftline.store import AppendEvents, DuckDBStore, GroupCommitWriter
 from driftline.store import writer as writer_module
+from driftline.store.ops import LinkedDevices
 from driftline.store.schema import LATEST_VERSION
 
 
@@ -357,3 +358,19 @@ def test_known_linked_devices_skip_nothing_and_survive_no_rollback(store: DuckDB
     store.apply([linking("d2", "dave", "4")])
     assert identities() == {"d1": "alice", "d2": "dave"}
     assert store.query_rows("SELECT count(*) FROM events")[0][0] == 3
+
+
+def test_linked_devices_start_again_from_empty_at_their_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(LinkedDevices, "LIMIT", 3)
+    known = LinkedDevices()
+    known.add(1, ["a", "b"])
+    known.add(2, ["a"])
+    assert known.covers(1, ["a", "b"]) and known.covers(2, ["a"])
+    assert not known.covers(2, ["b"]) and not known.covers(3, [])
+    known.add(1, ["b"])  # already known: nothing more to hold
+    assert known.covers(1, ["b"])
+    known.add(1, ["c"])  # a fourth device: the set starts again, with it alone
+    assert known.covers(1, ["c"])
+    assert not known.covers(1, ["a"]) and not known.covers(2, ["a"])

@@ -285,7 +285,7 @@ class _Worker:
         assert self.writer is not None
         rid = next(self.pool.ids)
         changed = None
-        if projects != self.sent_projects:
+        if projects is not self.sent_projects and projects != self.sent_projects:
             changed = self.sent_projects = projects
         data = pickle.dumps(
             (rid, raw, canonical, project, changed), protocol=pickle.HIGHEST_PROTOCOL
@@ -319,6 +319,21 @@ class CollectorWorkers:
         self.closing = False
         self.disabled = False  # a worker could not load the configuration
         self._starting: asyncio.Task[None] | None = None
+        #: the store's project objects last seen, and the same without their secrets
+        self._projects: tuple[list[Project], list[Project]] = ([], [])
+
+    def _without_secrets(self, projects: list[Project]) -> list[Project]:
+        """``projects`` as a worker may see them: ids, names and tokens, never secrets. The
+        same list object while the store's projects are the same objects (the store keeps
+        them until a project changes), so that a worker is sent the list only when it
+        changed."""
+        seen, safe = self._projects
+        if len(seen) != len(projects) or any(
+            a is not b for a, b in zip(seen, projects, strict=True)
+        ):
+            safe = [dataclasses.replace(p, secret="") for p in projects]
+            self._projects = (list(projects), safe)
+        return safe
 
     def _start_all(self) -> None:
         async def start() -> None:
@@ -367,8 +382,7 @@ class CollectorWorkers:
     ) -> Handled:
         """``worker``'s answer for this request once its rows are committed (raises what the
         collector or the writer raised)."""
-        # a worker needs projects' ids, names and tokens, never their secrets
-        safe = [dataclasses.replace(p, secret="") for p in projects]
+        safe = self._without_secrets(projects)
         named = dataclasses.replace(project, secret="") if project is not None else None
         handled, commit = await worker.submit(raw, canonical, named, safe)
         if commit is not None:

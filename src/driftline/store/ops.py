@@ -62,8 +62,8 @@ class LinkedDevices:
     paths are simply not known here, and those devices take the statement once more.
     """
 
-    #: devices remembered before the set starts again from empty
-    LIMIT = 1_000_000
+    #: devices remembered before the set starts again from empty (~120 bytes each: ~30 MB)
+    LIMIT = 250_000
 
     def __init__(self) -> None:
         self._known: dict[int, set[str]] = {}
