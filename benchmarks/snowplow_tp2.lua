@@ -32,18 +32,36 @@ function init(args)
   wrk.headers["User-Agent"] =
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
   wrk.headers["Origin"] = "https://shop.example.com"
+  -- the whole request (line, headers, body) once, cut where the eids' first 24 characters
+  -- are: a request is then one table.concat, which leaves the CPU to the server (a gsub of
+  -- the body and wrk.format per request cost ~8 µs per event here)
+  local whole = wrk.format(nil, nil, nil, template)
+  pieces, slots = {}, {}
+  local pos = 1
+  while true do
+    local first, last = whole:find("EID00000-0000-4000-8000-", pos, true)
+    if not first then
+      break
+    end
+    table.insert(pieces, whole:sub(pos, first - 1))
+    table.insert(pieces, "")
+    table.insert(slots, #pieces)
+    pos = last + 1
+  end
+  table.insert(pieces, whole:sub(pos))
+  assert(#slots == 10, "the template should hold 10 eids")
 end
 
 function request()
   sent = sent + 1
   -- eid: <run 4 hex><thread 4 hex>-<request 4+3+3 hex>-<event 12 hex>: unique across runs,
-  -- threads and requests
+  -- threads and requests; as long as the template's EID00000-0000-4000-8000- it replaces
   local prefix = string.format("%04x%04x-%04x-4%03x-8%03x-", run, tid, math.floor(sent / 16777216) % 65536,
     math.floor(sent / 4096) % 4096, sent % 4096)
-  local body = template:gsub("EID00000%-0000%-4000%-8000%-(%x%x%x%x%x%x%x%x%x%x%x%x)", function(n)
-    return prefix .. n
-  end)
-  return wrk.format(nil, nil, nil, body)
+  for _, i in ipairs(slots) do
+    pieces[i] = prefix
+  end
+  return table.concat(pieces)
 end
 
 function response(status, headers, body)
