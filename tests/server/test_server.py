@@ -40,6 +40,7 @@ def test_healthz_and_metrics(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert "driftline_events_stored 0.0" in text
     assert "driftline_writer_queue_rows 0.0" in text
+    assert "driftline_store_live_load 0.0" in text
     assert 'driftline_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert "driftline_http_request_duration_seconds_bucket" in text

@@ -308,11 +308,11 @@ def test_live_load_runs_the_store_on_one_thread_until_it_stops(
         writer.write(AppendEvents(events([{**row, "insert_id": "lone"}]), sources=1))
         assert _threads(store) == 2
         writer.write(AppendEvents(events([{**row, "insert_id": "many"}]), sources=8))
-        assert _threads(store) == 1
+        assert _threads(store) == 1 and store.live_load
         deadline = time.monotonic() + 10
         while _threads(store) != 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _threads(store) == 2
+        assert _threads(store) == 2 and not store.live_load
         # an import (no client requests) never switches it
         writer.write(AppendEvents(events([{**row, "insert_id": "bulk"}])))
         assert _threads(store) == 2

@@ -55,7 +55,11 @@ def create_app(settings: Settings, *, store: DuckDBStore | None = None) -> FastA
             max_batch_rows=settings.writer_max_batch_rows,
             on_commit=metrics.on_commit,
         )
-        metrics.bind(lambda: writer.pending_rows, lambda: _count_all_events(opened))
+        metrics.bind(
+            lambda: writer.pending_rows,
+            lambda: _count_all_events(opened),
+            lambda: float(opened.live_load),
+        )
         state = ServerState(settings, opened, writer, metrics, data_dir.admin_token())
         app.state.driftline = state
         services = create_services(state)

@@ -59,6 +59,11 @@ class Metrics:
             "Events in the store, all projects.",
             registry=self.registry,
         )
+        self.live_load = Gauge(
+            "driftline_store_live_load",
+            "1 while live traffic keeps the store's DuckDB on one thread, else 0.",
+            registry=self.registry,
+        )
 
         self.collector_requests = Counter(
             "driftline_collector_requests_total",
@@ -77,9 +82,15 @@ class Metrics:
         self.commits.inc()
         self.rows_committed.inc(rows)
 
-    def bind(self, queue_rows: Callable[[], float], events_stored: Callable[[], float]) -> None:
+    def bind(
+        self,
+        queue_rows: Callable[[], float],
+        events_stored: Callable[[], float],
+        live_load: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.queue_rows.set_function(queue_rows)
         self.events_stored.set_function(events_stored)
+        self.live_load.set_function(live_load)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

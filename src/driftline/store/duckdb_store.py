@@ -175,6 +175,11 @@ class DuckDBStore:
                 op.cleanup(conn)
             return results
 
+    @property
+    def live_load(self) -> bool:
+        """Whether the store runs on one thread for live traffic (:meth:`set_live_load`)."""
+        return self._live_load
+
     def set_live_load(self, live: bool) -> None:
         """Under sustained live traffic (many small commits a second), run DuckDB on one
         thread; back to ``threads`` when the traffic stops.
