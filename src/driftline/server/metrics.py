@@ -86,7 +86,7 @@ class Metrics:
         self,
         queue_rows: Callable[[], float],
         events_stored: Callable[[], float],
-        live_load: Callable[[], float] = lambda: 0.0,
+        live_load: Callable[[], float],
     ) -> None:
         self.queue_rows.set_function(queue_rows)
         self.events_stored.set_function(events_stored)

@@ -160,9 +160,9 @@ class AppendEvents:
                        properties, origin, origin_key, ?::TIMESTAMP FROM _incoming_events""",
             [now],
         )
-        known = LINKED_DEVICES.get()
-        linking = _linking_devices(table) if links and known is not None else None
-        if links and (linking is None or known is None or not known.covers(*linking)):
+        known = LINKED_DEVICES.get() if links else None
+        linking = _linking_devices(table) if known is not None else None
+        if links and (known is None or linking is None or not known.covers(*linking)):
             # Simplified ID merge: the first user seen with a device keeps it.
             self._linked = (known, linking)
             conn.execute(

@@ -177,14 +177,6 @@ def _arrow_typed(
     return pa.Table.from_arrays(arrays, names=["project_id", *(n for n, _ in columns)])
 
 
-def _json_columns_as_json(table: pa.Table, columns: list[tuple[str, str]]) -> pa.Table:
-    """``table`` (collector output) with its JSON columns typed as JSON (:func:`as_json`):
-    their text comes from the enrichment's own JSON encoder, valid by construction, and the
-    parse on insert was ~6% of a live commit. Rows read from files are checked
-    (:func:`_arrow_typed`)."""
-    return as_json(table, *(name for name, kind in columns if kind == "JSON"))
-
-
 _columns_cache: dict[int, list[tuple[str, str]]] = {}
 
 
@@ -286,8 +278,11 @@ class AppendEnriched:
         if built:
             enriched = _concat([b[0] for b in built]) or built[0][0]
             event_rows = _concat([b[1] for b in built]) or built[0][1]
-            # read by name below (a replacement scan: nothing to register and drop)
-            _sp_built = _json_columns_as_json(enriched, _columns(conn))
+            # read by name below (a replacement scan: nothing to register and drop). The JSON
+            # columns' text comes from the enrichment's own encoder, so it goes in as JSON
+            # without DuckDB parsing it again (~6% of a live commit); file rows are checked
+            json_columns = (name for name, kind in _columns(conn) if kind == "JSON")
+            _sp_built = as_json(enriched, *json_columns)
             conn.execute("INSERT INTO snowplow_events SELECT *, ?::TIMESTAMP FROM _sp_built", [now])
             stored += enriched.num_rows
             self._prepared_events = AppendEvents(event_rows, json_encoded=True)

@@ -11,9 +11,10 @@ ops at least ``min_commit_interval`` apart (default 10 ms): a commit's fixed cos
 milliseconds of CPU, whatever its size) is then paid at most a hundred times a second, by
 groups that grow with the load, instead of by ever smaller groups that take the CPU the
 requests need. An op kind whose commits cost more may ask for a longer spacing
-(``commit_interval``: the Snowplow collector's, whose events fill two wide tables). The interval is also the latency it adds: at 50 ms, 32 clients that each wait
-for their answer could not send more than 640 requests a second between them. A lone client, a quiet server and every other kind of write are committed
-at once.
+(``commit_interval``: the Snowplow collector's, whose events fill two wide tables). The
+interval is also the latency it adds: at 50 ms, 32 clients that each wait for their answer
+could not send more than 640 requests a second between them. A lone client, a quiet server
+and every other kind of write are committed at once.
 
 Under such load the writer also asks the store to run DuckDB on one thread
 (:meth:`DuckDBStore.set_live_load`): each live commit is a few small statements that more
