@@ -55,3 +55,38 @@ def test_collected_and_imported_events_are_identical(
             for k in set(a[7]) | set(b[7])
             if a[7].get(k) != b[7].get(k)
         }
+
+
+def test_collector_commits_remember_the_devices_they_linked(tmp_path: Path) -> None:
+    """A collector commit whose events link devices to users leaves those devices known,
+    so the next commit from them skips the identities statement; the identity stays the
+    first user's."""
+    from snowplow_data import post_body
+
+    from driftline.snowplow import config as sp_config
+    from driftline.snowplow.collector import Collector, Request
+    from driftline.snowplow.events import EVENTS_SQL
+    from driftline.store.snowplow import AppendEnriched
+
+    store = DuckDBStore(tmp_path / "data")
+    project = store.create_project("default")
+    collector = Collector(sp_config.load(None), lambda: [project])
+    path = "/com.snowplowanalytics.snowplow/tp2"
+    events = [e for e in tracker_events(30) if "uid" in e][:2]  # each links d-<user> to <user>
+
+    def commit(batch: list[dict[str, str]]) -> None:
+        request = Request("POST", path, "", [("content-type", "application/json")],
+                          post_body(batch), "10.0.0.1")  # fmt: skip
+        output = collector.handle(request, path, project).output
+        assert output is not None
+        store.apply([AppendEnriched(None, EVENTS_SQL, prepared=output.items,
+                                    build=output.op().build)])  # fmt: skip
+
+    commit(events[:1])
+    device = events[0]["duid"]
+    assert store._linked_devices.covers(project.id, [device])
+    assert not store._linked_devices.covers(project.id, [events[1]["duid"]])
+    commit([dict(events[1], duid=device, uid="someone-else")])
+    rows = store.query_rows("SELECT device_id, user_id FROM identities")
+    assert rows == [(device, events[0]["uid"])]
+    store.close()
