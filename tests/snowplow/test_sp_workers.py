@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -264,17 +265,11 @@ def test_fuzz_through_a_worker_never_answers_5xx(worker_server: RunningServer) -
     assert after - before == sent[0]
 
 
-def test_the_server_killed_mid_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    """SIGKILL of the server (and its workers) while trackers post: after a restart every
-    acknowledged event is there, each request's events all or none, none twice. The WAL
-    holds the commits since the last checkpoint and is replayed when the store opens."""
-    data_dir = tmp_path / "srv"
-    run_cli("init", data_dir=data_dir)
-    server = start_server(data_dir, "--collector-workers", "1")
-    _wait_ready(server)
-    workers = _worker_pids(server)
-    events = tracker_events(6000, seed=11)
-    bodies = [post_body(events[i : i + 10]) for i in range(0, 6000, 10)]
+def _under_load(server: RunningServer, n: int, seed: int) -> tuple[list[bytes], list[int], Any]:
+    """Eight trackers posting ``n`` events in requests of 10; returns the bodies, their
+    statuses as they come (0: not answered) and a function that waits for the trackers."""
+    events = tracker_events(n, seed=seed)
+    bodies = [post_body(events[i : i + 10]) for i in range(0, n, 10)]
     statuses = [0] * len(bodies)
 
     def send(part: range) -> None:
@@ -296,16 +291,17 @@ def test_the_server_killed_mid_load_loses_nothing_acknowledged(tmp_path: Path) -
     while statuses.count(200) < 100:  # well into the load
         assert time.monotonic() < deadline, server.log.read_text()
         time.sleep(0.01)
-    server.process.kill()
-    for pid in workers:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    for t in threads:
-        t.join()
-    server.process.wait()
-    assert set(statuses) <= {0, 200}, set(statuses)
-    assert 0 in statuses, "the kill came after the last request: nothing was tested"
 
+    def join() -> None:
+        for t in threads:
+            t.join()
+
+    return bodies, statuses, join
+
+
+def _acknowledged_are_stored(data_dir: Path, bodies: list[bytes], statuses: list[int]) -> None:
+    """After a restart: every acknowledged request's events stored, each request's events
+    all or none, no event twice."""
     again = start_server(data_dir, "--collector-workers", "0")
     try:
         stored = [e["event_id"] for e in _export(again)]
@@ -319,3 +315,53 @@ def test_the_server_killed_mid_load_loses_nothing_acknowledged(tmp_path: Path) -
         assert kept in (0, len(ids)), "a request's events were stored in part"
         if status == 200:
             assert kept == len(ids), "an acknowledged request's events are missing"
+
+
+def test_the_server_killed_mid_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """SIGKILL of the server (and its workers) while trackers post: after a restart every
+    acknowledged event is there, each request's events all or none, none twice. The WAL
+    holds the commits since the last checkpoint and is replayed when the store opens."""
+    data_dir = tmp_path / "srv"
+    run_cli("init", data_dir=data_dir)
+    server = start_server(data_dir, "--collector-workers", "1")
+    _wait_ready(server)
+    workers = _worker_pids(server)
+    bodies, statuses, join = _under_load(server, 6000, seed=11)
+    server.process.kill()
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    join()
+    server.process.wait()
+    assert set(statuses) <= {0, 200}, set(statuses)
+    assert 0 in statuses, "the kill came after the last request: nothing was tested"
+    _acknowledged_are_stored(data_dir, bodies, statuses)
+
+
+def test_ctrl_c_twice_under_load_still_stops_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C pressed twice at once while trackers post (the terminal signals the server and
+    its workers): the second one only skips the wait for open connections. The workers are
+    stopped, not restarted; the writer commits what it holds; no traceback; exit status 0;
+    nothing acknowledged is lost."""
+    data_dir = tmp_path / "srv"
+    run_cli("init", data_dir=data_dir)
+    server = start_server(data_dir, "--collector-workers", "1")
+    _wait_ready(server)
+    workers = _worker_pids(server)
+    bodies, statuses, join = _under_load(server, 6000, seed=12)
+    for _ in range(2):
+        for pid in [server.process.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+        time.sleep(0.01)
+    assert server.process.wait(60) == 0, server.log.read_text()
+    join()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "a collector worker outlived the server"
+        time.sleep(0.1)
+    log = server.log.read_text()
+    for wrong in ("Traceback", "starting it again", "CancelledError"):
+        assert wrong not in log, log
+    assert 0 in statuses, "the server stopped after the last request: nothing was tested"
+    _acknowledged_are_stored(data_dir, bodies, statuses)

@@ -239,6 +239,12 @@ class _Server:
             async def shutdown(self, sockets: Any = None) -> None:
                 # uvicorn re-raises SIGTERM/SIGINT after this returns: release everything here.
                 await super().shutdown(sockets)
+                if not self.lifespan.shutdown_event.is_set():
+                    # A second Ctrl-C makes uvicorn stop waiting for open connections, and
+                    # also skip the app's shutdown: the collector workers, the exports and
+                    # the writer would then be cancelled half-way. Only the wait is skipped.
+                    stderr.print("stopping without waiting for open connections")
+                    await self.lifespan.shutdown()
                 runtime.data_dir.clear_server_info()
                 store.close()
 
