@@ -6,6 +6,7 @@ Command groups live in :mod:`driftline.cli.commands`, one module each, and each 
 
 from __future__ import annotations
 
+import logging
 import os
 import pkgutil
 import sys
@@ -56,8 +57,37 @@ def _register_commands() -> None:
 _register_commands()
 
 
+class _OneLine(logging.Formatter):
+    """A log record as ``warning: <its first line>`` (``error from gcsfs: ...`` for another
+    library's): no traceback, no time."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage().strip()
+        line = text.splitlines()[0] if text else ""
+        level = record.levelname.lower()
+        if record.name.split(".")[0] == "driftline":
+            return f"{level}: {line}"
+        return f"{level} from {record.name.split('.')[0]}: {line}"
+
+
+def _one_line_logging() -> None:
+    """What libraries log reaches the terminal as one line each: driftline's own warnings and
+    other libraries' errors (a storage client retrying, say), never a traceback. The error
+    that ends a command is printed by :func:`main`. With ``DRIFTLINE_DEBUG`` set, Python's
+    own handling of log records is left as it is. ``driftline serve`` sets up its own log."""
+    if os.environ.get("DRIFTLINE_DEBUG"):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLine())
+    handler.addFilter(lambda r: r.levelno >= logging.ERROR or r.name.startswith("driftline"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
 def main() -> None:
     """Entry point: run the app and turn every error into one line and exit status 1."""
+    _one_line_logging()
     try:
         app(standalone_mode=False)
     except DriftlineError as exc:

@@ -24,6 +24,8 @@ file reads it again next time; rows already stored are replaced, not doubled.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +38,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from driftline.errors import InvalidInput, TerminalError
+from driftline.errors import DriftlineError, InvalidInput, TerminalError
 from driftline.snowplow.events import EVENTS_SQL
+from driftline.snowplow.remote import explain, scheme_of
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.snowplow import AppendEnriched
 from driftline.store.snowplow_file import AppendEnrichedFile
@@ -89,10 +92,13 @@ def _filesystem(url: str) -> tuple[Any, str]:
         ) from None
     try:
         fs, path = fsspec.core.url_to_fs(url)
-    except (ImportError, ValueError) as exc:
+    except ImportError as exc:
+        extra = {"s3": "s3", "gs": "gcs", "az": "azure"}.get(scheme_of(url), "s3")
         raise TerminalError(
-            f"cannot open {url}: {exc} (install the extra for its scheme, e.g. driftline[s3])"
+            f"reading {scheme_of(url)}:// needs an extra: pip install 'driftline[{extra}]' ({exc})"
         ) from None
+    except Exception as exc:  # a storage library that cannot start: credentials, options
+        raise explain(exc, url) from None
     return fs, path
 
 
@@ -107,6 +113,8 @@ def list_files(url: str) -> list[SourceFile]:
             infos = [fs.info(path)]
     except FileNotFoundError:
         raise InvalidInput(f"{url}: no such file or directory", field="source") from None
+    except Exception as exc:
+        raise explain(exc, url) from None
     out = []
     for info in infos:
         name = info["name"]
@@ -125,32 +133,127 @@ def list_files(url: str) -> list[SourceFile]:
     return sorted(out, key=lambda f: f.url)
 
 
-def read_lines(url: str, batch_bytes: int = BLOCK) -> Iterator[pa.Array]:
-    """Arrow arrays of the lines of one (possibly gzip) file."""
+@contextlib.contextmanager
+def _opened(url: str) -> Iterator[Any]:
+    """The bytes of one file under ``url``, gunzipped when it is gzip; a file of binary data
+    (a NUL byte in its first 64 KiB: a database, a Parquet file, an image) is refused before
+    any of it is read as lines, and the storage libraries' errors become one line."""
     fs, path = _filesystem(url)
-    raw = fs.open(path, "rb")
-    stream: Any = raw
-    if path.endswith(".gz") or _is_gzip(raw):
-        from isal import igzip
-
-        stream = igzip.IGzipFile(fileobj=raw)
     try:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=["line"], block_size=batch_bytes),
-            parse_options=pacsv.ParseOptions(
-                delimiter="\x01", quote_char=False, escape_char=False, newlines_in_values=False
-            ),
-            convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}),
-        )
-        for batch in reader:
-            if batch.num_rows:
-                yield batch.column(0)
-    except pa.ArrowInvalid as exc:
-        raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
+        raw = fs.open(path, "rb")
+    except FileNotFoundError:
+        raise InvalidInput(f"{url}: no such file or directory", field="source") from None
+    except Exception as exc:
+        raise explain(exc, url) from None
+    stream: Any = raw
+    try:
+        if path.endswith(".gz") or _is_gzip(raw):
+            from isal import igzip
+
+            stream = igzip.IGzipFile(fileobj=raw)
+        head = stream.read(1 << 16)
+        stream.seek(0)
+        if b"\0" in head:
+            raise InvalidInput(
+                f"{url}: binary data, not a text file of enriched events (byte "
+                f"{head.index(bytes(1)):,} is NUL); move it out of the way and run the import "
+                "again",
+                field="source",
+            )
+        yield _ValidUtf8(stream)
+    except (DriftlineError, pa.ArrowInvalid):
+        raise
+    except (OSError, EOFError) as exc:
+        if isinstance(exc, gzip.BadGzipFile) or "gzip" in str(exc).lower():
+            raise InvalidInput(f"{url}: not a valid gzip file ({exc})", field="source") from None
+        raise explain(exc, url) from None
     finally:
         stream.close()
         raw.close()
+
+
+class _ValidUtf8:
+    """The bytes of a stream as valid UTF-8: a byte sequence that is not UTF-8 becomes U+FFFD,
+    as the JVM's readers of enriched files (Snowplow's loaders and Analytics SDK) decode it.
+    The line it is in is then a bad row or an event with that character, never a reason to
+    refuse the whole file. Valid blocks pass through as they are (checked by Arrow, ~1 GB/s);
+    only a block with an invalid sequence is decoded and encoded again."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._held = b""  # the first bytes of a character split by the block's end
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            block = bytes(self._stream.read(size))
+            if not block:  # the end; a character cut off by it becomes U+FFFD
+                held, self._held = self._held, b""
+                return held.decode("utf-8", "replace").encode()
+            if self._held:
+                block, self._held = self._held + block, b""
+            if block.isascii():
+                return block
+            cut = _whole_characters(block)
+            block, self._held = block[:cut], block[cut:]
+            if block:  # else only a split character's first bytes: read on
+                return block if _is_utf8(block) else block.decode("utf-8", "replace").encode()
+
+    def readable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._stream.closed)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _whole_characters(block: bytes) -> int:
+    """The length of ``block`` without the first bytes of a UTF-8 character that its end cuts
+    (0-3 bytes fewer). Bytes that could not start a character count as whole: the check of
+    the block decides about them."""
+    end = len(block)
+    back = 0
+    while back < 3 and back < end and block[end - 1 - back] & 0xC0 == 0x80:
+        back += 1  # continuation bytes
+    if back == end:
+        return end
+    lead = block[end - 1 - back]
+    need = (
+        2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 0
+    )
+    return end - 1 - back if need > back + 1 else end
+
+
+def _is_utf8(block: bytes) -> bool:
+    """Whether ``block`` is valid UTF-8, checked by Arrow without decoding it in Python."""
+    buffer = pa.py_buffer(block)
+    offsets = pa.array([0, len(block)], pa.int64()).buffers()[1]
+    try:
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buffer]).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def read_lines(url: str, batch_bytes: int = BLOCK) -> Iterator[pa.Array]:
+    """Arrow arrays of the lines of one (possibly gzip) file."""
+    with _opened(url) as stream:
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=["line"], block_size=batch_bytes),
+                parse_options=pacsv.ParseOptions(
+                    delimiter="\x01", quote_char=False, escape_char=False, newlines_in_values=False
+                ),
+                convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}),
+            )
+            for batch in reader:
+                if batch.num_rows:
+                    yield batch.column(0)
+        except pa.ArrowInvalid as exc:
+            raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
 
 
 def read_fields(
@@ -158,13 +261,6 @@ def read_fields(
 ) -> Iterator[tuple[pa.Table, list[str]]]:
     """Tables of ``width`` text columns ``c0..`` (empty fields NULL) from one (possibly gzip)
     enriched TSV file, each with the lines that did not have ``width`` fields."""
-    fs, path = _filesystem(url)
-    raw = fs.open(path, "rb")
-    stream: Any = raw
-    if path.endswith(".gz") or _is_gzip(raw):
-        from isal import igzip
-
-        stream = igzip.IGzipFile(fileobj=raw)
     broken: list[str] = []
 
     def on_invalid(row: Any) -> str:
@@ -172,34 +268,32 @@ def read_fields(
         return "skip"
 
     names = [f"c{i}" for i in range(width)]
-    try:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=names, block_size=batch_bytes),
-            parse_options=pacsv.ParseOptions(
-                delimiter="\t",
-                quote_char=False,
-                escape_char=False,
-                newlines_in_values=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        for batch in reader:
-            out, broken = list(broken), []
-            yield pa.Table.from_batches([batch]), out
-        if broken:
-            yield pa.Table.from_batches([], schema=reader.schema), broken
-    except pa.ArrowInvalid as exc:
-        raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
-    finally:
-        stream.close()
-        raw.close()
+    with _opened(url) as stream:
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=names, block_size=batch_bytes),
+                parse_options=pacsv.ParseOptions(
+                    delimiter="\t",
+                    quote_char=False,
+                    escape_char=False,
+                    newlines_in_values=False,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=True,
+                    null_values=[""],
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                out, broken = list(broken), []
+                yield pa.Table.from_batches([batch]), out
+            if broken:
+                yield pa.Table.from_batches([], schema=reader.schema), broken
+        except pa.ArrowInvalid as exc:
+            raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
 
 
 def _is_gzip(f: Any) -> bool:

@@ -18,8 +18,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
 
-from driftline.errors import InvalidInput, TerminalError, TransientError
+from driftline.errors import InvalidInput, TerminalError
 from driftline.snowplow.events import EVENTS_SQL
+from driftline.snowplow.remote import explain
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.snowplow import LINES_SCHEMA, AppendEnriched
 
@@ -55,11 +56,14 @@ def _client(url: str) -> tuple[Any, str]:
         import boto3
     except ImportError:
         raise TerminalError("reading Kinesis needs boto3: pip install 'driftline[s3]'") from None
-    client = boto3.client(
-        "kinesis",
-        region_name=options.get("region") or None,
-        endpoint_url=options.get("endpoint_url") or None,
-    )
+    try:
+        client = boto3.client(
+            "kinesis",
+            region_name=options.get("region") or None,
+            endpoint_url=options.get("endpoint_url") or None,
+        )
+    except Exception as exc:  # no region, a malformed endpoint
+        raise explain(exc, url) from None
     return client, stream
 
 
@@ -127,8 +131,8 @@ def import_stream(
             raise InvalidInput(
                 f"Kinesis stream {stream!r} does not exist", field="source"
             ) from None
-        raise TransientError(f"Kinesis: {exc}") from None
+        raise explain(exc, url) from None
     except BotoCoreError as exc:
-        raise TransientError(f"Kinesis: {exc}") from None
+        raise explain(exc, url) from None
     summary.seconds = time.perf_counter() - started
     return summary

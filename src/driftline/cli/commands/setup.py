@@ -179,6 +179,7 @@ def serve(
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            force=True,  # the server's log, not the one-line records of other commands
         )
         config = uvicorn.Config(
             app,

@@ -1,0 +1,106 @@
+"""Errors from reading buckets and streams, as one line that says what to set.
+
+The storage libraries (botocore, gcsfs and google-auth, adlfs and the Azure SDK, aiohttp) each
+fail in their own words when credentials, a region or the network are missing. Their errors
+are recognised here by class name and message, so that none of those libraries has to be
+installed for this module to load, and become a :class:`~driftline.errors.TerminalError` (the
+same run will fail again until something is set) or a
+:class:`~driftline.errors.TransientError` (the network may come back), naming the source.
+"""
+
+from __future__ import annotations
+
+from driftline.errors import DriftlineError, TerminalError, TransientError
+
+#: what to set, by URL scheme, when a library found no credentials
+CREDENTIALS = {
+    "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); for "
+    "S3-compatible storage also AWS_ENDPOINT_URL_S3",
+    "kinesis": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE); for "
+    "a local Kinesis add ?endpoint_url=http://host:port to the URL",
+    "gs": "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or "
+    "FSSPEC_GS_TOKEN=anon for a public bucket; for an emulator STORAGE_EMULATOR_HOST",
+    "az": "set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with "
+    "AZURE_STORAGE_ACCOUNT_KEY",
+}
+
+#: where the endpoint of a service that is not the cloud's own (an emulator, MinIO) is set
+ENDPOINTS = {
+    "s3": "AWS_ENDPOINT_URL_S3",
+    "kinesis": "the URL's ?endpoint_url=",
+    "gs": "STORAGE_EMULATOR_HOST",
+    "az": "the BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING",
+}
+
+_NO_CREDENTIALS = (
+    "NoCredentialsError",  # botocore
+    "PartialCredentialsError",
+    "DefaultCredentialsError",  # google-auth
+    "RefreshError",
+    "ClientAuthenticationError",  # azure-core
+)
+_DENIED_WORDS = (
+    "accessdenied",
+    "forbidden",
+    "invalidaccesskeyid",
+    "signaturedoesnotmatch",
+    "authorizationfailure",
+    "authenticationfailed",
+    "unrecognizedclient",
+    "invalidclienttokenid",
+    "expiredtoken",
+    "securitytoken",
+    "401",
+    "403",
+)
+_UNREACHABLE = (
+    "EndpointConnectionError",  # botocore
+    "ConnectTimeoutError",
+    "ClientConnectorError",  # aiohttp (and its DNS subclass)
+    "ClientConnectorDNSError",
+    "ServerDisconnectedError",
+    "ServiceRequestError",  # azure-core
+    "ConnectionError",
+    "TimeoutError",
+)
+
+
+def scheme_of(url: str) -> str:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
+    return {"gcs": "gs", "abfs": "az", "az": "az"}.get(scheme, scheme)
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def explain(exc: BaseException, url: str) -> DriftlineError:
+    """``exc``, raised while reading ``url``, as a one-line driftline error."""
+    if isinstance(exc, DriftlineError):
+        return exc
+    scheme = scheme_of(url)
+    hint = CREDENTIALS.get(scheme, "check the URL and its credentials")
+    text = str(exc).strip()
+    first = text.splitlines()[0][:300] if text else type(exc).__name__
+    names = _names(exc)
+    low = first.lower().replace(" ", "")
+    if names & set(_NO_CREDENTIALS) or (
+        scheme == "az" and "connection_string" in low and "account_name" in low
+    ):
+        return TerminalError(f"{url}: no credentials were found: {hint}")
+    if "NoRegionError" in names:
+        return TerminalError(
+            f"{url}: no AWS region: add ?region=eu-west-1 (yours) to the URL or set "
+            "AWS_DEFAULT_REGION"
+        )
+    if isinstance(exc, PermissionError) or any(w in low for w in _DENIED_WORDS):
+        return TerminalError(f"{url}: access denied ({first}): {hint}")
+    if "nosuchbucket" in low or "containernotfound" in low or "bucketnotfound" in low:
+        return TerminalError(f"{url}: the bucket or container does not exist ({first})")
+    if names & set(_UNREACHABLE) or (isinstance(exc, OSError) and "connect" in low):
+        endpoint = ENDPOINTS.get(scheme)
+        return TransientError(
+            f"{url}: cannot connect ({first}); check the network"
+            + (f", and {endpoint} if the service is not the cloud's own" if endpoint else "")
+        )
+    return TransientError(f"{url}: {type(exc).__name__}: {first}")
