@@ -67,9 +67,7 @@ def test_lines_that_are_not_utf8_lose_nothing_valid(tmp_path: Path, compress: bo
     content = b"\n".join([good[0], b"\t".join(fields), b"short\xcf\tline", good[2], good[3]])
     name = "mixed.tsv.gz" if compress else "mixed.tsv"
     (tmp_path / name).write_bytes(gzip.compress(content + b"\n") if compress else content + b"\n")
-    out = run_cli(
-        "import", "snowplow", str(tmp_path / name), "--format", "json", data_dir=data_dir
-    )
+    out = run_cli("import", "snowplow", str(tmp_path / name), "--format", "json", data_dir=data_dir)
     summary = json.loads(out.stdout)[0]
     assert (summary["events"], summary["bad_rows"]) == (4, 1)
     from driftline.store import DuckDBStore
@@ -213,3 +211,28 @@ logging.getLogger("driftline.snowplow").info("not shown")
         "error from gcsfs: _request out of retries on exception",
         "warning: a warning of our own",
     ]
+
+
+def test_an_empty_source_or_a_url_without_a_bucket(tmp_path: Path) -> None:
+    """Neither reads the current directory or a whole cloud account."""
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    proc = run_cli("import", "snowplow", "", data_dir=data_dir, check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and "SOURCE: empty" in proc.stderr, proc.stderr
+    for url in ("s3://", "gs:///", "az://"):
+        proc = run_cli("import", "snowplow", url, data_dir=data_dir, check=False, env=_env())
+        line = _one_error_line(proc)
+        assert f"{url} needs a bucket or container" in line
+
+
+def test_an_unknown_bad_row_kind_lists_the_kinds(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    proc = run_cli(
+        "export", "bad-rows", "--kind", "schema_violation", data_dir=data_dir, check=False
+    )
+    line = _one_error_line(proc)
+    assert "--kind 'schema_violation': use one of" in line and "schema_violations" in line
+    assert (
+        run_cli("export", "bad-rows", "--kind", "schema_violations", data_dir=data_dir).stdout == ""
+    )

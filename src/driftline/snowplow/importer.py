@@ -84,6 +84,13 @@ Progress = Callable[[str, int], None]
 
 
 def _filesystem(url: str) -> tuple[Any, str]:
+    if not url.strip():
+        raise InvalidInput("the source is empty: give a file, a directory or a URL", field="source")
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme.lower() not in ("file", "local") and not rest.strip("/"):
+        raise InvalidInput(
+            f"{url} needs a bucket or container: {scheme}://bucket/prefix", field="source"
+        )
     try:
         import fsspec
     except ImportError:

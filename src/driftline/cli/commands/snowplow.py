@@ -91,6 +91,8 @@ def _import_with_progress(
 
 
 def _absolute(source: str) -> str:
+    if not source.strip():
+        raise typer.BadParameter("empty: give a file, a directory or a URL", param_hint="SOURCE")
     if "://" in source:
         return source
     path = Path(source)

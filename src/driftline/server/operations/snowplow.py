@@ -7,6 +7,7 @@ from typing import Any
 
 from driftline.errors import InvalidInput
 from driftline.server.ops import Context, operation
+from driftline.snowplow.badrows import KINDS
 
 
 @operation("snowplow.import")
@@ -67,6 +68,8 @@ def export_bad_rows(
 ) -> list[str]:
     """One page of bad rows (each its JSON document), oldest first."""
     where, params = _window(start, end)
+    if kind and kind not in KINDS:
+        raise InvalidInput(f"--kind {kind!r}: use one of {', '.join(KINDS)}", field="kind")
     if kind:
         where += " AND kind = ?"
         params.append(kind)
