@@ -236,3 +236,33 @@ def test_an_unknown_bad_row_kind_lists_the_kinds(tmp_path: Path) -> None:
     assert (
         run_cli("export", "bad-rows", "--kind", "schema_violations", data_dir=data_dir).stdout == ""
     )
+
+
+def test_through_a_running_server_the_error_says_whose_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `driftline serve` running, the server reads the bucket, with its own environment:
+    the one-line error says so, since setting the variables in this shell would not help."""
+    pytest.importorskip("s3fs")
+    from tests.conftest import start_server
+
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    for key, value in _env(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{_closed_port()}").items():
+        monkeypatch.setenv(key, value)
+    server = start_server(data_dir, "--collector-workers", "0")
+    try:
+        proc = run_cli("import", "snowplow", "s3://enriched/x", data_dir=data_dir, check=False)
+        line = _one_error_line(proc)
+        assert "no credentials were found" in line
+        assert line.endswith("(the running `driftline serve` reads the source, with the "
+                             "environment it was started in)")  # fmt: skip
+        proc = run_cli("import", "snowplow", "s3://", data_dir=data_dir, check=False)
+        assert (
+            _one_error_line(proc) == "error: s3:// needs a bucket or container: s3://bucket/prefix"
+        )
+    finally:
+        server.stop()

@@ -134,14 +134,18 @@ class RemoteSession:
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code < 400:
             return response
+        field = None
         try:
-            message = str(response.json().get("error"))
-        except ValueError:
+            body = response.json()
+            message, field = str(body.get("error")), body.get("field")
+        except (ValueError, AttributeError):
             message = response.text[:200]
         cls = _STATUS_ERRORS.get(
             response.status_code, TransientError if response.status_code >= 500 else TerminalError
         )
-        raise cls(message)
+        error = cls(message)
+        error.field = field if isinstance(field, str) else None
+        raise error
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import httpx

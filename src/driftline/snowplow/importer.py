@@ -260,7 +260,9 @@ def read_lines(url: str, batch_bytes: int = BLOCK) -> Iterator[pa.Array]:
                 if batch.num_rows:
                     yield batch.column(0)
         except pa.ArrowInvalid as exc:
-            raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
+            raise InvalidInput(
+                f"{url}: not a text file of enriched events ({exc})", field="source"
+            ) from None
 
 
 def read_fields(
@@ -300,7 +302,9 @@ def read_fields(
             if broken:
                 yield pa.Table.from_batches([], schema=reader.schema), broken
         except pa.ArrowInvalid as exc:
-            raise InvalidInput(f"{url}: not a text file of enriched events ({exc})") from None
+            raise InvalidInput(
+                f"{url}: not a text file of enriched events ({exc})", field="source"
+            ) from None
 
 
 def _is_gzip(f: Any) -> bool:

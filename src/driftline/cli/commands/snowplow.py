@@ -18,6 +18,7 @@ from driftline.cli.options import (
 )
 from driftline.cli.render import render_rows, stderr
 from driftline.cli.runtime import Runtime
+from driftline.errors import TerminalError, TransientError
 
 PAGE = 10_000
 
@@ -50,7 +51,16 @@ def import_snowplow(
         label = f"importing {source} into project {target.id} ({target.name})"
         if session.remote or source.startswith("kinesis://"):
             with stderr.status(label):
-                summary = session.op("snowplow.import", project_id=target.id, source=source)
+                try:
+                    summary = session.op("snowplow.import", project_id=target.id, source=source)
+                except (TerminalError, TransientError) as exc:
+                    if session.remote and "://" in source and exc.field is None:
+                        # credentials and endpoints are the server's, not this shell's
+                        raise type(exc)(
+                            f"{exc.message} (the running `driftline serve` reads the source, "
+                            "with the environment it was started in)"
+                        ) from None
+                    raise
         else:
             summary = _import_with_progress(session, source, target.id, label)
     if fmt is not OutputFormat.table:
