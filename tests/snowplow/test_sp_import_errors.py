@@ -266,3 +266,46 @@ def test_through_a_running_server_the_error_says_whose_environment(
         )
     finally:
         server.stop()
+
+
+def test_ctrl_c_stops_the_import_with_status_130_and_keeps_whole_files(tmp_path: Path) -> None:
+    """Ctrl-C exits 130 with "interrupted" (it exited 0, silently: a script went on as if the
+    import had finished). Each file is stored whole or not at all; the next run adds the
+    rest."""
+    import signal
+    import time
+
+    from snowplow_data import write_enriched
+
+    from driftline.store import DuckDBStore
+    from tests.conftest import DRIFTLINE
+
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    src = tmp_path / "enriched"
+    src.mkdir()
+    per_file = 40_000
+    for i in range(4):
+        write_enriched(src / f"part-{i}.tsv.gz", per_file, seed=i)
+    proc = subprocess.Popen(
+        [*DRIFTLINE, "import", "snowplow", str(src), "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    assert proc.poll() is None, "the import ended before Ctrl-C: nothing was tested"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    with DuckDBStore(data_dir) as store:
+        files = store.query_rows("SELECT count(*) FROM snowplow_imports")[0][0]
+        events = store.query_rows("SELECT count(*) FROM events")[0][0]
+    assert files < 4 and events == files * per_file
+    run_cli("import", "snowplow", str(src), data_dir=data_dir)
+    with DuckDBStore(data_dir) as store:
+        assert store.query_rows("SELECT count(*) FROM events")[0][0] == 4 * per_file
+        assert store.query_rows("SELECT count(DISTINCT event_id) FROM snowplow_events")[0][0] == (
+            4 * per_file
+        )

@@ -89,7 +89,13 @@ def main() -> None:
     """Entry point: run the app and turn every error into one line and exit status 1."""
     _one_line_logging()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # Typer turns Ctrl-C into an exit status that it returns (130) instead of raising:
+        # without this check an interrupted command would exit 0, as if it had finished
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            if code == 130:
+                raise KeyboardInterrupt
+            sys.exit(code)
     except DriftlineError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         sys.exit(1)
@@ -98,7 +104,10 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except typer.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):  # older Typer
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
         typer.echo("aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the unexpected
