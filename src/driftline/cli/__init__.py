@@ -111,6 +111,9 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the unexpected
+        if _is_interrupt(exc):  # Ctrl-C while DuckDB ran a query: DuckDB stopped it
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
         if _is_click_error(exc):  # a usage error: click's own message and usage line
             exc.show()  # type: ignore[attr-defined]
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
@@ -125,6 +128,14 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB's answer to Ctrl-C: it stops the query and raises its
+    ``InterruptException``, or a plain ``RuntimeError("Query interrupted")`` from a fetch."""
+    return type(exc).__name__ == "InterruptException" or (
+        isinstance(exc, RuntimeError) and str(exc).strip() == "Query interrupted"
+    )
 
 
 def _is_click_error(exc: BaseException) -> bool:

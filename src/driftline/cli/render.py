@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -46,3 +49,28 @@ def render_rows(
     # Piped into a file or another program there is no screen to fit: every value whole.
     width = Measurement.get(stdout, stdout.options.update_width(100_000), table).maximum
     Console(width=max(width, 20), soft_wrap=True).print(table)
+
+
+@contextlib.contextmanager
+def output_file(path: Path | None, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """Standard output, or the file ``path`` written whole or not at all: the lines go to
+    ``<path>.partial`` beside it, which becomes ``path`` once everything is written. An
+    export that fails or is interrupted leaves no file that looks complete, and an earlier
+    file of that name as it was."""
+    if path is None:
+        stream: IO[Any] = sys.stdout.buffer if binary else sys.stdout
+        try:
+            yield stream
+        finally:
+            stream.flush()
+        return
+    partial = path.with_name(path.name + ".partial")
+    out = open(partial, "wb" if binary else "w")  # noqa: SIM115
+    try:
+        yield out
+        out.close()
+        os.replace(partial, path)
+    except BaseException:
+        out.close()
+        partial.unlink(missing_ok=True)
+        raise

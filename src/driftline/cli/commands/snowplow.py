@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from driftline.cli.options import (
     OutputFormat,
     ProjectOption,
 )
-from driftline.cli.render import render_rows, stderr
+from driftline.cli.render import output_file, render_rows, stderr
 from driftline.cli.runtime import Runtime
 from driftline.errors import TerminalError, TransientError
 
@@ -185,13 +184,15 @@ def export_snowplow(
         raise typer.BadParameter("use tsv or json", param_hint="--shape")
     with Runtime(data_dir).session() as session:
         target = session.project(project)
-        _write_pages(
+        written = _write_pages(
             session,
             "snowplow.export",
             {"project_id": target.id, "start": from_date, "end": to_date, "shape": shape},
             output,
             str if shape == "tsv" else json.dumps,
         )
+    if output:
+        stderr.print(f"{written:,} enriched events written to {output}")
 
 
 def _write_pages(
@@ -201,22 +202,17 @@ def _write_pages(
     output: Path | None,
     render: Callable[[Any], str],
 ) -> int:
-    """Write every page of ``op_name``'s items, one line each, to ``output`` or stdout."""
-    out = open(output, "w") if output else sys.stdout  # noqa: SIM115
-    written = 0
-    try:
+    """Write every page of ``op_name``'s items, one line each, to ``output`` (whole or not at
+    all) or stdout."""
+    written, after = 0, None
+    with output_file(output) as out:
         while True:
-            page = session.op(op_name, **args, offset=written, limit=PAGE)
-            for item in page:
-                out.write(render(item) + "\n")
-            written += len(page)
-            if len(page) < PAGE:
+            page = session.op(op_name, **args, after=after, limit=PAGE)
+            out.writelines(render(item) + "\n" for item in page["items"])
+            written += len(page["items"])
+            after = page["after"]
+            if after is None:
                 return written
-    finally:
-        if output:
-            out.close()
-        else:
-            out.flush()
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 
 from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, ProjectOption
-from driftline.cli.render import stderr
+from driftline.cli.render import output_file, stderr
 from driftline.cli.runtime import Runtime
 from driftline.errors import TerminalError
 from driftline.ingest.files import FORMATS
@@ -166,15 +166,9 @@ def export_events(
     }
     with Runtime(data_dir).session() as session:
         target = session.project(project)
-        out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
-        try:
+        with output_file(output, binary=True) as out:
             for chunk in session.export(target, params):
                 out.write(chunk)
-        finally:
-            if output:
-                out.close()
-            else:
-                out.flush()
 
 
 def register(app: typer.Typer) -> None:

@@ -56,6 +56,44 @@ def count_bad_rows(
     return [{"kind": k, "count": int(n), "first": a, "last": b} for k, n, a, b in rows]
 
 
+def _page(
+    ctx: Context,
+    table: str,
+    render: str,
+    order: tuple[str, str],
+    where: str,
+    params: list[Any],
+    after: list[Any] | None,
+    limit: int,
+) -> dict[str, Any]:
+    """One page of ``render`` over the rows of ``table`` in the order ``order`` (a timestamp
+    and a text column, then the row id), from after the cursor ``after`` on: ``{"items":
+    [...], "after": cursor of the last item, or None at the end}``. The rows are picked by
+    their keys alone and only they are rendered, so every page costs about the same (an
+    ``OFFSET`` would scan and render every earlier row again); rows written meanwhile never
+    shift a later page."""
+    ts, key = order
+    keyed = f"coalesce({key}, '')"
+    if after:
+        where += (
+            f" AND {ts} >= ?::TIMESTAMP AND ({ts} > ?::TIMESTAMP OR ({ts} = ?::TIMESTAMP AND "
+            f"({keyed} > ? OR ({keyed} = ? AND rowid > ?))))"
+        )
+        t, k, r = after
+        params = [*params, t, t, t, k, k, int(r)]
+    rows = ctx.store.query_rows(
+        f"""WITH page AS (
+                SELECT rowid AS id, {ts} AS t, {keyed} AS k FROM {table} WHERE {where}
+                ORDER BY t, k, id LIMIT ?)
+            SELECT {render}, page.t::VARCHAR, page.k, page.id
+            FROM {table} JOIN page ON {table}.rowid = page.id
+            ORDER BY page.t, page.k, page.id""",
+        [*params, int(limit)],
+    )
+    last = list(rows[-1][1:]) if len(rows) == limit else None
+    return {"items": [r[0] for r in rows], "after": last}
+
+
 @operation("snowplow.bad_rows.export")
 def export_bad_rows(
     ctx: Context,
@@ -63,22 +101,20 @@ def export_bad_rows(
     start: str | None = None,
     end: str | None = None,
     kind: str | None = None,
-    offset: int = 0,
+    after: list[Any] | None = None,
     limit: int = 10_000,
-) -> list[str]:
-    """One page of bad rows (each its JSON document), oldest first."""
+) -> dict[str, Any]:
+    """One page of bad rows (each its JSON document), oldest first; see :func:`_page`."""
     where, params = _window(start, end)
     if kind and kind not in KINDS:
         raise InvalidInput(f"--kind {kind!r}: use one of {', '.join(KINDS)}", field="kind")
     if kind:
         where += " AND kind = ?"
         params.append(kind)
-    rows = ctx.store.query_rows(
-        f"""SELECT payload::VARCHAR FROM bad_rows WHERE project_id = ?{where}
-            ORDER BY received_at, rowid LIMIT ? OFFSET ?""",
-        [project_id, *params, int(limit), int(offset)],
-    )
-    return [r[0] for r in rows]
+    return _page(
+        ctx, "bad_rows", "payload::VARCHAR", ("received_at", "kind"),
+        "project_id = ?" + where, [project_id, *params], after, limit,
+    )  # fmt: skip
 
 
 @operation("snowplow.export")
@@ -87,20 +123,20 @@ def export_enriched(
     project_id: int,
     start: str | None = None,
     end: str | None = None,
-    offset: int = 0,
+    after: list[Any] | None = None,
     limit: int = 10_000,
     shape: str = "tsv",
-) -> list[Any]:
-    """One page of stored enriched events: TSV lines, or Analytics SDK JSON objects."""
+) -> dict[str, Any]:
+    """One page of stored enriched events, in collector time order: TSV lines, or Analytics
+    SDK JSON objects; see :func:`_page`."""
     from driftline.snowplow.export import TSV_SQL
     from driftline.snowplow.sdk_json import to_sdk_json
 
     where, params = _window(start, end, "collector_tstamp")
-    rows = ctx.store.query_rows(
-        f"""SELECT {TSV_SQL} FROM snowplow_events WHERE project_id = ?{where}
-            ORDER BY collector_tstamp, event_id LIMIT ? OFFSET ?""",
-        [project_id, *params, int(limit), int(offset)],
-    )
+    page = _page(
+        ctx, "snowplow_events", TSV_SQL, ("collector_tstamp", "event_id"),
+        "project_id = ?" + where, [project_id, *params], after, limit,
+    )  # fmt: skip
     if shape == "json":
-        return [to_sdk_json(r[0]) for r in rows]
-    return [r[0] for r in rows]
+        page["items"] = [to_sdk_json(line) for line in page["items"]]
+    return page
