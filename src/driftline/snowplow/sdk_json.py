@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from driftline.snowplow.fields import FIELD_KINDS
-from driftline.snowplow.tsv import from_line
 
 _CAMEL = re.compile(r"([^A-Z_])([A-Z])")
 _SEP = re.compile(r"[.\-]")
@@ -37,39 +36,50 @@ def _contexts(text: str, out: dict[str, Any]) -> None:
         out.setdefault(shred_name("contexts", entity["schema"]), []).append(entity.get("data"))
 
 
+def _bool(value: str) -> bool:
+    if value not in ("0", "1"):
+        raise ValueError(f"{value!r} is not 0 or 1")
+    return value == "1"
+
+
+def _tstamp(value: str) -> str:
+    return value.replace(" ", "T") + "Z"
+
+
 def _convert(kind: str, value: str) -> Any:
-    if kind == "int":
-        return int(value)
-    if kind == "double":
-        return float(value)
-    if kind == "bool":
-        if value not in ("0", "1"):
-            raise ValueError(f"{value!r} is not 0 or 1")
-        return value == "1"
-    if kind == "tstamp":
-        return value.replace(" ", "T") + "Z"
-    return value
+    return _CONVERTERS[kind](value) if kind in _CONVERTERS else value
+
+
+_CONVERTERS: dict[str, Any] = {"int": int, "double": float, "bool": _bool, "tstamp": _tstamp}
+#: per field, in TSV order: its name and how its text becomes JSON (None: stays text)
+_FIELDS = tuple((name, _CONVERTERS.get(kind)) for name, kind in FIELD_KINDS.items())
+_WIDTH = len(_FIELDS)
+_LAT = list(FIELD_KINDS).index("geo_latitude")
+_LON = list(FIELD_KINDS).index("geo_longitude")
+_SELF_DESCRIBING = frozenset(("contexts", "derived_contexts", "unstruct_event"))
 
 
 def to_sdk_json(line: str) -> dict[str, Any]:
     """One enriched TSV line as the Analytics SDKs render it (ValueError on bad input)."""
-    fields = from_line(line)
+    parts = line.rstrip("\r\n").split("\t")
+    if len(parts) != _WIDTH:
+        raise ValueError(f"Expected {_WIDTH} fields, received {len(parts)} fields.")
     out: dict[str, Any] = {}
-    lat, lon = fields.get("geo_latitude"), fields.get("geo_longitude")
-    if lat and lon:
-        out["geo_location"] = f"{lat},{lon}"
+    if parts[_LAT] and parts[_LON]:
+        out["geo_location"] = f"{parts[_LAT]},{parts[_LON]}"
     errors = []
-    for name, value in fields.items():
-        if value is None:
+    for (name, convert), value in zip(_FIELDS, parts, strict=True):
+        if not value:
             continue
         try:
-            if name in ("contexts", "derived_contexts"):
-                _contexts(value, out)
-            elif name == "unstruct_event":
-                inner = orjson.loads(value)["data"]
-                out[shred_name("unstruct_event", inner["schema"])] = inner["data"]
+            if name in _SELF_DESCRIBING:
+                if name == "unstruct_event":
+                    inner = orjson.loads(value)["data"]
+                    out[shred_name("unstruct_event", inner["schema"])] = inner["data"]
+                else:
+                    _contexts(value, out)
             else:
-                out[name] = _convert(FIELD_KINDS[name], value)
+                out[name] = value if convert is None else convert(value)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             errors.append(f"{name}: {exc}")
     if errors:

@@ -178,8 +178,6 @@ def export_snowplow(
 ) -> None:
     """Export the stored enriched events as Snowplow enriched TSV, or as NDJSON in the
     Analytics SDK shape (`contexts_<vendor>_<name>_<model>`, `unstruct_event_...`)."""
-    import json
-
     if shape not in ("tsv", "json"):
         raise typer.BadParameter("use tsv or json", param_hint="--shape")
     with Runtime(data_dir).session() as session:
@@ -189,7 +187,7 @@ def export_snowplow(
             "snowplow.export",
             {"project_id": target.id, "start": from_date, "end": to_date, "shape": shape},
             output,
-            str if shape == "tsv" else json.dumps,
+            str,
         )
     if output:
         stderr.print(f"{written:,} enriched events written to {output}")

@@ -128,7 +128,9 @@ def export_enriched(
     shape: str = "tsv",
 ) -> dict[str, Any]:
     """One page of stored enriched events, in collector time order: TSV lines, or Analytics
-    SDK JSON objects; see :func:`_page`."""
+    SDK JSON objects (as JSON text); see :func:`_page`."""
+    import orjson
+
     from driftline.snowplow.export import TSV_SQL
     from driftline.snowplow.sdk_json import to_sdk_json
 
@@ -137,6 +139,6 @@ def export_enriched(
         ctx, "snowplow_events", TSV_SQL, ("collector_tstamp", "event_id"),
         "project_id = ?" + where, [project_id, *params], after, limit,
     )  # fmt: skip
-    if shape == "json":
-        page["items"] = [to_sdk_json(line) for line in page["items"]]
+    if shape == "json":  # each object as its JSON text, so no caller encodes it again
+        page["items"] = [orjson.dumps(to_sdk_json(line)).decode() for line in page["items"]]
     return page
