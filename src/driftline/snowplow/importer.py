@@ -42,7 +42,7 @@ from driftline.errors import DriftlineError, InvalidInput, TerminalError
 from driftline.snowplow.events import EVENTS_SQL
 from driftline.snowplow.remote import explain, scheme_of
 from driftline.store import DuckDBStore, GroupCommitWriter
-from driftline.store.snowplow import AppendEnriched
+from driftline.store.snowplow import AppendEnriched, tsv_options
 from driftline.store.snowplow_file import AppendEnrichedFile
 
 BLOCK = 48 << 20  # ~30,000 enriched lines per committed batch
@@ -276,25 +276,10 @@ def read_fields(
         broken.append(row.text)
         return "skip"
 
-    names = [f"c{i}" for i in range(width)]
     with _opened(url) as stream:
         try:
             reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(column_names=names, block_size=batch_bytes),
-                parse_options=pacsv.ParseOptions(
-                    delimiter="\t",
-                    quote_char=False,
-                    escape_char=False,
-                    newlines_in_values=False,
-                    invalid_row_handler=on_invalid,
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string()),
-                    strings_can_be_null=True,
-                    null_values=[""],
-                    quoted_strings_can_be_null=False,
-                ),
+                stream, **tsv_options(width, on_invalid, block_size=batch_bytes)
             )
             for batch in reader:
                 out, broken = list(broken), []

@@ -73,6 +73,29 @@ def _empty_split(width: int) -> pa.Table:
     )
 
 
+def tsv_options(width: int, on_invalid: Callable[[Any], str], *, block_size: int) -> dict[str, Any]:
+    """pyarrow CSV options for enriched TSV: ``width`` text columns ``c0..`` split at tabs
+    only (no quoting, no escapes, one line a row), empty fields NULL, each line with another
+    field count handed to ``on_invalid``."""
+    names = [f"c{i}" for i in range(width)]
+    return {
+        "read_options": pacsv.ReadOptions(column_names=names, block_size=block_size),
+        "parse_options": pacsv.ParseOptions(
+            delimiter="\t",
+            quote_char=False,
+            escape_char=False,
+            newlines_in_values=False,
+            invalid_row_handler=on_invalid,
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
 def split_lines(lines: pa.Table, width: int) -> tuple[pa.Table, list[tuple[int, str, str]]]:
     """Lines (``project_id``, ``line``) → ``project_id`` + ``width`` text columns ``c0..``
     (empty fields NULL), with pyarrow's CSV parser; lines with another field count are
@@ -97,23 +120,7 @@ def split_lines(lines: pa.Table, width: int) -> tuple[pa.Table, list[tuple[int, 
         listed = pa.LargeListArray.from_arrays(pa.array([0, len(values)], pa.int64()), values)
         joined = pc.binary_join(listed, pa.scalar("\n", pa.large_string()))[0].as_buffer()
         table = pacsv.read_csv(
-            pa.BufferReader(joined),
-            read_options=pacsv.ReadOptions(
-                column_names=[f"c{i}" for i in range(width)], block_size=1 << 26
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter="\t",
-                quote_char=False,
-                escape_char=False,
-                newlines_in_values=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(width)},
-                strings_can_be_null=True,
-                null_values=[""],
-                quoted_strings_can_be_null=False,
-            ),
+            pa.BufferReader(joined), **tsv_options(width, on_invalid, block_size=1 << 26)
         )
         table = table.add_column(0, "project_id", pa.array([pid] * table.num_rows, pa.int32()))
         parts.append(table)
