@@ -56,3 +56,35 @@ class TestAzure(BucketContract):
     def url_for(self, azurite: str, monkeypatch: pytest.MonkeyPatch) -> UrlFor:
         monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)
         return lambda name: f"az://{new_azure_container(azurite)}/{name}"
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        ("s3://exports/x", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        ("az://exports/x", "set AZURE_STORAGE_CONNECTION_STRING"),
+    ],
+)
+def test_a_bucket_without_credentials_says_what_to_set(
+    tmp_path: Path, destination: str, expected: str
+) -> None:
+    """`pipeline add` probes the bucket: with no credentials in the environment the error is
+    one line that names the variables to set (Azure's client failed with an 'unexpected
+    ValueError' before it could even start)."""
+    import os
+
+    from tests.conftest import run_cli
+
+    pytest.importorskip("s3fs" if destination.startswith("s3") else "adlfs")
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AZURE_"))}
+    env |= {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    env |= {"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"}
+    proc = run_cli(
+        "pipeline", "add", "p", "--destination", destination, data_dir=data_dir, check=False,
+        env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: cannot ") and expected in line and "unexpected" not in line

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from snowplow_data import enriched_lines
 
+from driftline.remote import explain
 from driftline.snowplow.importer import _ValidUtf8
-from driftline.snowplow.remote import explain
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e

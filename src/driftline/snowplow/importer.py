@@ -39,8 +39,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from driftline.errors import DriftlineError, InvalidInput, TerminalError
+from driftline.remote import explain, scheme_of
 from driftline.snowplow.events import EVENTS_SQL
-from driftline.snowplow.remote import explain, scheme_of
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.snowplow import AppendEnriched, tsv_options
 from driftline.store.snowplow_file import AppendEnrichedFile

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pyarrow as pa
 
 from driftline.errors import InvalidInput, TerminalError
+from driftline.remote import explain
 from driftline.snowplow.events import EVENTS_SQL
-from driftline.snowplow.remote import explain
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.snowplow import LINES_SCHEMA, AppendEnriched
 

@@ -11,6 +11,7 @@ from typing import Any
 from driftline.errors import TerminalError, TransientError
 from driftline.pipelines.destinations import Capabilities
 from driftline.pipelines.destinations.files.config import BucketConfig
+from driftline.remote import hint
 
 _TERMINAL_WORDS = (
     "accessdenied",
@@ -25,9 +26,12 @@ _TERMINAL_WORDS = (
 )
 
 
-def _map_error(exc: Exception, what: str) -> Exception:
+def _map_error(exc: Exception, what: str, url: str = "") -> Exception:
     text = f"{type(exc).__name__}: {exc}".strip()
     first = text.splitlines()[0][:300]
+    todo = hint(exc, url or what.rsplit(" ", 1)[-1])
+    if todo is not None:  # no credentials or no region: say what to set
+        return TerminalError(f"{what}: {first}; {todo}")
     low = first.lower().replace(" ", "")
     if isinstance(exc, PermissionError | FileNotFoundError) or any(
         w in low for w in _TERMINAL_WORDS
@@ -56,6 +60,9 @@ class FsspecBucket:
             raise TerminalError(
                 f"{config.protocol} destinations need an extra: pip install 'driftline[{extra}]' ({exc})"
             ) from None
+        except Exception as exc:  # the client cannot start: credentials, options
+            url = f"{config.protocol}://{config.root}"
+            raise _map_error(exc, f"cannot open {url}", url) from None
 
     def _full(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root

@@ -6,6 +6,7 @@ are recognised here by class name and message, so that none of those libraries h
 installed for this module to load, and become a :class:`~driftline.errors.TerminalError` (the
 same run will fail again until something is set) or a
 :class:`~driftline.errors.TransientError` (the network may come back), naming the source.
+Imports of Snowplow data (:func:`explain`) and bucket exports (:func:`hint`) use it.
 """
 
 from __future__ import annotations
@@ -74,27 +75,36 @@ def _names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
+def hint(exc: BaseException, url: str) -> str | None:
+    """What to set when ``exc`` says that credentials or a region are missing; else None."""
+    scheme = scheme_of(url)
+    names = _names(exc)
+    low = str(exc).lower().replace(" ", "")
+    if names & set(_NO_CREDENTIALS) or (
+        scheme == "az" and "connection_string" in low and "account_name" in low
+    ):
+        return CREDENTIALS.get(scheme, "check the URL and its credentials")
+    if "NoRegionError" in names:
+        return "add ?region=eu-west-1 (yours) to the URL or set AWS_DEFAULT_REGION"
+    return None
+
+
 def explain(exc: BaseException, url: str) -> DriftlineError:
     """``exc``, raised while reading ``url``, as a one-line driftline error."""
     if isinstance(exc, DriftlineError):
         return exc
     scheme = scheme_of(url)
-    hint = CREDENTIALS.get(scheme, "check the URL and its credentials")
+    credentials = CREDENTIALS.get(scheme, "check the URL and its credentials")
     text = str(exc).strip()
     first = text.splitlines()[0][:300] if text else type(exc).__name__
     names = _names(exc)
     low = first.lower().replace(" ", "")
-    if names & set(_NO_CREDENTIALS) or (
-        scheme == "az" and "connection_string" in low and "account_name" in low
-    ):
-        return TerminalError(f"{url}: no credentials were found: {hint}")
-    if "NoRegionError" in names:
-        return TerminalError(
-            f"{url}: no AWS region: add ?region=eu-west-1 (yours) to the URL or set "
-            "AWS_DEFAULT_REGION"
-        )
+    todo = hint(exc, url)
+    if todo is not None:
+        missing = "no AWS region" if "NoRegionError" in names else "no credentials were found"
+        return TerminalError(f"{url}: {missing}: {todo}")
     if isinstance(exc, PermissionError) or any(w in low for w in _DENIED_WORDS):
-        return TerminalError(f"{url}: access denied ({first}): {hint}")
+        return TerminalError(f"{url}: access denied ({first}): {credentials}")
     if "nosuchbucket" in low or "containernotfound" in low or "bucketnotfound" in low:
         return TerminalError(f"{url}: the bucket or container does not exist ({first})")
     if names & set(_UNREACHABLE) or (isinstance(exc, OSError) and "connect" in low):
