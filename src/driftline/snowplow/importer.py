@@ -160,11 +160,11 @@ def _opened(url: str) -> Iterator[Any]:
             stream = igzip.IGzipFile(fileobj=raw)
         head = stream.read(1 << 16)
         stream.seek(0)
-        if b"\0" in head:
+        nul = head.find(b"\0")
+        if nul >= 0:
             raise InvalidInput(
-                f"{url}: binary data, not a text file of enriched events (byte "
-                f"{head.index(bytes(1)):,} is NUL); move it out of the way and run the import "
-                "again",
+                f"{url}: binary data, not a text file of enriched events (byte {nul:,} is "
+                "NUL); move it out of the way and run the import again",
                 field="source",
             )
         yield _ValidUtf8(stream)

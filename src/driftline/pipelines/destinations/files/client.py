@@ -26,10 +26,14 @@ _TERMINAL_WORDS = (
 )
 
 
-def _map_error(exc: Exception, what: str, url: str = "") -> Exception:
+def _map_error(exc: Exception, action: str, url: str) -> Exception:
+    """``exc``, raised while doing ``action`` ("cannot write") on ``url``, as a driftline
+    error: terminal when retrying cannot help, with what to set when credentials are
+    missing."""
+    what = f"{action} {url}"
     text = f"{type(exc).__name__}: {exc}".strip()
     first = text.splitlines()[0][:300]
-    todo = hint(exc, url or what.rsplit(" ", 1)[-1])
+    todo = hint(exc, url)
     if todo is not None:  # no credentials or no region: say what to set
         return TerminalError(f"{what}: {first}; {todo}")
     low = first.lower().replace(" ", "")
@@ -62,7 +66,7 @@ class FsspecBucket:
             ) from None
         except Exception as exc:  # the client cannot start: credentials, options
             url = f"{config.protocol}://{config.root}"
-            raise _map_error(exc, f"cannot open {url}", url) from None
+            raise _map_error(exc, "cannot open", url) from None
 
     def _full(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root
@@ -76,7 +80,7 @@ class FsspecBucket:
             self.fs.pipe_file(probe, b"")
             self.fs.rm_file(probe)
         except Exception as exc:
-            raise _map_error(exc, f"cannot write to {self.protocol}://{self.root}") from None
+            raise _map_error(exc, "cannot write to", f"{self.protocol}://{self.root}") from None
 
     def put(self, path: str, data: bytes) -> None:
         full = self._full(path)
@@ -92,7 +96,7 @@ class FsspecBucket:
             else:
                 self.fs.pipe_file(full, data)
         except Exception as exc:
-            raise _map_error(exc, f"cannot write {self.protocol}://{full}") from None
+            raise _map_error(exc, "cannot write", f"{self.protocol}://{full}") from None
 
     def list(self, directory: str) -> list[str]:
         """Names (not paths) of the objects directly in ``directory``; [] if it is absent."""
@@ -103,7 +107,7 @@ class FsspecBucket:
         except FileNotFoundError:
             return []
         except Exception as exc:
-            raise _map_error(exc, f"cannot list {self.protocol}://{full}") from None
+            raise _map_error(exc, "cannot list", f"{self.protocol}://{full}") from None
         return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
 
     def walk(self, directory: str) -> list[str]:
@@ -126,14 +130,14 @@ class FsspecBucket:
             except FileNotFoundError:
                 continue
             except Exception as exc:
-                raise _map_error(exc, f"cannot delete {self.protocol}://{full}") from None
+                raise _map_error(exc, "cannot delete", f"{self.protocol}://{full}") from None
 
     def read(self, path: str) -> bytes:
         full = self._full(path)
         try:
             data: bytes = self.fs.cat_file(full)
         except Exception as exc:
-            raise _map_error(exc, f"cannot read {self.protocol}://{full}") from None
+            raise _map_error(exc, "cannot read", f"{self.protocol}://{full}") from None
         return data
 
     def close(self) -> None:
