@@ -7,7 +7,8 @@ events, through the CLI, as a user runs it.
 Imports ``--events`` generated enriched events (``snowplow_data.write_enriched``) into a
 fresh store once, then times ``export snowplow -o FILE`` for each shape, alternating with
 another source tree's CLI on the same store when ``--baseline-src`` is given (its
-``PYTHONPATH``). Checks that both trees write the same TSV bytes and the same JSON objects.
+``PYTHONPATH``). Checks that both trees write the same TSV bytes and the same JSON objects
+(decimals compared as numbers).
 Prints events/s per run and the medians.
 """
 
@@ -22,11 +23,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from snowplow_data import write_enriched  # noqa: E402
+
+from driftline.snowplow.fields import FIELD_KINDS  # noqa: E402
 
 
 def cli(src: str | None, *args: str) -> subprocess.CompletedProcess[str]:
@@ -37,6 +41,14 @@ def cli(src: str | None, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "driftline", *args], check=True, capture_output=True, text=True,
         env=env,
     )  # fmt: skip
+
+
+DECIMALS = {name for name, kind in FIELD_KINDS.items() if kind == "decimal"}
+
+
+def _numbers(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with decimals as numbers: trees before 2026-12-07 wrote them as text."""
+    return {k: float(v) if k in DECIMALS and isinstance(v, str) else v for k, v in doc.items()}
 
 
 def main() -> None:
@@ -76,7 +88,7 @@ def main() -> None:
             assert mine.read_bytes() == theirs.read_bytes(), "the TSV exports differ"
             with mine.with_suffix(".json").open() as a, theirs.with_suffix(".json").open() as b:
                 for x, y in zip(a, b, strict=True):
-                    assert json.loads(x) == json.loads(y), "the JSON exports differ"
+                    assert json.loads(x) == _numbers(json.loads(y)), "the JSON exports differ"
             print("both trees wrote the same TSV bytes and the same JSON objects")
         print(f"medians of {args.repeat}:")
         for shape in ("tsv", "json"):

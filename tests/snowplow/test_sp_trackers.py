@@ -90,7 +90,7 @@ def test_python_tracker_get_and_post(sp_server: RunningServer) -> None:
         == "2ec13853-4a4a-4b4b-8c8c-0123456789ab"
         for e in link
     )
-    assert all(e["se_value"] == "2" for e in events if e["event"] == "struct")
+    assert all(e["se_value"] == 2 for e in events if e["event"] == "struct")
     counts = run_cli(
         "export", "bad-rows", "--count", "--format", "json", data_dir=sp_server.data_dir
     ).stdout

@@ -6,7 +6,12 @@ data objects, several entities of one schema in one list) and the self-describin
 ``unstruct_event_<vendor>_<name>_<model>`` (an object). Names follow the Scala/Go SDKs:
 dots and dashes become underscores, CamelCase becomes snake_case, only the model is kept
 (``iglu:org.w3/PerformanceTiming/jsonschema/1-0-0`` → ``contexts_org_w3_performance_timing_1``).
-``geo_location`` is ``"lat,lon"`` when both are there, as the Python SDK adds it.
+``geo_location`` is ``"lat,lon"`` when both are there, as the Python SDK adds it. Decimals
+(``tr_total``, ``se_value``…) are numbers, as the SDKs give them. Context entities and
+self-describing events without a schema URI of four parts are left out.
+
+:func:`to_sdk_json` converts one TSV line; exports render the same objects in the store, from
+``snowplow_events`` rows (:data:`SDK_JSON_SQL`), with no Python per event.
 """
 
 from __future__ import annotations
@@ -31,9 +36,28 @@ def shred_name(prefix: str, schema: str) -> str:
     return f"{prefix}_{vendor}_{name}_{version.split('-')[0]}"
 
 
+def _key(prefix: str, schema: Any) -> str | None:
+    """:func:`shred_name`, or None for a schema that is not text of four parts."""
+    if not isinstance(schema, str) or schema.removeprefix("iglu:").count("/") != 3:
+        return None
+    return shred_name(prefix, schema)
+
+
 def _contexts(text: str, out: dict[str, Any]) -> None:
-    for entity in orjson.loads(text).get("data", []):
-        out.setdefault(shred_name("contexts", entity["schema"]), []).append(entity.get("data"))
+    entities = orjson.loads(text)
+    entities = entities.get("data") if isinstance(entities, dict) else None
+    for entity in entities if isinstance(entities, list) else ():
+        key = _key("contexts", entity.get("schema")) if isinstance(entity, dict) else None
+        if key is not None:
+            out.setdefault(key, []).append(entity.get("data"))
+
+
+def _unstruct(text: str, out: dict[str, Any]) -> None:
+    inner = orjson.loads(text)
+    inner = inner.get("data") if isinstance(inner, dict) else None
+    key = _key("unstruct_event", inner.get("schema")) if isinstance(inner, dict) else None
+    if key is not None:
+        out[key] = inner.get("data")  # type: ignore[union-attr]
 
 
 def _bool(value: str) -> bool:
@@ -46,11 +70,18 @@ def _tstamp(value: str) -> str:
     return value.replace(" ", "T") + "Z"
 
 
-def _convert(kind: str, value: str) -> Any:
-    return _CONVERTERS[kind](value) if kind in _CONVERTERS else value
+_JSON_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?"
+_IS_NUMBER = re.compile(_JSON_NUMBER).fullmatch
 
 
-_CONVERTERS: dict[str, Any] = {"int": int, "double": float, "bool": _bool, "tstamp": _tstamp}
+def _decimal(value: str) -> float | str:
+    """A decimal as a number, as the SDKs give it (text that is not a number stays text)."""
+    return float(value) if _IS_NUMBER(value) else value
+
+
+_CONVERTERS: dict[str, Any] = {
+    "int": int, "double": float, "decimal": _decimal, "bool": _bool, "tstamp": _tstamp,
+}  # fmt: skip
 #: per field, in TSV order: its name and how its text becomes JSON (None: stays text)
 _FIELDS = tuple((name, _CONVERTERS.get(kind)) for name, kind in FIELD_KINDS.items())
 _WIDTH = len(_FIELDS)
@@ -73,11 +104,7 @@ def to_sdk_json(line: str) -> dict[str, Any]:
             continue
         try:
             if name in _SELF_DESCRIBING:
-                if name == "unstruct_event":
-                    inner = orjson.loads(value)["data"]
-                    out[shred_name("unstruct_event", inner["schema"])] = inner["data"]
-                else:
-                    _contexts(value, out)
+                (_unstruct if name == "unstruct_event" else _contexts)(value, out)
             else:
                 out[name] = value if convert is None else convert(value)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -85,3 +112,81 @@ def to_sdk_json(line: str) -> dict[str, Any]:
     if errors:
         raise ValueError("; ".join(errors))
     return out
+
+
+def _key_sql(prefix: str, schema: str) -> str:
+    """SQL for :func:`shred_name` of the text ``schema``; NULL unless it has four parts."""
+    parts = f"string_split(CASE WHEN starts_with({schema}, 'iglu:') THEN {schema}[6:] ELSE {schema} END, '/')"
+    vendor = "lower(translate(p[1], '.-', '__'))"
+    name = r"lower(regexp_replace(translate(p[2], '.-', '__'), '([^A-Z_])([A-Z])', '\1_\2', 'g'))"
+    return (
+        f"list_transform([{parts}], lambda p: CASE WHEN len(p) = 4 THEN "
+        f"'{prefix}_' || {vendor} || '_' || {name} || '_' || split_part(p[4], '-', 1) END)[1]"
+    )
+
+
+def _entities_sql(column: str) -> str:
+    """A contexts document's entities as a list of {k: key, d: data as JSON text}, in order.
+    An entity without a schema of four parts has no key, and its member comes out NULL, which
+    leaves it out of the object."""
+    typed = f"""json_transform({column}->'$.data', '[{{"schema":"JSON","data":"JSON"}}]')"""
+    schema = "CASE WHEN json_type(e.schema) = 'VARCHAR' THEN e.schema->>'$' END"
+    return (
+        f"coalesce(list_transform({typed}, lambda e: {{'k': {_key_sql('contexts', schema)}, "
+        f"'d': coalesce(e.data::VARCHAR, 'null')}}), [])"
+    )
+
+
+def _group_sql(first: str) -> str:
+    """The members ``"key":[data,…]`` of the context keys whose first entity satisfies
+    ``first`` (on its position ``i`` in ``_e``), in order of first appearance."""
+    member = "to_json(k) || ':[' || array_to_string(list_transform(list_filter(_e, lambda e: e.k = k), lambda e: e.d), ',') || ']'"
+    return (
+        f"nullif(array_to_string(list_transform(list_filter(_ks, lambda k, i: "
+        f"list_position(_ks, k) = i AND {first}), lambda k: {member}), ','), '')"
+    )
+
+
+def _member_sql(name: str, kind: str) -> str:
+    key = f"'\"{name}\":'"
+    if kind == "str":
+        return f"{key} || to_json(nullif({name}, ''))"
+    if kind == "int":
+        return f"{key} || {name}::VARCHAR"
+    if kind == "double":
+        return f"{key} || CASE WHEN isfinite({name}) THEN {name}::VARCHAR WHEN {name} IS NOT NULL THEN 'null' END"
+    if kind == "decimal":
+        return (
+            f"{key} || CASE WHEN regexp_full_match({name}, '{_JSON_NUMBER}') THEN {name} "
+            f"ELSE to_json(nullif({name}, '')) END"
+        )
+    if kind == "bool":
+        return f"{key} || CASE WHEN {name} THEN 'true' WHEN NOT {name} THEN 'false' END"
+    if kind == "tstamp":
+        return f"{key} || strftime({name}, '\"%Y-%m-%dT%H:%M:%S.%gZ\"')"
+    if name == "contexts":
+        return _group_sql("i <= _nc")
+    if name == "derived_contexts":
+        return _group_sql("i > _nc")
+    inner = f"{name}->'$.data'"
+    schema = f"CASE WHEN json_type({inner}, '$.schema') = 'VARCHAR' THEN {inner}->>'$.schema' END"
+    ue_key = _key_sql("unstruct_event", f"({schema})")
+    return f"to_json({ue_key}) || ':' || coalesce(({inner}->'$.data')::VARCHAR, 'null')"
+
+
+#: Extra columns the JSON render reads, computed first: the entities of both contexts
+#: columns (``_e``), their keys (``_ks``) and how many come from ``contexts`` (``_nc``).
+SDK_JSON_PREPARE = (
+    f"{_entities_sql('contexts')} AS _c, {_entities_sql('derived_contexts')} AS _d",
+    "list_concat(_c, _d) AS _e, len(_c) AS _nc",
+    "list_transform(_e, lambda e: e.k) AS _ks",
+)
+#: The Analytics SDK JSON object of a ``snowplow_events`` row, as text (over the columns
+#: of :data:`SDK_JSON_PREPARE` as well, with ``_ks`` the keys of ``_e``).
+SDK_JSON_SQL = (
+    "'{' || concat_ws(',', "
+    "CASE WHEN geo_latitude IS NOT NULL AND geo_longitude IS NOT NULL THEN "
+    "'\"geo_location\":\"' || geo_latitude::VARCHAR || ',' || geo_longitude::VARCHAR || '\"' END, "
+    + ", ".join(_member_sql(n, k) for n, k in FIELD_KINDS.items())
+    + ") || '}'"
+)

@@ -65,13 +65,15 @@ def _page(
     params: list[Any],
     after: list[Any] | None,
     limit: int,
+    prepare: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One page of ``render`` over the rows of ``table`` in the order ``order`` (a timestamp
     and a text column, then the row id), from after the cursor ``after`` on: ``{"items":
     [...], "after": cursor of the last item, or None at the end}``. The rows are picked by
     their keys alone and only they are rendered, so every page costs about the same (an
     ``OFFSET`` would scan and render every earlier row again); rows written meanwhile never
-    shift a later page."""
+    shift a later page. Each of ``prepare`` adds columns for ``render`` (a select list, each
+    over the columns of the ones before)."""
     ts, key = order
     keyed = f"coalesce({key}, '')"
     if after:
@@ -81,13 +83,15 @@ def _page(
         )
         t, k, r = after
         params = [*params, t, t, t, k, k, int(r)]
+    picked = f"""(SELECT {table}.*, page.t AS _t, page.k AS _k, page.id AS _id
+        FROM {table} JOIN page ON {table}.rowid = page.id)"""
+    for columns in prepare:
+        picked = f"(SELECT *, {columns} FROM {picked})"
     rows = ctx.store.query_rows(
         f"""WITH page AS (
                 SELECT rowid AS id, {ts} AS t, {keyed} AS k FROM {table} WHERE {where}
                 ORDER BY t, k, id LIMIT ?)
-            SELECT {render}, page.t::VARCHAR, page.k, page.id
-            FROM {table} JOIN page ON {table}.rowid = page.id
-            ORDER BY page.t, page.k, page.id""",
+            SELECT {render}, _t::VARCHAR, _k, _id FROM {picked} ORDER BY _t, _k, _id""",
         [*params, int(limit)],
     )
     last = list(rows[-1][1:]) if len(rows) == limit else None
@@ -129,16 +133,14 @@ def export_enriched(
 ) -> dict[str, Any]:
     """One page of stored enriched events, in collector time order: TSV lines, or Analytics
     SDK JSON objects (as JSON text); see :func:`_page`."""
-    import orjson
-
     from driftline.snowplow.export import TSV_SQL
-    from driftline.snowplow.sdk_json import to_sdk_json
+    from driftline.snowplow.sdk_json import SDK_JSON_PREPARE, SDK_JSON_SQL
 
     where, params = _window(start, end, "collector_tstamp")
-    page = _page(
-        ctx, "snowplow_events", TSV_SQL, ("collector_tstamp", "event_id"),
-        "project_id = ?" + where, [project_id, *params], after, limit,
+    render, prepare = TSV_SQL, ()
+    if shape == "json":  # each object as its JSON text, rendered by the store
+        render, prepare = SDK_JSON_SQL, SDK_JSON_PREPARE
+    return _page(
+        ctx, "snowplow_events", render, ("collector_tstamp", "event_id"),
+        "project_id = ?" + where, [project_id, *params], after, limit, prepare,
     )  # fmt: skip
-    if shape == "json":  # each object as its JSON text, so no caller encodes it again
-        page["items"] = [orjson.dumps(to_sdk_json(line)).decode() for line in page["items"]]
-    return page
