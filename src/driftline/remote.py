@@ -11,6 +11,10 @@ Imports of Snowplow data (:func:`explain`) and bucket exports (:func:`hint`) use
 
 from __future__ import annotations
 
+import os
+import socket
+from urllib.parse import urlsplit
+
 from driftline.errors import DriftlineError, TerminalError, TransientError
 
 #: what to set, by URL scheme, when a library found no credentials
@@ -114,3 +118,29 @@ def explain(exc: BaseException, url: str) -> DriftlineError:
             + (f", and {endpoint} if the service is not the cloud's own" if endpoint else "")
         )
     return TransientError(f"{url}: {type(exc).__name__}: {first}")
+
+
+#: Google Cloud Storage's own endpoint, where no emulator or endpoint_url is set
+GCS_ENDPOINT = "https://storage.googleapis.com"
+
+
+def check_gcs_endpoint(
+    url: str, endpoint: str | None = None, set_in: str = ENDPOINTS["gs"], timeout: float = 5.0
+) -> None:
+    """Fail at once, with one line, when the Cloud Storage endpoint for ``url`` does not take
+    a connection. gcsfs retries each call six times with growing pauses (about a minute in
+    all) and has no setting for it; a refused or silent endpoint (a mistyped
+    STORAGE_EMULATOR_HOST, an emulator not started, no network) is found here in at most
+    ``timeout`` seconds instead; the error says to look at ``set_in``."""
+    where = endpoint or os.environ.get("STORAGE_EMULATOR_HOST") or GCS_ENDPOINT
+    parts = urlsplit(where if "://" in where else f"http://{where}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TransientError(
+            f"{url}: cannot connect to {where} ({reason}); check the network, and {set_in} "
+            "if the service is not the cloud's own"
+        ) from None

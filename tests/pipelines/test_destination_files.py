@@ -88,3 +88,27 @@ def test_a_bucket_without_credentials_says_what_to_set(
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("error: cannot ") and expected in line and "unexpected" not in line
+
+
+def test_a_cloud_storage_endpoint_that_refuses_fails_at_once(tmp_path: Path) -> None:
+    """gcsfs retries a refused connection for about a minute; `pipeline add` to a `gs://`
+    endpoint that is not there says so in one line, well within the timeout below."""
+    import socket
+
+    from tests.conftest import run_cli
+
+    pytest.importorskip("gcsfs")
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    destination = f"gs://exports/x?endpoint_url=http://127.0.0.1:{port}"
+    proc = run_cli(
+        "pipeline", "add", "p", "--destination", destination, data_dir=data_dir, check=False,
+        timeout=30,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: gs://exports/x: cannot connect to http://127.0.0.1:{port}")
+    assert "endpoint_url" in line

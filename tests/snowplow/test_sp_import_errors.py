@@ -175,9 +175,29 @@ def test_azure_without_credentials_says_what_to_set(tmp_path: Path) -> None:
     assert "AZURE_STORAGE_CONNECTION_STRING" in line
 
 
+def test_a_cloud_storage_endpoint_that_refuses_fails_at_once(tmp_path: Path) -> None:
+    """gcsfs retries a refused connection for about a minute: the import finds it before
+    gcsfs starts, in one line that names the setting, well within the timeout below."""
+    pytest.importorskip("gcsfs")
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data_dir = tmp_path / "data"
+    run_cli("init", data_dir=data_dir)
+    env = _env(STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{port}")
+    proc = run_cli(
+        "import", "snowplow", "gs://enriched/good/", data_dir=data_dir, check=False, env=env,
+        timeout=30,
+    )  # fmt: skip
+    line = _one_error_line(proc)
+    assert line.startswith(f"error: gs://enriched/good/: cannot connect to http://127.0.0.1:{port}")
+    assert "STORAGE_EMULATOR_HOST" in line
+
+
 def test_gcs_unreachable_is_one_line() -> None:
-    """gcsfs retries for about a minute before it gives up, too long for a test run through
-    the CLI: its real connection error is mapped here, and the CLI's log lines below."""
+    """A connection that fails later, while gcsfs reads (after its retries, too long to wait
+    for in a test run through the CLI): its real error is mapped here, and the CLI's log
+    lines below."""
     aiohttp = pytest.importorskip("aiohttp")
     from aiohttp.client_reqrep import ConnectionKey
 

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from driftline.errors import DriftlineError, InvalidInput, TerminalError
-from driftline.remote import explain, scheme_of
+from driftline.remote import check_gcs_endpoint, explain, scheme_of
 from driftline.snowplow.events import EVENTS_SQL
 from driftline.store import DuckDBStore, GroupCommitWriter
 from driftline.store.snowplow import AppendEnriched, tsv_options
@@ -97,6 +97,8 @@ def _filesystem(url: str) -> tuple[Any, str]:
         raise TerminalError(
             "reading files needs fsspec: pip install 'driftline[snowplow]'"
         ) from None
+    if scheme_of(url) == "gs":
+        check_gcs_endpoint(url)
     try:
         fs, path = fsspec.core.url_to_fs(url)
     except ImportError as exc:

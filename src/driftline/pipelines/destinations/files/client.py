@@ -11,7 +11,7 @@ from typing import Any
 from driftline.errors import TerminalError, TransientError
 from driftline.pipelines.destinations import Capabilities
 from driftline.pipelines.destinations.files.config import BucketConfig
-from driftline.remote import hint
+from driftline.remote import check_gcs_endpoint, hint
 
 _TERMINAL_WORDS = (
     "accessdenied",
@@ -49,6 +49,11 @@ class FsspecBucket:
         if config.protocol == "gcs":
             # without this gcsfs probes for hierarchical namespaces and stalls on emulators
             os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+            check_gcs_endpoint(
+                f"gs://{config.root}",
+                config.options.get("endpoint_url"),
+                "the URL's ?endpoint_url= (or STORAGE_EMULATOR_HOST)",
+            )
         import fsspec  # a core dependency
 
         self.capabilities = capabilities
