@@ -205,6 +205,7 @@ def test_retention_and_engage(loaded: dict[str, Any]) -> None:
             "interval",
         ),
         ("/api/query/engage", {"page_size": "0"}, "page_size"),
+        ("/api/query/engage", {"page": "99999999999999999999"}, "page"),  # was a 500
         ("/api/query/engage", {"where": "group.company.x = 1"}, "where"),
         # the last day of the calendar: its next day overflowed into a 500
         (
