@@ -93,6 +93,25 @@ def test_api_errors_are_4xx_naming_the_field(
         assert bad.status_code == 400 and bad.json()["field"] == field, bad.text
 
 
+def test_a_local_destination_that_cannot_be_a_folder_is_a_400(
+    client: TestClient, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    """A file where the folder should be, a name longer than the filesystem allows and a NUL
+    byte were 503 (retry later) at `pipeline add`, though no retry can help."""
+    (tmp_path / "a-file").write_text("")
+    for destination in (
+        f"file://{tmp_path}/a-file",
+        f"file://{tmp_path}/{'x' * 300}",
+        "file:///\x00",
+    ):
+        r = client.post(
+            "/api/v1/pipelines",
+            headers=admin_headers,
+            json={"name": "p", "destination": destination},
+        )
+        assert r.status_code == 400 and "cannot write to" in r.json()["error"], r.text
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     body=st.dictionaries(
