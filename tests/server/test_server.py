@@ -57,6 +57,17 @@ def test_unknown_routes_and_bad_requests_answer_json(
         "/api/v1/projects", json={"name": "x", "timezone": "Nowhere/City"}, headers=admin_headers
     )
     assert tz.status_code == 400 and tz.json()["field"] == "timezone"
+    # a body that is not JSON was '0: JSON decode error' naming a field "0"
+    garbled = client.post(
+        "/api/v1/projects",
+        content=b'{"name": ',
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert garbled.status_code == 400 and garbled.json()["field"] == "body"
+    assert garbled.json()["error"].startswith("body is not valid JSON"), garbled.text
+    listed = client.post("/api/v1/projects", json=["x"], headers=admin_headers)
+    assert listed.status_code == 400 and listed.json()["field"] == "body"
+    assert listed.json()["error"].startswith("body: "), listed.text
 
 
 def test_admin_api_needs_the_admin_token(
