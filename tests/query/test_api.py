@@ -206,6 +206,22 @@ def test_retention_and_engage(loaded: dict[str, Any]) -> None:
         ),
         ("/api/query/engage", {"page_size": "0"}, "page_size"),
         ("/api/query/engage", {"page": "99999999999999999999"}, "page"),  # was a 500
+        # `on` is the spec's `of` and `by` on these routes: errors named those instead
+        (
+            "/api/query/segmentation/sum",
+            {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-01", "on": "é"},
+            "on",
+        ),
+        (
+            "/api/query/funnels",
+            {
+                "events": '["A","B"]',
+                "from_date": "2025-01-01",
+                "to_date": "2025-01-01",
+                "on": "a >",
+            },
+            "on",
+        ),
         ("/api/query/engage", {"where": "group.company.x = 1"}, "where"),
         # the last day of the calendar: its next day overflowed into a 500
         (
