@@ -169,3 +169,20 @@ def test_a_second_server_on_the_same_data_dir_is_refused(server: RunningServer) 
     proc = run_cli("serve", "--port", "0", data_dir=server.data_dir, check=False, timeout=60)
     assert proc.returncode == 1
     assert "already serves" in proc.stderr
+
+
+def test_cli_operations_answer_wrong_argument_types_with_a_400(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    """The CLI's operations over HTTP (admin token) took any JSON: a list for a name, a
+    string for a project id, a report without its dates were 500s from deep inside."""
+    for name, args, field in (
+        ("sync.get", {"name": False}, "name"),
+        ("pipeline.run", {"name": "p", "until": []}, "until"),
+        ("snowplow.bad_rows.export", {"project_id": 1, "limit": "many"}, "limit"),
+        ("query.segmentation", {"event": "A"}, "from_date"),
+        ("query.profiles", {"page": "x"}, "page"),
+        ("apply", {"doc": None}, "doc"),
+    ):
+        r = client.post(f"/api/v1/_cli/ops/{name}", json=args, headers=admin_headers)
+        assert r.status_code == 400 and r.json()["field"] == field, (name, r.text)
