@@ -303,7 +303,14 @@ def test_projects_by_token_path_and_app_id(data_dir, store: DuckDBStore) -> None
             max_leaves=12,
         ).map(lambda v: json.dumps({"schema": PAYLOAD_DATA, "data": v}).encode()),
     ),
-    query=st.text(max_size=40),
+    query=st.one_of(
+        st.text(max_size=40),
+        st.dictionaries(  # tracker parameters, unencoded: the test quotes them
+            st.sampled_from(["e", "p", "tv", "nuid", "eid", "dtm", "ue_px", "cx", "co"]),
+            st.text(max_size=20),
+            max_size=5,
+        ).map(lambda params: "&".join(f"{k}={v}" for k, v in params.items())),
+    ),
     ctype=st.sampled_from(
         ["application/json", "text/plain", "application/json; charset=UTF-8", ""]
     ),
