@@ -21,6 +21,11 @@ DEVICE_PREFIX = "$device:"
 MIN_EVENT_TIME_MS = 31_536_000_000
 #: Events more than this far in the future are rejected; nearer ones are clamped to now.
 MAX_FUTURE_MS = 3_600_000
+#: The days a report, export or backfill may name. Nothing stored is older than 1971 or newer
+#: than now; inside these bounds a range's next day, a timezone's offset and a month's bucket
+#: stay inside Python's calendar (years 1 to 9999), outside them they overflow it.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
 #: A numeric time at or above this is milliseconds, below it seconds (1e11 s is year 5138).
 MS_THRESHOLD = 100_000_000_000
 

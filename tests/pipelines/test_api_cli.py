@@ -59,7 +59,7 @@ def test_pipeline_api_round_trip(
 
 
 def test_api_errors_are_4xx_naming_the_field(
-    client: TestClient, admin_headers: dict[str, str]
+    client: TestClient, admin_headers: dict[str, str], tmp_path: Path
 ) -> None:
     assert client.get("/api/v1/pipelines").status_code == 401
     bad = client.post(
@@ -79,6 +79,37 @@ def test_api_errors_are_4xx_naming_the_field(
         "/api/v1/pipelines/nope/run", headers=admin_headers, json={"until": "yesterday"}
     )
     assert bad.status_code in (400, 404)
+    created = client.post(
+        "/api/v1/pipelines",
+        headers=admin_headers,
+        json={"name": "p", "destination": f"file://{tmp_path}/out"},
+    )
+    assert created.status_code == 201, created.text
+    for dates, field in (
+        ({"from_date": "2025-01-01", "to_date": "9999-12-31"}, "to_date"),  # was a 500
+        ({"from_date": "0001-01-01"}, "from_date"),
+    ):
+        bad = client.post("/api/v1/pipelines/p/backfill", headers=admin_headers, json=dates)
+        assert bad.status_code == 400 and bad.json()["field"] == field, bad.text
+
+
+def test_a_local_destination_that_cannot_be_a_folder_is_a_400(
+    client: TestClient, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    """A file where the folder should be, a name longer than the filesystem allows and a NUL
+    byte were 503 (retry later) at `pipeline add`, though no retry can help."""
+    (tmp_path / "a-file").write_text("")
+    for destination in (
+        f"file://{tmp_path}/a-file",
+        f"file://{tmp_path}/{'x' * 300}",
+        "file:///\x00",
+    ):
+        r = client.post(
+            "/api/v1/pipelines",
+            headers=admin_headers,
+            json={"name": "p", "destination": destination},
+        )
+        assert r.status_code == 400 and "cannot write to" in r.json()["error"], r.text
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

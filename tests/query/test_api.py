@@ -205,7 +205,43 @@ def test_retention_and_engage(loaded: dict[str, Any]) -> None:
             "interval",
         ),
         ("/api/query/engage", {"page_size": "0"}, "page_size"),
+        ("/api/query/engage", {"page": "99999999999999999999"}, "page"),  # was a 500
+        # `on` is the spec's `of` and `by` on these routes: errors named those instead
+        (
+            "/api/query/segmentation/sum",
+            {"event": "A", "from_date": "2025-01-01", "to_date": "2025-01-01", "on": "é"},
+            "on",
+        ),
+        (
+            "/api/query/funnels",
+            {
+                "events": '["A","B"]',
+                "from_date": "2025-01-01",
+                "to_date": "2025-01-01",
+                "on": "a >",
+            },
+            "on",
+        ),
         ("/api/query/engage", {"where": "group.company.x = 1"}, "where"),
+        # the last day of the calendar: its next day overflowed into a 500
+        (
+            "/api/query/segmentation",
+            {"event": "A", "from_date": "9999-12-31", "to_date": "9999-12-31"},
+            "from_date",
+        ),
+        (
+            "/api/query/funnels",
+            {"events": '["A","B"]', "from_date": "9999-12-30", "to_date": "9999-12-31"},
+            "from_date",
+        ),
+        (
+            "/api/query/retention",
+            {"born_event": "A", "from_date": "9999-12-31", "to_date": "9999-12-31"},
+            "from_date",
+        ),
+        # raw export: bad dates were found after the 200 was sent, an empty export
+        ("/api/2.0/export", {"from_date": "2025-01-02", "to_date": "2025-01-01"}, "to_date"),
+        ("/api/2.0/export", {"from_date": "2025-01-01", "to_date": "9999-12-31"}, "to_date"),
     ],
 )
 def test_bad_parameters_are_a_400_naming_the_field(
@@ -219,7 +255,20 @@ def test_bad_parameters_are_a_400_naming_the_field(
 texts = st.one_of(
     st.text(max_size=40),
     st.sampled_from(
-        ["", "2025-01-01", "day", "[]", '["A","B"]', 'plan = "x"', "user.", "`", "0", "-1", "1e999"]
+        [
+            "",
+            "2025-01-01",
+            "9999-12-31",
+            "day",
+            "[]",
+            '["A","B"]',
+            'plan = "x"',
+            "user.",
+            "`",
+            "0",
+            "-1",
+            "1e999",
+        ]
     ),
 )
 

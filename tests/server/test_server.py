@@ -57,6 +57,17 @@ def test_unknown_routes_and_bad_requests_answer_json(
         "/api/v1/projects", json={"name": "x", "timezone": "Nowhere/City"}, headers=admin_headers
     )
     assert tz.status_code == 400 and tz.json()["field"] == "timezone"
+    # a body that is not JSON was '0: JSON decode error' naming a field "0"
+    garbled = client.post(
+        "/api/v1/projects",
+        content=b'{"name": ',
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert garbled.status_code == 400 and garbled.json()["field"] == "body"
+    assert garbled.json()["error"].startswith("body is not valid JSON"), garbled.text
+    listed = client.post("/api/v1/projects", json=["x"], headers=admin_headers)
+    assert listed.status_code == 400 and listed.json()["field"] == "body"
+    assert listed.json()["error"].startswith("body: "), listed.text
 
 
 def test_admin_api_needs_the_admin_token(
@@ -158,3 +169,20 @@ def test_a_second_server_on_the_same_data_dir_is_refused(server: RunningServer) 
     proc = run_cli("serve", "--port", "0", data_dir=server.data_dir, check=False, timeout=60)
     assert proc.returncode == 1
     assert "already serves" in proc.stderr
+
+
+def test_cli_operations_answer_wrong_argument_types_with_a_400(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    """The CLI's operations over HTTP (admin token) took any JSON: a list for a name, a
+    string for a project id, a report without its dates were 500s from deep inside."""
+    for name, args, field in (
+        ("sync.get", {"name": False}, "name"),
+        ("pipeline.run", {"name": "p", "until": []}, "until"),
+        ("snowplow.bad_rows.export", {"project_id": 1, "limit": "many"}, "limit"),
+        ("query.segmentation", {"event": "A"}, "from_date"),
+        ("query.profiles", {"page": "x"}, "page"),
+        ("apply", {"doc": None}, "doc"),
+    ):
+        r = client.post(f"/api/v1/_cli/ops/{name}", json=args, headers=admin_headers)
+        assert r.status_code == 400 and r.json()["field"] == field, (name, r.text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sp_helpers import PAYLOAD_DATA, TP2, bad_rows, make_client, post
@@ -43,6 +44,22 @@ def test_cookie_is_kept_and_nuid_overrides_it(sp_client, store: DuckDBStore) -> 
         r[0] for r in store.query_rows("SELECT network_userid FROM snowplow_events ORDER BY rowid")
     ]
     assert ids == ["abc-123", "from-param"]
+
+
+@pytest.mark.parametrize("nuid", ["\U00047580x", "é", "x; Domain=evil.example", "a b", "\x7f"])
+def test_a_nuid_no_cookie_can_carry_stays_out_of_it(
+    sp_client, store: DuckDBStore, nuid: str
+) -> None:
+    """Non-Latin-1 characters were a 500 (the Set-Cookie header could not be encoded), and
+    ``;`` added attributes to the cookie; such a nuid stays out of the cookie, and the event
+    is stored."""
+    r = sp_client.get("/i", params={"e": "pv", "p": "web", "tv": "t", "nuid": nuid})
+    assert r.status_code == 200, r.text
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("sp=") and "evil" not in cookie and nuid not in cookie
+    assert store.query_rows("SELECT count(*) FROM snowplow_events") == [(1,)]
+    quoted = sp_client.get("/i?e=pv&p=web&tv=t", headers={"Cookie": 'sp="a;Domain=evil"'})
+    assert "evil" not in quoted.headers["set-cookie"]
 
 
 def test_sp_anonymous_records_no_ip_and_sets_no_cookie(sp_client, store: DuckDBStore) -> None:
@@ -286,7 +303,14 @@ def test_projects_by_token_path_and_app_id(data_dir, store: DuckDBStore) -> None
             max_leaves=12,
         ).map(lambda v: json.dumps({"schema": PAYLOAD_DATA, "data": v}).encode()),
     ),
-    query=st.text(max_size=40),
+    query=st.one_of(
+        st.text(max_size=40),
+        st.dictionaries(  # tracker parameters, unencoded: the test quotes them
+            st.sampled_from(["e", "p", "tv", "nuid", "eid", "dtm", "ue_px", "cx", "co"]),
+            st.text(max_size=20),
+            max_size=5,
+        ).map(lambda params: "&".join(f"{k}={v}" for k, v in params.items())),
+    ),
     ctype=st.sampled_from(
         ["application/json", "text/plain", "application/json; charset=UTF-8", ""]
     ),

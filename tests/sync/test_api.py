@@ -127,6 +127,26 @@ def test_errors_and_history_never_show_the_password(
     assert "failed" in client.get("/api/v1/syncs/orders/runs", headers=auth).text
 
 
+@pytest.mark.parametrize("scheme", ["duckdb", "sqlite"])
+def test_a_file_warehouse_path_that_cannot_be_opened_is_a_400(
+    client: TestClient, auth: dict[str, str], scheme: str
+) -> None:
+    """A file name longer than the filesystem allows was a 500 on test, sync add and
+    preview (the check for the file raised); now each says the path cannot be opened."""
+    url = f"{scheme}:///{'a' * 300}.db"
+    r = client.post("/api/v1/warehouses", json={"name": "f", "url": url}, headers=auth)
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/warehouses/f/test", headers=auth)
+    assert r.status_code == 400 and "cannot open" in r.json()["error"], r.text
+    spec = {"name": "s", "warehouse": "f", "table": "t", "type": "lookup-table",
+            "mode": "full", "id_column": "id"}  # fmt: skip
+    assert client.post("/api/v1/syncs", json=spec, headers=auth).status_code == 400
+    added = client.post("/api/v1/syncs", json=spec, headers=auth, params={"check": "false"})
+    assert added.status_code == 201, added.text
+    r = client.get("/api/v1/syncs/s/preview", headers=auth)
+    assert r.status_code == 400 and "cannot open" in r.json()["error"], r.text
+
+
 _text = st.one_of(st.none(), st.text(max_size=30), st.integers(), st.booleans())
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from driftline.errors import InvalidInput
+from driftline.model import FIRST_DAY, LAST_DAY
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -87,9 +88,13 @@ def parse_spec(
         ) from None
     if from_date is not None:
         try:
-            dt.date.fromisoformat(from_date)
+            day = dt.date.fromisoformat(from_date)
         except ValueError:
             raise InvalidInput(
                 f"--from {from_date!r} is not a date; use YYYY-MM-DD", field="from_date"
             ) from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise InvalidInput(
+                f"--from {day} is not between {FIRST_DAY} and {LAST_DAY}", field="from_date"
+            )
     return PipelineSpec(name, destination, kind, freq, sync, from_date)

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from driftline.errors import InvalidInput
-from driftline.model import Project
+from driftline.model import FIRST_DAY, LAST_DAY, Project
 
 # $device_id / $user_id stay as the sender wrote them; the rest come from the columns.
 _STRIP = (
@@ -27,11 +27,14 @@ _STRIP = (
 
 def parse_date(value: str, field: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             f"--{field.replace('_', '-')} {value!r} is not a date; use YYYY-MM-DD", field=field
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"{field} {day} is not between {FIRST_DAY} and {LAST_DAY}", field=field)
+    return day
 
 
 def utc_range(project: Project, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -77,12 +80,17 @@ def export_events(
     events: list[str] | None = None,
     limit: int | None = None,
 ) -> Iterator[bytes]:
-    """Yield the export as byte chunks (whole lines), streamed from the store."""
+    """The export as byte chunks (whole lines), streamed from the store. Bad dates raise
+    here, before the first chunk: an HTTP answer has not started yet and can say so."""
     lo, hi = utc_range(project, from_date, to_date)
     params: dict[str, Any] = {"project_id": project.id, "lo": lo, "hi": hi}
     if events:
         params["events"] = events
     sql = export_sql(time_in_ms=time_in_ms, with_event_filter=bool(events), limit=limit)
+    return _chunks(store, sql, params)
+
+
+def _chunks(store: Any, sql: str, params: dict[str, Any]) -> Iterator[bytes]:
     for batch in store.stream(sql, params, batch_rows=50_000):
         yield _lines_bytes(batch.column(0))
 

@@ -28,6 +28,8 @@ from driftline.query.sqlbuild import Params, and_all, render, string_list
 from driftline.query.timeline import Timeline
 
 MAX_PAGE_SIZE = 10_000
+#: The last page: its row offset (page * page_size) stays within a 64-bit integer
+MAX_PAGE = 10**12
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ class ProfileQuery:
     page_size: int = 1000
 
     def check(self) -> None:
-        if self.page < 0:
-            raise InvalidInput("page must be 0 or more", field="page")
+        if not 0 <= self.page <= MAX_PAGE:
+            raise InvalidInput(f"page must be between 0 and {MAX_PAGE}", field="page")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise InvalidInput(
                 f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from driftline.errors import InvalidInput
+from driftline.model import FIRST_DAY, LAST_DAY
 from driftline.query.sqlbuild import Params
 
 UNITS = ("hour", "day", "week", "month")
@@ -33,11 +34,14 @@ UNIT_LENGTH = {
 
 def parse_day(value: str, field: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        day = dt.date.fromisoformat(str(value).strip())
     except ValueError:
         raise InvalidInput(
             f"{field} {value!r} is not a date; use YYYY-MM-DD", field=field
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"{field} {day} is not between {FIRST_DAY} and {LAST_DAY}", field=field)
+    return day
 
 
 def check_unit(unit: str, allowed: tuple[str, ...] = UNITS, field: str = "unit") -> str:

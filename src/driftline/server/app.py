@@ -126,8 +126,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or None
+        if first.get("type") == "json_invalid":  # its loc is the body and a byte offset
+            reason = (first.get("ctx") or {}).get("error")
+            message = "body is not valid JSON" + (f": {reason}" if reason else "")
+            return JSONResponse(error_body(400, message, "body"), 400)
+        where = [str(p) for p in first.get("loc", ())]
+        loc = [p for p in where if p not in ("body", "query", "path")]
+        field = ".".join(loc) or ("body" if where == ["body"] else None)
         message = (
             f"{field}: {first.get('msg', 'invalid')}"
             if field

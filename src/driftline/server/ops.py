@@ -7,10 +7,14 @@ JSON-able result, so both paths give the CLI the same answer.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
 
 from driftline.errors import InvalidInput, NotFound
 from driftline.store import DuckDBStore, GroupCommitWriter
@@ -23,6 +27,7 @@ class Context:
 
 
 Operation = Callable[..., Any]
+T = TypeVar("T")
 _OPS: dict[str, Operation] = {}
 
 
@@ -43,7 +48,51 @@ def run(name: str, ctx: Context, args: dict[str, Any]) -> Any:
         inspect.signature(fn).bind(ctx, **args)
     except TypeError as exc:  # wrong or missing arguments: the caller's mistake
         raise InvalidInput(f"{name}: {exc}") from None
-    return fn(ctx, **args)
+    return fn(ctx, **_checked(name, fn, args))
+
+
+def _checked(name: str, fn: Operation, args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` checked against ``fn``'s annotations (leniently: ``"5"`` is the int 5): a
+    value of the wrong type is the caller's mistake, answered naming it, not a crash inside
+    the operation."""
+    adapters = _adapters(fn)
+    checked = dict(args)
+    for key, value in args.items():
+        if key in adapters:
+            checked[key] = _validate(adapters[key], value, f"{name}: {key}", key)
+    return checked
+
+
+def checked_spec(cls: type[T], values: dict[str, Any]) -> T:
+    """A spec dataclass from JSON-able ``values``, each field checked against its type."""
+    return _validate(_adapter(cls), values, cls.__name__, None)  # type: ignore[no-any-return]
+
+
+def _validate(adapter: TypeAdapter[Any], value: Any, what: str, field: str | None) -> Any:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(
+            f"{what}{': ' + loc if loc else ''}: {first['msg']}", field=field or loc or None
+        ) from None
+
+
+@functools.cache
+def _adapters(fn: Operation) -> dict[str, TypeAdapter[Any]]:
+    hints = typing.get_type_hints(fn)
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        p.name: _adapter(hints[p.name])
+        for p in list(inspect.signature(fn).parameters.values())[1:]  # after ctx
+        if p.kind in keyword and p.name in hints
+    }
+
+
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
 
 
 def _load() -> None:

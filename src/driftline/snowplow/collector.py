@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ from driftline.store.snowplow import BAD_ROWS_SCHEMA, AppendEnriched
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
 ANONYMOUS_NUID = "00000000-0000-0000-0000-000000000000"
 COLLECTOR_NAME = "driftline-collector"
+#: a network user id the ``sp`` cookie can carry (RFC 6265's cookie-octets); any other
+#: ``nuid`` stays out of the cookie (the event keeps it as sent): it could not be encoded
+#: in the header, and ``;`` would add attributes
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,256}")
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 
 
@@ -250,10 +255,10 @@ class Collector:
         for name, value in (
             parse_qsl(request.query, keep_blank_values=True) if request.query else ()
         ):
-            if name == "nuid" and value:
+            if name == "nuid" and _COOKIE_VALUE.fullmatch(value):
                 return value
-        cookie = cookies.get(self.collector.cookie_name)
-        if cookie:
+        cookie = cookies.get(self.collector.cookie_name, "")
+        if _COOKIE_VALUE.fullmatch(cookie):
             return cookie
         return random_uuid()
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from driftline.errors import InvalidInput
+from driftline.model import FIRST_DAY, LAST_DAY
 from driftline.pipelines.engine import PipelineEngine
 from driftline.pipelines.history import history
 from driftline.pipelines.spec import PipelineSpec, parse_spec
@@ -45,11 +46,14 @@ def parse_day(value: str | None, field: str) -> dt.date | None:
     if value is None or value == "":
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
             f"--{field.replace('_', '-')} {value!r} is not a date; use YYYY-MM-DD", field=field
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"{field} {day} is not between {FIRST_DAY} and {LAST_DAY}", field=field)
+    return day
 
 
 @operation("pipeline.add")

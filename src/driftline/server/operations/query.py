@@ -9,12 +9,13 @@ from driftline.query.funnels import Exclusion, FunnelSpec, Step, parse_exclusion
 from driftline.query.profiles import ProfileQuery, query_profiles
 from driftline.query.retention import RetentionSpec, retention
 from driftline.query.segmentation import SegmentationSpec, segmentation
-from driftline.server.ops import Context, operation
+from driftline.server.ops import Context, checked_spec, operation
 
 
 @operation("query.segmentation")
 def segmentation_op(ctx: Context, project: str | None = None, **spec: Any) -> dict[str, Any]:
-    return segmentation(ctx.store, ctx.store.get_project(project), SegmentationSpec(**spec))
+    parsed = checked_spec(SegmentationSpec, spec)
+    return segmentation(ctx.store, ctx.store.get_project(project), parsed)
 
 
 @operation("query.funnel")
@@ -63,12 +64,14 @@ def funnel_spec(steps: list[Any], exclude: list[Any], spec: dict[str, Any]) -> F
                 ) from None
         else:
             raise InvalidInput('an exclusion is a name or {"event": NAME}', field="exclude")
-    return FunnelSpec(steps=tuple(parsed_steps), exclusions=tuple(exclusions), **spec)
+    values = {**spec, "steps": tuple(parsed_steps), "exclusions": tuple(exclusions)}
+    return checked_spec(FunnelSpec, values)
 
 
 @operation("query.retention")
 def retention_op(ctx: Context, project: str | None = None, **spec: Any) -> dict[str, Any]:
-    return retention(ctx.store, ctx.store.get_project(project), RetentionSpec(**spec))
+    parsed = checked_spec(RetentionSpec, spec)
+    return retention(ctx.store, ctx.store.get_project(project), parsed)
 
 
 @operation("query.profiles")
@@ -79,9 +82,14 @@ def profiles_op(
     output_properties: list[str] | None = None,
     **query: Any,
 ) -> dict[str, Any]:
-    spec = ProfileQuery(
-        distinct_ids=tuple(distinct_ids or ()),
-        output_properties=tuple(output_properties) if output_properties is not None else None,
-        **query,
+    spec = checked_spec(
+        ProfileQuery,
+        {
+            **query,
+            "distinct_ids": tuple(distinct_ids or ()),
+            "output_properties": tuple(output_properties)
+            if output_properties is not None
+            else None,
+        },
     )
     return query_profiles(ctx.store, ctx.store.get_project(project), spec)

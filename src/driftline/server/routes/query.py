@@ -95,10 +95,25 @@ def _expression(params: dict[str, str], name: str) -> str | None:
     return value if value and value.strip() else None
 
 
-async def _run(request: Request, fn: Callable[[Project, dict[str, str]], Any]) -> Any:
+async def _run(
+    request: Request,
+    fn: Callable[[Project, dict[str, str]], Any],
+    names: dict[str, str] | None = None,
+) -> Any:
+    """``fn(project, params)`` in a worker thread; ``names`` maps the spec fields a route
+    fills from differently named parameters (``of`` from ``on``) back to those names in
+    errors, so that a message names the parameter the caller sent."""
     project = project_from_secret(request)
     params = await _params(request)
-    return await run_in_threadpool(fn, project, params)
+    try:
+        return await run_in_threadpool(fn, project, params)
+    except InvalidInput as exc:
+        sent = (names or {}).get(exc.field or "")
+        if sent is None:
+            raise
+        message = exc.message.removeprefix(f"{exc.field}: ")
+        message = message if message.startswith(sent) else f"{sent}: {message}"
+        raise InvalidInput(message, field=sent) from None
 
 
 @router.get("/api/query/segmentation")
@@ -160,7 +175,7 @@ async def _numeric(request: Request, kind: str) -> Response:
         computed = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
         return {"status": "ok", "computed_at": computed, "results": values}
 
-    return JSONResponse(await _run(request, run))
+    return JSONResponse(await _run(request, run, {"of": "on"}))
 
 
 def _segmentation_csv(result: dict[str, Any]) -> str:
@@ -222,7 +237,7 @@ async def funnels_route(request: Request) -> Response:
         parsed: FunnelSpec = funnel_spec(steps, _json_list(p, "exclude") or [], spec)
         return funnel(store, project, parsed)
 
-    return JSONResponse(await _run(request, run))
+    return JSONResponse(await _run(request, run, {"by": "on"}))
 
 
 @router.get("/api/query/retention")

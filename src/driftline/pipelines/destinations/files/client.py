@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterable
@@ -25,6 +26,12 @@ _TERMINAL_WORDS = (
     "401",
 )
 
+#: local paths no retry can fix: a file where a folder must be, a name too long, a path
+#: with a NUL byte (ValueError), a read-only filesystem
+_TERMINAL_ERRNOS = {
+    errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EROFS, errno.ELOOP,
+}  # fmt: skip
+
 
 def _map_error(exc: Exception, action: str, url: str) -> Exception:
     """``exc``, raised while doing ``action`` ("cannot write") on ``url``, as a driftline
@@ -37,8 +44,10 @@ def _map_error(exc: Exception, action: str, url: str) -> Exception:
     if todo is not None:  # no credentials or no region: say what to set
         return TerminalError(f"{what}: {first}; {todo}")
     low = first.lower().replace(" ", "")
-    if isinstance(exc, PermissionError | FileNotFoundError) or any(
-        w in low for w in _TERMINAL_WORDS
+    if (
+        isinstance(exc, PermissionError | FileNotFoundError | ValueError)
+        or (isinstance(exc, OSError) and exc.errno in _TERMINAL_ERRNOS)
+        or any(w in low for w in _TERMINAL_WORDS)
     ):
         return TerminalError(f"{what}: {first}; check the destination URL and its credentials")
     return TransientError(f"{what}: {first}")

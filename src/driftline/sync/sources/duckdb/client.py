@@ -51,14 +51,15 @@ class DuckDBClient:
             return self._conn
         path = self.config.path
         config = {"autoinstall_known_extensions": "false", "threads": "2"}
+        kind = self.config.kind()
         with self._errors():
-            if path.is_dir():
+            if kind == "dir":
                 conn = duckdb.connect(":memory:", config=config)
                 for name, target in _parquet_tables(path).items():
                     ident = exp.to_identifier(name, quoted=True).sql("duckdb")
                     literal = exp.Literal.string(target).sql("duckdb")
                     conn.execute(f"CREATE VIEW {ident} AS SELECT * FROM read_parquet({literal})")
-            elif path.is_file():
+            elif kind == "file":
                 conn = duckdb.connect(str(path), read_only=True, config=config)
             else:
                 raise TerminalError(f"{self.config.shown}: file or folder {path} not found")

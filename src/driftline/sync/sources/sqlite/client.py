@@ -56,7 +56,7 @@ class SQLiteClient:
 
     def connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            if not self.config.path.is_file():
+            if self.config.kind() != "file":
                 raise NotFound(f"{self.config.shown}: database file {self.config.path} not found")
             with self._errors():
                 self._conn = sqlite3.connect(

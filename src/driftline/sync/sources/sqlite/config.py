@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from driftline.errors import InvalidInput
+from driftline.errors import InvalidInput, TerminalError
 from driftline.sync import urls
 
 
@@ -28,3 +28,13 @@ class FileConfig:
             )
         raw = text[1:]  # sqlite:///rel → rel ; sqlite:////abs → /abs
         return cls(Path(raw), urls.redact(url))
+
+    def kind(self) -> str | None:
+        """``"dir"``, ``"file"``, or None when nothing is at the path; a path that cannot be
+        looked at (a name too long, a folder without permission) says why."""
+        try:
+            if self.path.is_dir():
+                return "dir"
+            return "file" if self.path.is_file() else None
+        except OSError as exc:
+            raise TerminalError(f"{self.shown}: cannot open {self.path}: {exc.strerror}") from None
