@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _driftline(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -69,3 +71,26 @@ def test_a_bad_setting_in_the_environment_names_the_variable(tmp_path: Path) -> 
         [line] = out.stderr.strip().splitlines()
         assert line.startswith("error: setting DRIFTLINE_COLLECTOR_WORKERS: ")
         assert problem in line and repr(value) in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["query", "segmentation", "--event", "Purchase", "--from", "2026-13-01", "--to", "2026-11-07"],
+        ["query", "funnel", "--steps", "A,B", "--from", "2026-11-01", "--to", "nov"],
+        ["export", "events", "--from", "2026-13-01", "--to", "2026-11-07"],
+        ["pipeline", "backfill", "raw", "--from", "2026-13-01"],
+        ["pipeline", "backfill", "raw", "--from", "2026-01-01", "--to", "nov"],
+        ["export", "bad-rows", "--count", "--from", "2026-13-01"],
+    ],
+)  # fmt: skip
+def test_a_day_that_is_not_a_date_names_the_option_as_typed(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """The message names `--from`/`--to` as the user typed them (it said `--from-date`,
+    `to_date`, ...: options that do not exist)."""
+    assert _driftline("init", "--data-dir", str(tmp_path)).returncode == 0
+    out = _driftline(*args, "--data-dir", str(tmp_path))
+    assert out.returncode == 1
+    flag, value = ("--to", "nov") if "nov" in args else ("--from", "2026-13-01")
+    assert out.stderr.strip() == f"error: {flag} {value!r} is not a date; use YYYY-MM-DD"

@@ -30,7 +30,7 @@ def parse_date(value: str, field: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            f"--{field.replace('_', '-')} {value!r} is not a date; use YYYY-MM-DD", field=field
+            f"{field} {value!r} is not a date; use YYYY-MM-DD", field=field
         ) from None
 
 

@@ -14,6 +14,7 @@ from driftline.cli.options import (
     FormatOption,
     OutputFormat,
     ProjectOption,
+    check_day,
 )
 from driftline.cli.render import render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
@@ -81,6 +82,7 @@ def add(
         str | None,
         typer.Option(
             "--from",
+            callback=check_day,
             help="First event day (YYYY-MM-DD, project timezone) of the history to export; "
             "default: all of it.",
         ),
@@ -231,11 +233,18 @@ def run(
 def backfill(
     name: NameArg,
     from_date: Annotated[
-        str, typer.Option("--from", help="First event day, YYYY-MM-DD (project timezone).")
+        str,
+        typer.Option(
+            "--from", callback=check_day, help="First event day, YYYY-MM-DD (project timezone)."
+        ),
     ],
     to_date: Annotated[
         str | None,
-        typer.Option("--to", help="Last event day (inclusive); default: all after --from."),
+        typer.Option(
+            "--to",
+            callback=check_day,
+            help="Last event day (inclusive); default: all after --from.",
+        ),
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,

@@ -48,7 +48,7 @@ def parse_day(value: str | None, field: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            f"--{field.replace('_', '-')} {value!r} is not a date; use YYYY-MM-DD", field=field
+            f"{field} {value!r} is not a date; use YYYY-MM-DD", field=field
         ) from None
 
 
