@@ -146,14 +146,32 @@ def load_settings(**overrides: Any) -> Settings:
         ) from None
 
 
+#: set in `driftline serve` (:func:`resolve_env_refs_as_server`)
+_SERVER_PID: int | None = None
+
+
+def resolve_env_refs_as_server() -> None:
+    """Called by `driftline serve`: ``${NAME}`` references are read from the server's own
+    environment, so a missing one says so. A user who exported it in another shell and ran
+    a command that reached the server was otherwise told to set what they had just set."""
+    global _SERVER_PID
+    _SERVER_PID = os.getpid()
+
+
 def resolve_env_refs(text: str) -> str:
     """Replace ``${NAME}`` with the environment variable NAME; a missing one is an error."""
 
     def repl(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
+            where = ""
+            if _SERVER_PID is not None:
+                where = (
+                    f" in the environment of `driftline serve` (pid {_SERVER_PID}), which reads"
+                    f" it: set {name} where the server is started, then restart it"
+                )
             raise TerminalError(
-                f"environment variable {name} is referenced as ${{{name}}} but is not set"
+                f"environment variable {name} is referenced as ${{{name}}} but is not set{where}"
             )
         return os.environ[name]
 

@@ -4,6 +4,7 @@ graceful shutdown."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -158,3 +159,19 @@ def test_a_second_server_on_the_same_data_dir_is_refused(server: RunningServer) 
     proc = run_cli("serve", "--port", "0", data_dir=server.data_dir, check=False, timeout=60)
     assert proc.returncode == 1
     assert "already serves" in proc.stderr
+
+
+def test_a_secret_missing_from_the_servers_environment_says_whose(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """The README exports PG_PASSWORD and then runs `warehouse test` while `driftline serve`
+    runs: the server resolves ${PG_PASSWORD}, from its own environment. The message said only
+    "is not set", about a variable the user had just set."""
+    env = {**os.environ, "SHOP_DB": str(tmp_path / "shop.db")}  # the user's shell, not the server's
+    run_cli("warehouse", "add", "shop", "sqlite:///${SHOP_DB}", data_dir=server.data_dir, env=env)
+    proc = run_cli("warehouse", "test", "shop", data_dir=server.data_dir, env=env, check=False)
+    assert proc.returncode == 1
+    assert "SHOP_DB is referenced as ${SHOP_DB} but is not set in the environment of" in (
+        proc.stderr
+    )
+    assert "`driftline serve`" in proc.stderr and "restart it" in proc.stderr

@@ -16,7 +16,7 @@ import typer
 from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, FormatOption, OutputFormat
 from driftline.cli.render import render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
-from driftline.config import DEFAULT_PORT
+from driftline.config import DEFAULT_PORT, resolve_env_refs_as_server
 from driftline.errors import TerminalError
 
 
@@ -148,6 +148,7 @@ def serve(
         settings.collector_workers = default_count()
     if runtime.data_dir.running_server() is not None:
         raise TerminalError(f"a driftline server already serves {settings.data_dir}")
+    resolve_env_refs_as_server()
     store = runtime.data_dir.open_store(settings)
     try:
         from driftline.server import ops
