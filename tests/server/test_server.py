@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -159,6 +160,24 @@ def test_a_second_server_on_the_same_data_dir_is_refused(server: RunningServer) 
     proc = run_cli("serve", "--port", "0", data_dir=server.data_dir, check=False, timeout=60)
     assert proc.returncode == 1
     assert "already serves" in proc.stderr
+    assert f"at {server.url} (pid {server.process.pid})" in proc.stderr  # which one, where
+
+
+def test_a_port_in_use_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    """It was uvicorn's log, a page of "nanobind: leaked ..." lines and exit status 3."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_cli(
+            "serve", "--port", str(port), data_dir=tmp_path / "d", check=False, timeout=60
+        )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.strip() == (
+        f"error: port {port} on 127.0.0.1 is in use by another program; choose another with "
+        "--port (or DRIFTLINE_PORT), or stop that program"
+    )
 
 
 def test_a_secret_missing_from_the_servers_environment_says_whose(
