@@ -168,9 +168,13 @@ def export_events(
     }
     with Runtime(data_dir).session() as session:
         target = session.project(project)
+        written = 0
         with output_file(output, binary=True) as out:
             for chunk in session.export(target, params):
                 out.write(chunk)
+                written += chunk.count(b"\n")
+    if output:
+        stderr.print(f"{written:,} events written to {output}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
