@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,18 @@ def test_a_day_that_is_not_a_date_names_the_option_as_typed(
     assert out.returncode == 1
     flag, value = ("--to", "nov") if "nov" in args else ("--from", "2026-13-01")
     assert out.stderr.strip() == f"error: {flag} {value!r} is not a date; use YYYY-MM-DD"
+
+
+def test_the_apply_example_in_help_is_a_file_that_can_be_copied() -> None:
+    """The example's first two lines were run together ("[warehouses.shop] url = ..."), which
+    is not TOML, and the command list showed apply's summary ending in "Example:"."""
+    out = _driftline("apply", "--help")
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("[warehouses."))
+    end = next(i for i, line in enumerate(lines) if "Pipeline keys" in line)
+    example = tomllib.loads("\n".join(line.strip() for line in lines[start:end]))
+    assert example["warehouses"]["shop"]["url"].startswith("postgresql://")
+    assert set(example) == {"warehouses", "syncs", "pipelines"}
+    listing = _driftline("--help").stdout
+    assert "Example:" not in listing
