@@ -146,16 +146,28 @@ def load_settings(**overrides: Any) -> Settings:
         ) from None
 
 
-#: set in `driftline serve` (:func:`resolve_env_refs_as_server`)
+#: set in `driftline serve` (:func:`mark_server_process`)
 _SERVER_PID: int | None = None
 
 
-def resolve_env_refs_as_server() -> None:
-    """Called by `driftline serve`: ``${NAME}`` references are read from the server's own
-    environment, so a missing one says so. A user who exported it in another shell and ran
-    a command that reached the server was otherwise told to set what they had just set."""
+def mark_server_process() -> None:
+    """Called by `driftline serve`: ``${NAME}`` references and storage credentials are read
+    from the server's own environment, so a message about a missing one says so. A user who
+    exported it in another shell and ran a command that reached the server was otherwise told
+    to set what they had just set."""
     global _SERVER_PID
     _SERVER_PID = os.getpid()
+
+
+def server_environment_note(what: str = "it") -> str:
+    """Inside `driftline serve`, what a message about a missing environment variable adds:
+    whose environment was read and what to do; elsewhere nothing."""
+    if _SERVER_PID is None:
+        return ""
+    return (
+        f" in the environment of `driftline serve` (pid {_SERVER_PID}), which reads {what}:"
+        f" set {what} where the server is started, then restart the server"
+    )
 
 
 def resolve_env_refs(text: str) -> str:
@@ -164,14 +176,9 @@ def resolve_env_refs(text: str) -> str:
     def repl(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
-            where = ""
-            if _SERVER_PID is not None:
-                where = (
-                    f" in the environment of `driftline serve` (pid {_SERVER_PID}), which reads"
-                    f" it: set {name} where the server is started, then restart it"
-                )
             raise TerminalError(
-                f"environment variable {name} is referenced as ${{{name}}} but is not set{where}"
+                f"environment variable {name} is referenced as ${{{name}}} but is not set"
+                + server_environment_note()
             )
         return os.environ[name]
 

@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from driftline.store import DuckDBStore
@@ -193,4 +194,28 @@ def test_a_secret_missing_from_the_servers_environment_says_whose(
     assert "SHOP_DB is referenced as ${SHOP_DB} but is not set in the environment of" in (
         proc.stderr
     )
-    assert "`driftline serve`" in proc.stderr and "restart it" in proc.stderr
+    assert "`driftline serve`" in proc.stderr and "restart the server" in proc.stderr
+
+
+def test_bucket_credentials_missing_from_the_servers_environment_say_whose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pipeline add` through a server started without AWS_* said "set AWS_ACCESS_KEY_ID ...",
+    to a user who had set them, in the shell that ran the command."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    srv = start_server(tmp_path / "srv")
+    try:
+        shell = {**os.environ, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+        proc = run_cli(
+            "pipeline", "add", "raw", "--destination", "s3://bucket/prefix",
+            data_dir=srv.data_dir, env=shell, check=False,
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert proc.returncode == 1
+    assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in proc.stderr
+    assert f"in the environment of `driftline serve` (pid {srv.process.pid})" in proc.stderr

@@ -18,7 +18,7 @@ import typer
 from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, FormatOption, OutputFormat
 from driftline.cli.render import render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
-from driftline.config import DEFAULT_PORT, resolve_env_refs_as_server
+from driftline.config import DEFAULT_PORT, mark_server_process
 from driftline.errors import TerminalError
 
 
@@ -156,7 +156,7 @@ def serve(
             "Stop it first, or give this one another --data-dir"
         )
     _check_port(settings.host, settings.port)
-    resolve_env_refs_as_server()
+    mark_server_process()
     store = runtime.data_dir.open_store(settings)
     try:
         from driftline.server import ops
