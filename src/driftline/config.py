@@ -146,6 +146,30 @@ def load_settings(**overrides: Any) -> Settings:
         ) from None
 
 
+#: set in `driftline serve` (:func:`mark_server_process`)
+_SERVER_PID: int | None = None
+
+
+def mark_server_process() -> None:
+    """Called by `driftline serve`: ``${NAME}`` references and storage credentials are read
+    from the server's own environment, so a message about a missing one says so. A user who
+    exported it in another shell and ran a command that reached the server was otherwise told
+    to set what they had just set."""
+    global _SERVER_PID
+    _SERVER_PID = os.getpid()
+
+
+def server_environment_note(what: str = "it") -> str:
+    """Inside `driftline serve`, what a message about a missing environment variable adds:
+    whose environment was read and what to do; elsewhere nothing."""
+    if _SERVER_PID is None:
+        return ""
+    return (
+        f" in the environment of `driftline serve` (pid {_SERVER_PID}), which reads {what}:"
+        f" set {what} where the server is started, then restart the server"
+    )
+
+
 def resolve_env_refs(text: str) -> str:
     """Replace ``${NAME}`` with the environment variable NAME; a missing one is an error."""
 
@@ -154,6 +178,7 @@ def resolve_env_refs(text: str) -> str:
         if name not in os.environ:
             raise TerminalError(
                 f"environment variable {name} is referenced as ${{{name}}} but is not set"
+                + server_environment_note()
             )
         return os.environ[name]
 

@@ -257,3 +257,18 @@ def test_projects_from_the_cli(initialised: Path) -> None:
     assert all(len(p["secret"]) == 32 for p in shown)
     dup = run_cli("project", "create", "web", data_dir=initialised, check=False)
     assert dup.returncode == 1 and "already exists" in dup.stderr
+
+
+def test_an_export_to_a_file_says_how_many_events_it_wrote(
+    initialised: Path, tmp_path: Path
+) -> None:
+    """`export events --output` printed nothing at all; `export snowplow` and `export
+    bad-rows` say what they wrote."""
+    run_cli("import", "events", str(write_ndjson(tmp_path / "a.ndjson", 25)), data_dir=initialised)
+    target = tmp_path / "january.ndjson"
+    proc = run_cli(
+        "export", "events", "--from", "2025-01-01", "--to", "2025-01-31", "--output", str(target),
+        data_dir=initialised,
+    )  # fmt: skip
+    assert proc.stderr.strip() == f"25 events written to {target}"
+    assert len(target.read_text().splitlines()) == 25

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import pytest
 
 
 def _driftline(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,3 +72,41 @@ def test_a_bad_setting_in_the_environment_names_the_variable(tmp_path: Path) -> 
         [line] = out.stderr.strip().splitlines()
         assert line.startswith("error: setting DRIFTLINE_COLLECTOR_WORKERS: ")
         assert problem in line and repr(value) in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["query", "segmentation", "--event", "Purchase", "--from", "2026-13-01", "--to", "2026-11-07"],
+        ["query", "funnel", "--steps", "A,B", "--from", "2026-11-01", "--to", "nov"],
+        ["export", "events", "--from", "2026-13-01", "--to", "2026-11-07"],
+        ["pipeline", "backfill", "raw", "--from", "2026-13-01"],
+        ["pipeline", "backfill", "raw", "--from", "2026-01-01", "--to", "nov"],
+        ["export", "bad-rows", "--count", "--from", "2026-13-01"],
+    ],
+)  # fmt: skip
+def test_a_day_that_is_not_a_date_names_the_option_as_typed(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """The message names `--from`/`--to` as the user typed them (it said `--from-date`,
+    `to_date`, ...: options that do not exist)."""
+    assert _driftline("init", "--data-dir", str(tmp_path)).returncode == 0
+    out = _driftline(*args, "--data-dir", str(tmp_path))
+    assert out.returncode == 1
+    flag, value = ("--to", "nov") if "nov" in args else ("--from", "2026-13-01")
+    assert out.stderr.strip() == f"error: {flag} {value!r} is not a date; use YYYY-MM-DD"
+
+
+def test_the_apply_example_in_help_is_a_file_that_can_be_copied() -> None:
+    """The example's first two lines were run together ("[warehouses.shop] url = ..."), which
+    is not TOML, and the command list showed apply's summary ending in "Example:"."""
+    out = _driftline("apply", "--help")
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("[warehouses."))
+    end = next(i for i, line in enumerate(lines) if "Pipeline keys" in line)
+    example = tomllib.loads("\n".join(line.strip() for line in lines[start:end]))
+    assert example["warehouses"]["shop"]["url"].startswith("postgresql://")
+    assert set(example) == {"warehouses", "syncs", "pipelines"}
+    listing = _driftline("--help").stdout
+    assert "Example:" not in listing

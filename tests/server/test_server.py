@@ -4,10 +4,13 @@ graceful shutdown."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from driftline.store import DuckDBStore
@@ -169,6 +172,64 @@ def test_a_second_server_on_the_same_data_dir_is_refused(server: RunningServer) 
     proc = run_cli("serve", "--port", "0", data_dir=server.data_dir, check=False, timeout=60)
     assert proc.returncode == 1
     assert "already serves" in proc.stderr
+    assert f"at {server.url} (pid {server.process.pid})" in proc.stderr  # which one, where
+
+
+def test_a_port_in_use_is_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    """It was uvicorn's log, a page of "nanobind: leaked ..." lines and exit status 3."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_cli(
+            "serve", "--port", str(port), data_dir=tmp_path / "d", check=False, timeout=60
+        )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.strip() == (
+        f"error: port {port} on 127.0.0.1 is in use by another program; choose another with "
+        "--port (or DRIFTLINE_PORT), or stop that program"
+    )
+
+
+def test_a_secret_missing_from_the_servers_environment_says_whose(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """The README exports PG_PASSWORD and then runs `warehouse test` while `driftline serve`
+    runs: the server resolves ${PG_PASSWORD}, from its own environment. The message said only
+    "is not set", about a variable the user had just set."""
+    env = {**os.environ, "SHOP_DB": str(tmp_path / "shop.db")}  # the user's shell, not the server's
+    run_cli("warehouse", "add", "shop", "sqlite:///${SHOP_DB}", data_dir=server.data_dir, env=env)
+    proc = run_cli("warehouse", "test", "shop", data_dir=server.data_dir, env=env, check=False)
+    assert proc.returncode == 1
+    assert "SHOP_DB is referenced as ${SHOP_DB} but is not set in the environment of" in (
+        proc.stderr
+    )
+    assert "`driftline serve`" in proc.stderr and "restart the server" in proc.stderr
+
+
+def test_bucket_credentials_missing_from_the_servers_environment_say_whose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pipeline add` through a server started without AWS_* said "set AWS_ACCESS_KEY_ID ...",
+    to a user who had set them, in the shell that ran the command."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    srv = start_server(tmp_path / "srv")
+    try:
+        shell = {**os.environ, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+        proc = run_cli(
+            "pipeline", "add", "raw", "--destination", "s3://bucket/prefix",
+            data_dir=srv.data_dir, env=shell, check=False,
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert proc.returncode == 1
+    assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in proc.stderr
+    assert f"in the environment of `driftline serve` (pid {srv.process.pid})" in proc.stderr
 
 
 def test_cli_operations_answer_wrong_argument_types_with_a_400(

@@ -197,6 +197,7 @@ class PipelineEngine:
         pipeline = self.catalog.get(project.id, name)
         return {
             "pipeline": name,
+            "data": str(pipeline.spec.data),
             "steps": done,
             "events_exported": sum(s["events_exported"] or 0 for s in done),
             "pending": self._has_work(project, pipeline, until),

@@ -674,7 +674,11 @@ class SaveWarehouse:
         if exists and not self.replace:
             from driftline.errors import AlreadyExists
 
-            raise AlreadyExists(f'a warehouse named "{name}" already exists')
+            raise AlreadyExists(
+                f'a warehouse named "{name}" already exists; choose another name, or change '
+                f"its URL with `driftline apply FILE.toml` and a [warehouses.{name}] table "
+                "holding the new url"
+            )
         conn.execute(
             "INSERT OR REPLACE INTO warehouses (project_id, name, url, created_at) VALUES (?, ?, ?, ?::TIMESTAMP)",
             [project_id, name, url, now],

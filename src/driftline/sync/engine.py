@@ -130,8 +130,14 @@ def warehouse_url(store: DuckDBStore, project_id: int, name: str) -> str:
         "SELECT url FROM warehouses WHERE project_id = ? AND name = ?", [project_id, name]
     )
     if not rows:
+        known = store.query_rows(
+            "SELECT name FROM warehouses WHERE project_id = ? ORDER BY name", [project_id]
+        )
+        names = ", ".join(str(r[0]) for r in known)
         raise NotFound(
-            f'no warehouse named "{name}"; add it with `driftline warehouse add {name} URL`'
+            f'no warehouse named "{name}" in this project'
+            + (f" (warehouses: {names})" if names else "")
+            + f"; add it with `driftline warehouse add {name} URL`"
         )
     return str(rows[0][0])
 

@@ -14,6 +14,7 @@ from driftline.cli.options import (
     FormatOption,
     OutputFormat,
     ProjectOption,
+    check_day,
 )
 from driftline.cli.render import render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
@@ -81,6 +82,7 @@ def add(
         str | None,
         typer.Option(
             "--from",
+            callback=check_day,
             help="First event day (YYYY-MM-DD, project timezone) of the history to export; "
             "default: all of it.",
         ),
@@ -165,9 +167,28 @@ def _progress() -> Progress:
     )
 
 
+#: what a pipeline's rows are, by its --data
+ROWS = {"events": "events", "people": "profiles", "identity": "identity mappings"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n != 1 else f"1 {word.removesuffix('s')}"
+
+
+def _step_line(step: dict[str, Any], rows: str) -> str:
+    """``backfill FROM → TO: N events, ok``; a people or identity snapshot has no start."""
+    kind = step["files"].get("kind")
+    window = (
+        f"at {step['window_end']}"
+        if step["window_start"] is None
+        else f"{step['window_start']} → {step['window_end']}"
+    )
+    return f"{kind} {window}: {step['events_exported'] or 0:,} {rows}, {step['status']}"
+
+
 def _run_steps(session: Any, name: str, project: str | None, **kwargs: Any) -> dict[str, Any]:
     """Run one step per call so that progress shows and Ctrl-C loses at most one step."""
-    total = {"steps": 0, "events_exported": 0, "watermark": None}
+    total = {"steps": 0, "events_exported": 0, "watermark": None, "data": "events"}
     progress = _progress()
     task = progress.add_task(f"pipeline {name}", total=None)
     with progress:
@@ -181,18 +202,15 @@ def _run_steps(session: Any, name: str, project: str | None, **kwargs: Any) -> d
                     description=f"{name} · backfill {info['done']}/{info['chunks']} chunks",
                 )
             result = session.op("pipeline.run", name=name, project=project, max_steps=1, **kwargs)
+            total["data"] = result.get("data", "events")
+            rows = ROWS.get(total["data"], "rows")
             for step in result["steps"]:
                 total["steps"] += 1
                 total["events_exported"] += step["events_exported"] or 0
                 if not progress.live.is_started:
-                    stderr.print(
-                        f"{step['files'].get('kind')} {step['window_start']} → {step['window_end']}: "
-                        f"{step['events_exported']} events, {step['status']}",
-                        markup=False,
-                        highlight=False,
-                    )
+                    stderr.print(_step_line(step, rows), markup=False, highlight=False)
             progress.update(
-                task, description=f"{name} · {total['events_exported']:,} events exported"
+                task, description=f"{name} · {total['events_exported']:,} {rows} exported"
             )
             total["watermark"] = result["watermark"]
             if not result["steps"] or not result["pending"]:
@@ -219,9 +237,10 @@ def run(
         end = until or dt.datetime.now(dt.UTC).isoformat()
         total = _run_steps(session, name, project, until=end)
     if fmt is OutputFormat.table:
+        rows = ROWS.get(total["data"], "rows")
         stdout.print(
-            f"{name}: {total['steps']} steps, {total['events_exported']:,} events exported; "
-            f"watermark {total['watermark']}"
+            f"{name}: {_plural(total['steps'], 'steps')}, "
+            f"{_plural(total['events_exported'], rows)} exported; watermark {total['watermark']}"
         )
     else:
         render_rows([total], fmt)
@@ -231,11 +250,18 @@ def run(
 def backfill(
     name: NameArg,
     from_date: Annotated[
-        str, typer.Option("--from", help="First event day, YYYY-MM-DD (project timezone).")
+        str,
+        typer.Option(
+            "--from", callback=check_day, help="First event day, YYYY-MM-DD (project timezone)."
+        ),
     ],
     to_date: Annotated[
         str | None,
-        typer.Option("--to", help="Last event day (inclusive); default: all after --from."),
+        typer.Option(
+            "--to",
+            callback=check_day,
+            help="Last event day (inclusive); default: all after --from.",
+        ),
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,

@@ -14,6 +14,7 @@ from driftline.cli.options import (
     FormatOption,
     OutputFormat,
     ProjectOption,
+    check_day,
 )
 from driftline.cli.render import render_rows, stderr
 from driftline.cli.runtime import Runtime
@@ -30,9 +31,12 @@ query_app = typer.Typer(
 )
 
 FromOption = Annotated[
-    str, typer.Option("--from", help="First day, YYYY-MM-DD (project timezone).")
+    str,
+    typer.Option("--from", callback=check_day, help="First day, YYYY-MM-DD (project timezone)."),
 ]
-ToOption = Annotated[str, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")]
+ToOption = Annotated[
+    str, typer.Option("--to", callback=check_day, help="Last day (inclusive), YYYY-MM-DD.")
+]
 WhereOption = Annotated[
     str | None,
     typer.Option(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import logging
 import os
 import secrets
+import socket
 import sys
 import time
 from typing import Annotated, Any
@@ -16,7 +18,7 @@ import typer
 from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, FormatOption, OutputFormat
 from driftline.cli.render import render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
-from driftline.config import DEFAULT_PORT
+from driftline.config import DEFAULT_PORT, mark_server_process
 from driftline.errors import TerminalError
 
 
@@ -146,8 +148,15 @@ def serve(
         from driftline.snowplow.workers import default_count
 
         settings.collector_workers = default_count()
-    if runtime.data_dir.running_server() is not None:
-        raise TerminalError(f"a driftline server already serves {settings.data_dir}")
+    running = runtime.data_dir.running_server()
+    if running is not None:
+        raise TerminalError(
+            f"a driftline server already serves {settings.data_dir} at {running.url} "
+            f"(pid {running.pid}); other commands on this data directory go through it. "
+            "Stop it first, or give this one another --data-dir"
+        )
+    _check_port(settings.host, settings.port)
+    mark_server_process()
     store = runtime.data_dir.open_store(settings)
     try:
         from driftline.server import ops
@@ -206,6 +215,32 @@ def serve(
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Listen on the address for a moment, before the store is opened: a port that another
+    program holds was uvicorn's log line, a page of interpreter noise and exit status 3."""
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise TerminalError(f"cannot listen on {host}: {exc.strerror}; check --host") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise TerminalError(
+                    f"port {port} on {host} is in use by another program; choose another with "
+                    "--port (or DRIFTLINE_PORT), or stop that program"
+                ) from None
+            raise TerminalError(
+                f"cannot listen on {host}:{port}: {exc.strerror}; choose another --host or --port"
+            ) from None
 
 
 class _Server:

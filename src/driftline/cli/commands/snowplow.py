@@ -14,6 +14,7 @@ from driftline.cli.options import (
     FormatOption,
     OutputFormat,
     ProjectOption,
+    check_day,
 )
 from driftline.cli.render import output_file, render_rows, stderr
 from driftline.cli.runtime import Runtime
@@ -112,10 +113,12 @@ def _absolute(source: str) -> str:
 
 def export_bad_rows(
     from_date: Annotated[
-        str | None, typer.Option("--from", help="First day received, YYYY-MM-DD (UTC).")
+        str | None,
+        typer.Option("--from", callback=check_day, help="First day received, YYYY-MM-DD (UTC)."),
     ] = None,
     to_date: Annotated[
-        str | None, typer.Option("--to", help="Last day received (inclusive), YYYY-MM-DD.")
+        str | None,
+        typer.Option("--to", callback=check_day, help="Last day received (inclusive), YYYY-MM-DD."),
     ] = None,
     kind: Annotated[
         str | None,
@@ -159,10 +162,14 @@ def export_bad_rows(
 
 def export_snowplow(
     from_date: Annotated[
-        str | None, typer.Option("--from", help="First day collected, YYYY-MM-DD (UTC).")
+        str | None,
+        typer.Option("--from", callback=check_day, help="First day collected, YYYY-MM-DD (UTC)."),
     ] = None,
     to_date: Annotated[
-        str | None, typer.Option("--to", help="Last day collected (inclusive), YYYY-MM-DD.")
+        str | None,
+        typer.Option(
+            "--to", callback=check_day, help="Last day collected (inclusive), YYYY-MM-DD."
+        ),
     ] = None,
     shape: Annotated[
         str,

@@ -410,7 +410,9 @@ def apply(
     project: ProjectOption = None,
 ) -> None:
     """Declare warehouses, syncs and pipelines in one TOML file; applying it again
-    changes nothing. Example:
+    changes nothing.
+
+    Example, `driftline apply shop.toml` with this `shop.toml`:
 
         [warehouses.shop]
         url = "postgresql://loader:${PG_PASSWORD}@db:5432/shop"

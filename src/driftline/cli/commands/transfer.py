@@ -16,13 +16,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, ProjectOption
+from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, ProjectOption, check_day
 from driftline.cli.render import output_file, stderr
 from driftline.cli.runtime import Runtime
 from driftline.errors import TerminalError
 from driftline.ingest.files import FORMATS
 from driftline.ingest.importer import ImportChunk, import_event_files
-from driftline.query.export import parse_date
 
 import_app = typer.Typer(help="Load data into driftline from files.", no_args_is_help=True)
 export_app = typer.Typer(help="Write data out of driftline.", no_args_is_help=True)
@@ -144,9 +143,14 @@ def _progress(total: int | None) -> Progress:
 @export_app.command("events")
 def export_events(
     from_date: Annotated[
-        str, typer.Option("--from", help="First day, YYYY-MM-DD, in the project's timezone.")
+        str,
+        typer.Option(
+            "--from", callback=check_day, help="First day, YYYY-MM-DD, in the project's timezone."
+        ),
     ],
-    to_date: Annotated[str, typer.Option("--to", help="Last day (inclusive), YYYY-MM-DD.")],
+    to_date: Annotated[
+        str, typer.Option("--to", callback=check_day, help="Last day (inclusive), YYYY-MM-DD.")
+    ],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
@@ -157,8 +161,6 @@ def export_events(
     project: ProjectOption = None,
 ) -> None:
     """Export events as Mixpanel raw-export NDJSON (one event per line), deduplicated."""
-    parse_date(from_date, "from_date")
-    parse_date(to_date, "to_date")
     params = {
         "from_date": from_date,
         "to_date": to_date,
@@ -166,9 +168,13 @@ def export_events(
     }
     with Runtime(data_dir).session() as session:
         target = session.project(project)
+        written = 0
         with output_file(output, binary=True) as out:
             for chunk in session.export(target, params):
                 out.write(chunk)
+                written += chunk.count(b"\n")
+    if output:
+        stderr.print(f"{written:,} events written to {output}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

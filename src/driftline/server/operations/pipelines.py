@@ -49,7 +49,7 @@ def parse_day(value: str | None, field: str) -> dt.date | None:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            f"--{field.replace('_', '-')} {value!r} is not a date; use YYYY-MM-DD", field=field
+            f"{field} {value!r} is not a date; use YYYY-MM-DD", field=field
         ) from None
     if not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidInput(f"{field} {day} is not between {FIRST_DAY} and {LAST_DAY}", field=field)

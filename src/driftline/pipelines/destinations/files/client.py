@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from driftline.config import server_environment_note
 from driftline.errors import TerminalError, TransientError
 from driftline.pipelines.destinations import Capabilities
 from driftline.pipelines.destinations.files.config import BucketConfig
@@ -41,8 +42,8 @@ def _map_error(exc: Exception, action: str, url: str) -> Exception:
     text = f"{type(exc).__name__}: {exc}".strip()
     first = text.splitlines()[0][:300]
     todo = hint(exc, url)
-    if todo is not None:  # no credentials or no region: say what to set
-        return TerminalError(f"{what}: {first}; {todo}")
+    if todo is not None:  # no credentials or no region: say what to set, and where
+        return TerminalError(f"{what}: {first}; {todo}" + server_environment_note("them"))
     low = first.lower().replace(" ", "")
     if (
         isinstance(exc, PermissionError | FileNotFoundError | ValueError)
