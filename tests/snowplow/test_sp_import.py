@@ -100,28 +100,6 @@ def test_missing_source_is_a_one_line_error(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    moto = pytest.importorskip("moto.server")
-    server = moto.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield f"http://{host}:{port}"
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    server.stop()
-
-
 @pytest.mark.e2e
 def test_import_from_s3(tmp_path: Path, lines: list[str], moto_server: str) -> None:
     import boto3

@@ -379,3 +379,27 @@ def test_self_describing_data_comes_first_without_nulls_and_the_fields_win(
         )
     assert [r[0] for r in rows] == ["shop", "shop", "shop"]
     assert all(r[1] == r[2] for r in rows)
+
+
+def test_bucket_objects_take_the_fast_path_and_store_what_the_exact_path_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_server: str
+) -> None:
+    """An object in S3 (moto's server) is copied into memory and read by the store whole, as
+    a local file is; one with a bad line falls back to the exact path, with its bad rows."""
+    boto3 = pytest.importorskip("boto3")
+    pytest.importorskip("s3fs")
+    endpoint = moto_server
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="enriched")
+    lines = _mixed()
+    broken = [*lines[:2], "only\tthree\tfields", *lines[2:4]]
+    s3.put_object(Bucket="enriched", Key="good/a.gz",
+                  Body=gzip.compress(("\n".join(lines) + "\n").encode()))  # fmt: skip
+    s3.put_object(Bucket="enriched", Key="good/b.tsv", Body=("\n".join(broken) + "\n").encode())
+    fast = _import(tmp_path, "fast", "s3://enriched/good/", fast=True)  # type: ignore[arg-type]
+    exact = _import(tmp_path, "exact", "s3://enriched/good/", fast=False)  # type: ignore[arg-type]
+    assert (fast["fast"], exact["fast"]) == ([True, False], [False, False])
+    assert fast["summary"] == exact["summary"] == (2, len(lines) + 4, 1)
+    for key in ("snowplow_events", "events", "bad_rows", "imports"):
+        assert fast[key] == exact[key], key

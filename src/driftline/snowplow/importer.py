@@ -7,12 +7,13 @@ Sources:
   endpoints from the usual environment variables);
 * an enriched Kinesis stream, ``kinesis://<stream>`` (see :mod:`driftline.snowplow.kinesis`).
 
-A local file goes first through the fast path: the store reads the whole file itself with
+A file goes first through the fast path: the store reads the whole file itself with
 DuckDB's ``read_csv`` and stores it in one transaction
-(:class:`~driftline.store.snowplow_file.AppendEnrichedFile`); at the first line the exact
+(:class:`~driftline.store.snowplow_file.AppendEnrichedFile`); a bucket object (up to
+:data:`REMOTE_COPY_BYTES`) is copied into memory for it first. At the first line the exact
 path would treat otherwise, nothing of the file is stored and it is read again as below.
 
-Otherwise (bucket URLs, refused files) files are read as Arrow batches of lines (pyarrow's
+Otherwise (larger bucket objects, refused files) files are read as Arrow batches of lines (pyarrow's
 multi-threaded CSV reader) and handed to :class:`~driftline.store.snowplow.AppendEnriched`,
 which checks and casts them — there is no Python loop per event. Lines that are not valid
 enriched events become ``loader_parsing_error`` bad rows.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -319,10 +321,11 @@ def import_files(
 ) -> ImportSummary:
     """Import the enriched files under ``url`` into project ``project_id``.
 
-    A local file goes first through the fast path (:class:`AppendEnrichedFile`: the store
-    reads it whole, one transaction); a file it does not take, and every remote file, comes
-    through the exact path (Arrow blocks of lines, checked line by line). ``fast=False``
-    always takes the exact path.
+    A file goes first through the fast path (:class:`AppendEnrichedFile`: the store reads it
+    whole, one transaction; a bucket object is copied into memory for it); a file it does not
+    take, or a bucket object over :data:`REMOTE_COPY_BYTES`, comes through the exact path
+    (Arrow blocks of lines, checked line by line). ``fast=False`` always takes the exact
+    path.
     """
     started = time.perf_counter()
     summary = ImportSummary(url)
@@ -367,16 +370,16 @@ def _import_whole(
 ) -> bool:
     """Try the fast path for one file; False (nothing of it stored) when it does not apply
     or stopped at a line that needs the exact path."""
-    path = _local_path(file.url)
-    if path is None:
-        return False
-    with open(path, "rb") as f:
-        gzip = _is_gzip(f)
-    op = AppendEnrichedFile(path, EVENTS_SQL, project_id=project_id, gzip=gzip, imports=marker)
-    try:
-        result = writer.submit(op, wait_for_room=True).result()
-    except duckdb.Error:
-        return False
+    with _readable_copy(file) as path:
+        if path is None:
+            return False
+        with open(path, "rb") as f:
+            gzip = _is_gzip(f)
+        op = AppendEnrichedFile(path, EVENTS_SQL, project_id=project_id, gzip=gzip, imports=marker)
+        try:
+            result = writer.submit(op, wait_for_room=True).result()
+        except duckdb.Error:
+            return False
     summary.events += result.stored
     summary.bad_rows += result.extra.get("bad_rows", 0)
     summary.files += 1
@@ -385,6 +388,35 @@ def _import_whole(
     if on_progress is not None:
         on_progress(file.url, result.stored)
     return True
+
+
+#: the largest bucket object copied into memory for the fast path (larger ones are read
+#: block by block on the exact path)
+REMOTE_COPY_BYTES = 512 << 20
+
+
+@contextlib.contextmanager
+def _readable_copy(file: SourceFile) -> Iterator[str | None]:
+    """A path the store can read ``file`` from: a local file's own, or for a bucket object of
+    at most :data:`REMOTE_COPY_BYTES` a copy in anonymous memory (Linux ``memfd``: no file
+    on disk, freed with the process even when it is killed); None for neither."""
+    path = _local_path(file.url)
+    if path is not None or file.size > REMOTE_COPY_BYTES or not hasattr(os, "memfd_create"):
+        yield path
+        return
+    fs, remote = _filesystem(file.url)
+    fd = os.memfd_create("driftline-import")
+    try:
+        try:
+            with fs.open(remote, "rb") as src, open(fd, "wb", closefd=False) as dst:
+                shutil.copyfileobj(src, dst, 8 << 20)
+        except FileNotFoundError:
+            raise InvalidInput(f"{file.url}: no such file or directory", field="source") from None
+        except Exception as exc:
+            raise explain(exc, file.url) from None
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 def _local_path(url: str) -> str | None:
