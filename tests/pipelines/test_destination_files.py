@@ -93,14 +93,11 @@ def test_a_bucket_without_credentials_says_what_to_set(
 def test_a_cloud_storage_endpoint_that_refuses_fails_at_once(tmp_path: Path) -> None:
     """gcsfs retries a refused connection for about a minute; `pipeline add` to a `gs://`
     endpoint that is not there says so in one line, well within the timeout below."""
-    import socket
-
     from tests.conftest import run_cli
+    from tests.pipelines.conftest import free_port
 
     pytest.importorskip("gcsfs")
-    with socket.socket() as sock:  # a port that nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens on it
     data_dir = tmp_path / "data"
     run_cli("init", data_dir=data_dir)
     destination = f"gs://exports/x?endpoint_url=http://127.0.0.1:{port}"

@@ -178,10 +178,10 @@ def test_azure_without_credentials_says_what_to_set(tmp_path: Path) -> None:
 def test_a_cloud_storage_endpoint_that_refuses_fails_at_once(tmp_path: Path) -> None:
     """gcsfs retries a refused connection for about a minute: the import finds it before
     gcsfs starts, in one line that names the setting, well within the timeout below."""
+    from tests.pipelines.conftest import free_port
+
     pytest.importorskip("gcsfs")
-    with socket.socket() as sock:  # a port that nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens on it
     data_dir = tmp_path / "data"
     run_cli("init", data_dir=data_dir)
     env = _env(STORAGE_EMULATOR_HOST=f"http://127.0.0.1:{port}")
