@@ -79,13 +79,15 @@ def test_projects_only_see_their_own_data(loaded: dict[str, Any]) -> None:
 
 
 def test_requests_without_the_secret_are_refused(loaded: dict[str, Any]) -> None:
+    """...with a message that says how to authenticate (it said "Invalid credentials")."""
     client = loaded["client"]
     params = {"event": "Sign Up", "from_date": "2025-01-01", "to_date": "2025-01-02"}
-    assert client.get("/api/query/segmentation", params=params).status_code == 401
-    assert (
-        client.get("/api/query/segmentation", params=params, headers=basic("wrong")).status_code
-        == 401
-    )
+    none = client.get("/api/query/segmentation", params=params)
+    assert none.status_code == 401
+    assert "HTTP Basic auth with the project's secret as the user name" in none.text
+    wrong = client.get("/api/query/segmentation", params=params, headers=basic("wrong"))
+    assert wrong.status_code == 401
+    assert "no project has this secret" in wrong.text and "wrong" not in wrong.text
 
 
 def test_funnel_ad_hoc_steps(loaded: dict[str, Any]) -> None:

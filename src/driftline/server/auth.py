@@ -65,7 +65,10 @@ def project_from_secret(request: Request, *, allow_token: bool = False) -> Proje
         return store.get_project(project_id)
     creds = basic_credentials(request)
     if creds is None:
-        raise Unauthorized("Invalid credentials")
+        raise Unauthorized(
+            "no credentials: use HTTP Basic auth with the project's secret as the user name "
+            "(curl -u SECRET: ...); `driftline project list --show-secrets` shows it"
+        )
     user, password = creds
     for kind in ("secret", "token") if allow_token else ("secret",):
         project = store.project_by_credential(user, kind=kind)
@@ -76,4 +79,9 @@ def project_from_secret(request: Request, *, allow_token: bool = False) -> Proje
         project = store.project_by_credential(password, kind="secret")
         if project is not None and str(project.id) == project_id:
             return project
-    raise Unauthorized("Invalid credentials")
+    raise Unauthorized(
+        "Invalid credentials: no project has this secret"
+        + (f" and id {project_id}" if project_id is not None else "")
+        + "; the user name must be the project's secret (`driftline project list "
+        "--show-secrets`), or with ?project_id= the password"
+    )
