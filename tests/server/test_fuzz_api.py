@@ -105,3 +105,7 @@ def test_every_other_route_needs_credentials(app_with_state: tuple[Any, dict[str
         response = client.request(operation.method.upper(), path, json=body)
         assert response.status_code == 401, (operation.method, path, response.text)
         assert response.json()["error"]
+        # a bad body or query does not get a stranger its validation details: 401 first
+        for bad in ({"json": [1]}, {"content": b"{not json", "params": {"limit": "x"}}):
+            response = client.request(operation.method.upper(), path, **bad)  # type: ignore[arg-type]
+            assert response.status_code == 401, (operation.method, path, bad, response.text)

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from driftline import __version__
 from driftline.config import Settings
 from driftline.datadir import DataDir
-from driftline.errors import Backpressure, DriftlineError
+from driftline.errors import Backpressure, DriftlineError, Unauthorized
 from driftline.server.direct import DriftlineApp, Handler
 from driftline.server.metrics import Metrics, MetricsMiddleware
 from driftline.server.services import create_services
@@ -113,6 +113,22 @@ def error_body(status: int, message: str, field: str | None = None) -> dict[str,
     return body
 
 
+def _unauthenticated(request: Request) -> Unauthorized | None:
+    """For the APIs under ``/api/`` (secret or admin token; ingestion and the collector take
+    their tokens in the payload), the refusal a request without valid credentials gets."""
+    if not request.url.path.startswith("/api/"):
+        return None
+    from driftline.server.auth import project_from_secret
+
+    try:
+        project_from_secret(request)
+    except Unauthorized as exc:
+        return exc
+    except DriftlineError:  # e.g. an unknown ?project_id= with the admin token
+        return None
+    return None
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DriftlineError)
     async def driftline_error(request: Request, exc: DriftlineError) -> Response:
@@ -125,6 +141,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        refused = _unauthenticated(request)
+        if refused is not None:  # credentials first: no schema details for strangers
+            return JSONResponse(error_body(401, refused.message), 401)
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":  # its loc is the body and a byte offset
             reason = (first.get("ctx") or {}).get("error")
