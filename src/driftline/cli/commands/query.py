@@ -1,4 +1,4 @@
-"""`driftline query segmentation|funnel|retention|profiles`."""
+"""`driftline query segmentation|funnel|retention|profiles|events`."""
 
 from __future__ import annotations
 
@@ -399,6 +399,52 @@ def profiles_cmd(
         columns=[id_key, *keys],
         title=f"{shown} of {result['total']} profiles (page {page})",
     )
+
+
+@query_app.command("events")
+def events_cmd(
+    from_date: Annotated[
+        str | None,
+        typer.Option(
+            "--from", callback=check_day, help="First day, YYYY-MM-DD (default: all time)."
+        ),
+    ] = None,
+    to_date: Annotated[
+        str | None,
+        typer.Option("--to", callback=check_day, help="Last day (inclusive), YYYY-MM-DD."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="Most event names shown (most frequent first).")
+    ] = 10_000,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    project: ProjectOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """The project's event names, most frequent first, with how many events and users each
+    has and when it was first and last seen (UTC): the names the other queries take.
+
+    Example: `driftline query events --from 2025-03-01 --to 2025-03-31 --format csv`
+    """
+    from driftline.errors import InvalidInput
+
+    if (from_date is None) != (to_date is None):
+        raise InvalidInput("give both --from and --to, or neither for all time")
+    rows = _run(
+        data_dir, "query.events", project=project, from_date=from_date, to_date=to_date, limit=limit
+    )
+    span = f"{from_date} … {to_date}" if from_date else "all time"
+    if fmt is OutputFormat.table:  # 2025-03-01 12:00:00 (UTC) rather than 2025-03-01T12:00:00.000Z
+        rows = [{**r, **{k: _short_time(r[k]) for k in ("first_seen", "last_seen")}} for r in rows]
+    render_rows(
+        rows,
+        fmt,
+        columns=["event", "count", "users", "first_seen", "last_seen"],
+        title=f"{len(rows)} event names ({span}; times in UTC)",
+    )
+
+
+def _short_time(iso: str | None) -> str | None:
+    return iso[:19].replace("T", " ") if iso else iso
 
 
 def _cell(value: Any) -> Any:
