@@ -1,9 +1,12 @@
 """What events a project has: names with their counts, users and last-seen time (the CLI's
-``driftline query events``, the web UI's event browser, Mixpanel's ``/events/names``)."""
+``driftline query events``, the web UI's event browser, Mixpanel's ``/events/names``), and
+which of the names a report asks for were never seen, with the closest known name."""
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,3 +78,25 @@ def event_names(store: Any, project: Project, limit: int = 255) -> list[str]:
     )
     return [r[0] for r in rows]
 
+
+def unknown_events(store: Any, project: Project, names: Iterable[str]) -> list[dict[str, Any]]:
+    """The ``names`` no event of the project ever had, each with the closest name it does
+    have (``suggestion``, None when nothing is close). One query, for all the names."""
+    wanted = list(dict.fromkeys(n for n in names if n))
+    if not wanted:
+        return []
+    rows = store.query_rows(
+        "SELECT event FROM events WHERE project_id = ? GROUP BY event", [project.id]
+    )
+    known = {r[0] for r in rows}
+    by_folded = {k.casefold(): k for k in sorted(known)}
+    missing = []
+    for name in wanted:
+        if name in known:
+            continue
+        suggestion = by_folded.get(name.casefold())  # same letters, other case: the best guess
+        if suggestion is None:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+            suggestion = close[0] if close else None
+        missing.append({"event": name, "suggestion": suggestion})
+    return missing
