@@ -364,3 +364,12 @@ def test_event_names_and_funnel_list(loaded: dict[str, Any]) -> None:
         client.get("/api/query/events/names", params={"limit": "0"}, headers=auth).status_code
         == 400
     )
+
+
+def test_event_names_on_mixpanels_legacy_path(loaded: dict[str, Any]) -> None:
+    client, auth = loaded["client"], loaded["auth"]
+    params = {"type": "general", "limit": "2"}
+    names = client.get("/api/2.0/events/names", params=params, headers=auth).json()
+    assert names == ["Sign Up", "Log In"]
+    assert client.get("/api/2.0/events/names", headers=loaded["other"]).json() == []
+    assert client.get("/api/2.0/events/names").status_code == 401

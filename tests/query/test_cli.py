@@ -140,3 +140,88 @@ def test_funnel_step_filter(data_dir: Path) -> None:
     out = cli(data_dir, "query", "funnel", "--steps", "Sign Up,Invite Sent", "--from", "2025-01-06",
               "--to", "2025-01-12", "--step-where", '1:plan = "pro"', "--format", "json")  # fmt: skip
     assert [s["count"] for s in json.loads(out)["steps"]] == [1, 1]
+
+
+WEB = {"events": [{"e": "Page View", "t": "2025-01-06T09:00:00", "d": "w1"}]}
+
+
+@pytest.fixture
+def two_projects(data_dir: Path) -> Path:
+    with DuckDBStore(data_dir) as store:
+        load(store, store.create_project("web"), WEB)
+    return data_dir
+
+
+def test_events_lists_names_with_counts_per_project(two_projects: Path) -> None:
+    proc = run_cli("query", "events", "--format", "json", data_dir=two_projects)
+    rows = json.loads(proc.stdout)
+    assert [(r["event"], r["count"], r["users"]) for r in rows] == [
+        ("Invite Sent", 2, 2),
+        ("Sign Up", 2, 2),
+        ("Log In", 1, 1),
+        ("Purchase", 1, 1),
+    ]  # the device d2 counts as its user u2, as in reports
+    assert rows[1]["first_seen"] == "2025-01-06T10:00:00.000Z"
+    assert rows[1]["last_seen"] == "2025-01-07T10:00:00.000Z"
+    # a date range counts only its days; another project sees only its own events
+    ranged = run_cli("query", "events", "--from", "2025-01-07", "--to", "2025-01-08",
+                     "--format", "csv", data_dir=two_projects)  # fmt: skip
+    assert [(r["event"], r["count"]) for r in csv.DictReader(io.StringIO(ranged.stdout))] == [
+        ("Invite Sent", "1"),
+        ("Purchase", "1"),
+        ("Sign Up", "1"),
+    ]
+    web = run_cli("query", "events", "-p", "web", "--format", "json", data_dir=two_projects)
+    assert [(r["event"], r["count"]) for r in json.loads(web.stdout)] == [("Page View", 1)]
+
+
+def test_unknown_event_warns_after_the_unchanged_result(two_projects: Path) -> None:
+    span = ["--from", "2025-01-06", "--to", "2025-01-07", "--format", "json"]
+    typo = run_cli("query", "segmentation", "--event", "Purchse", *span, data_dir=two_projects)
+    assert json.loads(typo.stdout)["data"]["values"] == {
+        "Purchse": {"2025-01-06": 0, "2025-01-07": 0}
+    }
+    assert typo.stderr.splitlines() == [
+        "warning: no event named 'Purchse' in project 'default'; did you mean 'Purchase'? "
+        "(driftline query events lists them)"
+    ]
+    # the wrong project: named in the warning; funnel and retention names are checked too
+    funnel = run_cli("query", "funnel", "--steps", "Sign Up,Purchase", "-p", "web", *span,
+                     data_dir=two_projects)  # fmt: skip
+    assert [s["count"] for s in json.loads(funnel.stdout)["steps"]] == [0, 0]
+    assert [line.split(";")[0] for line in funnel.stderr.splitlines()] == [
+        "warning: no event named 'Sign Up' in project 'web' (driftline query events lists them)",
+        "warning: no event named 'Purchase' in project 'web' (driftline query events lists them)",
+    ]
+    retention = run_cli("query", "retention", "--born-event", "sign up", "--event", "Log In",
+                        *span, data_dir=two_projects)  # fmt: skip
+    assert "did you mean 'Sign Up'?" in retention.stderr
+    assert "'Log In'" not in retention.stderr
+
+
+def test_no_warning_for_an_event_with_no_results_in_the_range(two_projects: Path) -> None:
+    # Purchase exists (on 2025-01-07), just not in this range: no warning for it
+    span = ["--from", "2025-01-01", "--to", "2025-01-02"]
+    seg = run_cli("query", "segmentation", "--event", "Purchase", *span, data_dir=two_projects)
+    assert seg.stderr == ""
+    funnel = run_cli("query", "funnel", "--steps", "Purchase,Purchse", *span, "--format", "csv",
+                     data_dir=two_projects)  # fmt: skip
+    assert funnel.stdout.splitlines()[1:] == ["1,Purchase,0,1.0,1.0,,", "2,Purchse,0,0.0,0.0,,"]
+    assert [line.split(";")[0] for line in funnel.stderr.splitlines()] == [
+        "warning: no event named 'Purchse' in project 'default'"
+    ]
+
+
+@pytest.mark.e2e
+def test_events_and_warning_through_a_running_server(two_projects: Path) -> None:
+    server = start_server(two_projects)
+    try:
+        proc = run_cli("query", "events", "-p", "web", "--format", "json", data_dir=two_projects)
+        assert [r["event"] for r in json.loads(proc.stdout)] == ["Page View"]
+        typo = run_cli("query", "segmentation", "--event", "page view", "-p", "web", "--from",
+                       "2025-01-06", "--to", "2025-01-06", data_dir=two_projects)  # fmt: skip
+        assert typo.stderr.startswith(
+            "warning: no event named 'page view' in project 'web'; did you mean 'Page View'?"
+        )
+    finally:
+        server.stop()

@@ -19,13 +19,9 @@ LIVE_ROWS = 50
 
 
 async def events(request: Request, ctx: Ctx) -> Response:
-    rows = await ctx.sql(
-        """SELECT event, count(*), count(DISTINCT distinct_id), max(time)
-           FROM events WHERE project_id = ? GROUP BY event ORDER BY count(*) DESC, event""",
-        [ctx.project.id],
-    )
+    rows = await ctx.op("query.events")  # as `driftline query events` lists them
     ctx.table("Events", ["event", "events", "users", "last seen (UTC)"],
-              [[r[0], r[1], r[2], _ts(r[3])] for r in rows])  # fmt: skip
+              [[r["event"], r["count"], r["users"], _iso_ts(r["last_seen"])] for r in rows])  # fmt: skip
     event = request.query_params.get("event")
     if event:
         props = await ctx.sql(
@@ -47,6 +43,11 @@ async def events(request: Request, ctx: Ctx) -> Response:
             note=f"From the latest {SAMPLE:,} {event} events.",
         )
     return ctx.render("data_events.html", event=event)
+
+
+def _iso_ts(value: str | None) -> str:
+    """``2025-01-06T10:00:00.000Z`` as the page shows times: ``2025-01-06 10:00:00``."""
+    return value[:19].replace("T", " ") if value else ""
 
 
 def _ts(value: Any) -> str:

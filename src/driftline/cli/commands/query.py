@@ -1,11 +1,16 @@
-"""`driftline query segmentation|funnel|retention|profiles`."""
+"""`driftline query segmentation|funnel|retention|profiles|events`.
+
+After a report, an event name the project never saw (a typo, the wrong ``--project``) gets
+a warning on stderr with the closest name it has; the report itself is printed unchanged."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
+import click
 import typer
 
 from driftline.cli.options import (
@@ -17,7 +22,9 @@ from driftline.cli.options import (
     check_day,
 )
 from driftline.cli.render import render_rows, stderr
-from driftline.cli.runtime import Runtime
+from driftline.cli.runtime import Runtime, Session
+from driftline.errors import DriftlineError
+from driftline.query.funnels import parse_exclusion
 
 query_app = typer.Typer(
     help=(
@@ -47,13 +54,47 @@ WhereOption = Annotated[
 ]
 
 
-def _run(data_dir: Any, op: str, **args: Any) -> Any:
-    """Run one report operation, with a spinner on a terminal while it works."""
+def _run(data_dir: Any, op: str, *, named: Sequence[str | None] = (), **args: Any) -> Any:
+    """Run one report operation, with a spinner on a terminal while it works. Then, in the
+    same session and with one query, check the event names in ``named``: a warning for each
+    one the project never saw goes to stderr once the command has printed its result."""
     with Runtime(data_dir).session() as session:
         if not stderr.is_terminal:
-            return session.op(op, **args)
-        with stderr.status(f"running {op.split('.')[-1]}…"):
-            return session.op(op, **args)
+            result = session.op(op, **args)
+        else:
+            with stderr.status(f"running {op.split('.')[-1]}…"):
+                result = session.op(op, **args)
+        warnings = _unknown_event_warnings(session, args.get("project"), named)
+    if warnings:
+        click_ctx = click.get_current_context(silent=True)
+        if click_ctx is None:
+            _print_warnings(warnings)
+        else:
+            click_ctx.call_on_close(lambda: _print_warnings(warnings))
+    return result
+
+
+def _unknown_event_warnings(
+    session: Session, project: str | None, named: Sequence[str | None]
+) -> list[str]:
+    names = [n for n in named if n]
+    if not names:
+        return []
+    try:  # a hint only: a server without this check (an older one) still gives the report
+        found = session.op("query.unknown_events", project=project, events=names)
+    except DriftlineError:
+        return []
+    return [
+        f"warning: no event named {u['event']!r} in project {found['project']!r}"
+        + (f"; did you mean {u['suggestion']!r}?" if u.get("suggestion") else "")
+        + " (driftline query events lists them)"
+        for u in found["unknown"]
+    ]
+
+
+def _print_warnings(lines: list[str]) -> None:
+    for line in lines:
+        stderr.print(line, markup=False, highlight=False)
 
 
 def _print_json(result: Any) -> None:
@@ -96,6 +137,7 @@ def segmentation_cmd(
     result = _run(
         data_dir,
         "query.segmentation",
+        named=[event],
         project=project,
         event=event,
         from_date=from_date,
@@ -196,6 +238,7 @@ def funnel_cmd(
     result = _run(
         data_dir,
         "query.funnel",
+        named=[s["event"] for s in step_list] + [parse_exclusion(x).event for x in exclude or []],
         project=project,
         steps=step_list,
         exclude=exclude or [],
@@ -299,6 +342,7 @@ def retention_cmd(
     result = _run(
         data_dir,
         "query.retention",
+        named=[born_event, event],
         project=project,
         born_event=born_event,
         event=event,
@@ -399,6 +443,52 @@ def profiles_cmd(
         columns=[id_key, *keys],
         title=f"{shown} of {result['total']} profiles (page {page})",
     )
+
+
+@query_app.command("events")
+def events_cmd(
+    from_date: Annotated[
+        str | None,
+        typer.Option(
+            "--from", callback=check_day, help="First day, YYYY-MM-DD (default: all time)."
+        ),
+    ] = None,
+    to_date: Annotated[
+        str | None,
+        typer.Option("--to", callback=check_day, help="Last day (inclusive), YYYY-MM-DD."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", help="Most event names shown (most frequent first).")
+    ] = 10_000,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    project: ProjectOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """The project's event names, most frequent first, with how many events and users each
+    has and when it was first and last seen (UTC): the names the other queries take.
+
+    Example: `driftline query events --from 2025-03-01 --to 2025-03-31 --format csv`
+    """
+    from driftline.errors import InvalidInput
+
+    if (from_date is None) != (to_date is None):
+        raise InvalidInput("give both --from and --to, or neither for all time")
+    rows = _run(
+        data_dir, "query.events", project=project, from_date=from_date, to_date=to_date, limit=limit
+    )
+    span = f"{from_date} … {to_date}" if from_date else "all time"
+    if fmt is OutputFormat.table:  # 2025-03-01 12:00:00 (UTC) rather than 2025-03-01T12:00:00.000Z
+        rows = [{**r, **{k: _short_time(r[k]) for k in ("first_seen", "last_seen")}} for r in rows]
+    render_rows(
+        rows,
+        fmt,
+        columns=["event", "count", "users", "first_seen", "last_seen"],
+        title=f"{len(rows)} event names ({span}; times in UTC)",
+    )
+
+
+def _short_time(iso: str | None) -> str | None:
+    return iso[:19].replace("T", " ") if iso else iso
 
 
 def _cell(value: Any) -> Any:

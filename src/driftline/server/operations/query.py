@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from driftline.query.events import EventListSpec, list_events, unknown_events
 from driftline.query.funnels import Exclusion, FunnelSpec, Step, parse_exclusion
 from driftline.query.profiles import ProfileQuery, query_profiles
 from driftline.query.retention import RetentionSpec, retention
@@ -93,3 +94,24 @@ def profiles_op(
         },
     )
     return query_profiles(ctx.store, ctx.store.get_project(project), spec)
+
+
+@operation("query.events")
+def events_op(
+    ctx: Context,
+    project: str | None = None,
+    from_date: str | None = None,
+    to_date: str | None = None,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    spec = EventListSpec(from_date=from_date, to_date=to_date, limit=limit)
+    return list_events(ctx.store, ctx.store.get_project(project), spec)
+
+
+@operation("query.unknown_events")
+def unknown_events_op(
+    ctx: Context, project: str | None = None, events: list[str] | None = None
+) -> dict[str, Any]:
+    """Which of ``events`` the project never saw (for the CLI's warning after a report)."""
+    target = ctx.store.get_project(project)
+    return {"project": target.name, "unknown": unknown_events(ctx.store, target, events or [])}

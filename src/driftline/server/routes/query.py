@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from driftline.errors import InvalidInput
 from driftline.model import Project
+from driftline.query.events import event_names
 from driftline.query.funnels import FunnelSpec
 from driftline.query.profiles import ProfileQuery, query_profiles
 from driftline.query.retention import RetentionSpec, retention
@@ -307,19 +308,13 @@ async def funnels_list_route(request: Request) -> Response:
 
 
 @router.get("/api/query/events/names")
+@router.get("/api/2.0/events/names")
 async def event_names_route(request: Request) -> Response:
-    """The project's event names, most frequent first (Mixpanel's ``/events/names``)."""
+    """The project's event names, most frequent first (Mixpanel's ``/events/names``; the
+    legacy ``/api/2.0`` path too): a JSON array of names, at most ``limit`` (default 255)."""
     store = state_of(request).store
 
     def run(project: Project, p: dict[str, str]) -> Any:
-        limit = _count(p, "limit", 255)
-        if not 1 <= limit <= 10_000:
-            raise InvalidInput("limit must be between 1 and 10000", field="limit")
-        rows = store.query_rows(
-            "SELECT event FROM events WHERE project_id = ? GROUP BY event "
-            "ORDER BY count(*) DESC, event LIMIT ?",
-            [project.id, limit],
-        )
-        return [r[0] for r in rows]
+        return event_names(store, project, _count(p, "limit", 255))
 
     return JSONResponse(await _run(request, run))
