@@ -450,7 +450,18 @@ def apply(
         return
     for section, items in out.items():
         for item in items:
-            stderr.print(f"{section}: {item.get('name')} ✓", markup=False)
+            stderr.print(f"{section}: {item.get('name')} {_applied(item)}", markup=False)
+
+
+def _applied(item: dict[str, Any]) -> str:
+    """``created``, ``updated`` or ``unchanged`` (the JSON's ``applied``), and what follows
+    from an update: a sync that starts over, a pipeline that exports anew elsewhere."""
+    applied = str(item.get("applied", "applied"))
+    if item.get("state_reset"):
+        return f"{applied}: its table, type, mode or insert-time column changed, so it starts over"
+    if applied == "replaced":
+        return "replaced: a new destination, which gets an export of its own"
+    return applied
 
 
 def register(app: typer.Typer) -> None:
