@@ -16,7 +16,7 @@ from driftline.cli.options import (
     ProjectOption,
     check_day,
 )
-from driftline.cli.render import render_rows, stderr
+from driftline.cli.render import plural, render_rows, stderr
 from driftline.cli.runtime import Runtime
 
 query_app = typer.Typer(
@@ -397,7 +397,7 @@ def profiles_cmd(
         rows,
         fmt,
         columns=[id_key, *keys],
-        title=f"{shown} of {result['total']} profiles (page {page})",
+        title=f"{shown:,} of {plural(result['total'], 'profile')} (page {page})",
     )
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, FormatOption, OutputFormat
-from driftline.cli.render import render_rows, stderr, stdout
+from driftline.cli.render import plural, render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
 from driftline.config import DEFAULT_PORT, mark_server_process
 from driftline.errors import TerminalError
@@ -79,7 +79,7 @@ def demo(
         _ensure_default(session)
         target = session.project(project)
         with stderr.status(
-            f"generating {events:,} demo events into project {target.id} ({target.name})"
+            f"generating {plural(events, 'demo event')} into project {target.id} ({target.name})"
         ):
             summary = session.op(
                 "demo.load",
@@ -102,8 +102,9 @@ def _parse_end(value: str | None) -> dt.date:
 
 def _demo_line(summary: dict[str, Any]) -> str:
     return (
-        f"demo data: {summary['events']:,} events, {summary['users']:,} user profiles, "
-        f"{summary['companies']:,} companies, {summary['skus']:,} SKUs "
+        f"demo data: {plural(summary['events'], 'event')}, "
+        f"{plural(summary['users'], 'user profile')}, "
+        f"{plural(summary['companies'], 'company', 'companies')}, {plural(summary['skus'], 'SKU')} "
         f"({summary['first_day']} to {summary['last_day']})"
     )
 
@@ -169,7 +170,7 @@ def serve(
 
             project, _ = _ensure_default(LocalSession(ctx))
             if with_demo and store.count_events(project["id"]) == 0:
-                with stderr.status(f"loading {demo_events:,} demo events"):
+                with stderr.status(f"loading {plural(demo_events, 'demo event')}"):
                     summary = ops.run(
                         "demo.load",
                         ctx,

@@ -74,10 +74,19 @@ def import_snowplow(
         render_rows([{k: v for k, v in summary.items() if k != "file_results"}], fmt)
         return
     stderr.print(
-        f"{summary['events']:,} events and {summary['bad_rows']:,} bad rows from "
-        f"{summary.get('files', summary.get('shards', 0))} new file(s)/shard(s) "
-        f"({summary.get('skipped', 0)} already imported) into project {target.id} ({target.name}) "
+        f"{plural(summary['events'], 'event')} and {plural(summary['bad_rows'], 'bad row')} "
+        f"from {_sources(summary)} into project {target.id} ({target.name}) "
         f"in {summary['seconds']:.1f}s ({summary['events_per_second']:,} events/s)"
+    )
+
+
+def _sources(summary: dict[str, Any]) -> str:
+    """``3 new files (1 already imported)``, or the shards of a stream."""
+    if "shards" in summary and "files" not in summary:
+        return plural(summary["shards"], "shard")
+    return (
+        f"{plural(summary.get('files', 0), 'new file')} "
+        f"({summary.get('skipped', 0):,} already imported)"
     )
 
 

@@ -81,7 +81,8 @@ def import_events(
             else:  # not a terminal: one line per commit
                 where = "" if chunk.whole_file else f" lines {chunk.first_line}-{chunk.last_line}"
                 print(
-                    f"stored {chunk.stored} events from {chunk.path}{where} (total {stored})",
+                    f"stored {plural(chunk.stored, 'event')} from {chunk.path}{where} "
+                    f"(total {stored:,})",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -102,7 +103,8 @@ def import_events(
             )
     rate = report.stored / report.seconds if report.seconds else 0
     stderr.print(
-        f"{report.stored:,} of {report.records:,} records stored into project {target.id} ({target.name}) "
+        f"{report.stored:,} of {plural(report.records, 'record')} stored into project "
+        f"{target.id} ({target.name}) "
         f"in {report.seconds:.1f}s ({rate:,.0f} events/s)"
     )
     if report.invalid:
@@ -110,13 +112,13 @@ def import_events(
             stderr.print(f"  {err}", markup=False, highlight=False)
         more = report.invalid - len(report.errors)
         if more > 0:
-            stderr.print(f"  ... and {more:,} more invalid records")
+            stderr.print(f"  ... and {plural(more, 'more invalid record')}")
         verdict = (
             "nothing was stored (--strict)"
             if report.stored_nothing
             else "the valid records were stored"
         )
-        raise TerminalError(f"{report.invalid:,} invalid records; {verdict}")
+        raise TerminalError(f"{plural(report.invalid, 'invalid record')}; {verdict}")
 
 
 @export_app.command("events")
