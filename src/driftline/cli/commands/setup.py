@@ -33,6 +33,7 @@ def init(
     runtime = Runtime(data_dir, require_init=False)
     with runtime.session() as session:
         project, created = _ensure_default(session, timezone)
+        server_url = getattr(session, "url", None) if session.remote else None
     if fmt is not OutputFormat.table:
         render_rows([project], fmt)
         return
@@ -40,7 +41,14 @@ def init(
     stdout.print(f"{verb} {runtime.data_dir.path} · project {project['id']} ({project['name']})")
     stdout.print(f"  token:  {project['token']}")
     stdout.print(f"  secret: {project['secret']}")
-    stdout.print("next: `driftline serve` (add --demo for sample data)")
+    if server_url:
+        stdout.print(
+            f"a driftline server is already running at {server_url} on this data directory; "
+            "other commands go through it (web UI: its address, log in with the secret)",
+            markup=False,
+        )
+    else:
+        stdout.print("next: `driftline serve` (add --demo for sample data)")
 
 
 def _ensure_default(session: Any, timezone: str = "UTC") -> tuple[dict[str, Any], bool]:
