@@ -19,7 +19,7 @@ from driftline.store import DuckDBStore
 from tests.conftest import DRIFTLINE, run_cli
 
 EVENTS = 400_000
-STORED = re.compile(r"stored (\d+) events from .* lines (\d+)-(\d+)")
+STORED = re.compile(r"stored ([\d,]+) events? from .* lines (\d+)-(\d+)")
 READING = re.compile(r"read (\d+)% of ")
 ENV = dict(os.environ, DRIFTLINE_IMPORT_BATCH_ROWS="40000", DRIFTLINE_IMPORT_CHUNK_ROWS="40000")
 

@@ -112,6 +112,28 @@ def test_a_local_destination_that_cannot_be_a_folder_is_a_400(
         assert r.status_code == 400 and "cannot write to" in r.json()["error"], r.text
 
 
+def test_a_third_event_pipeline_names_the_two_there_are(
+    client: TestClient, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    """The refusal said "already has 2 event pipelines" without saying which."""
+    for name, data in (("lake", "events"), ("people", "people"), ("raw", "events")):
+        created = client.post(
+            "/api/v1/pipelines",
+            headers=admin_headers,
+            json={"name": name, "destination": f"file://{tmp_path}/{name}", "data": data},
+        )
+        assert created.status_code == 201, created.text
+    third = client.post(
+        "/api/v1/pipelines",
+        headers=admin_headers,
+        json={"name": "third", "destination": f"file://{tmp_path}/third"},
+    )
+    assert third.status_code == 409, third.text
+    error = third.json()["error"]
+    assert "2 event pipelines, 'lake', 'raw' (at most 2)" in error, error
+    assert "`driftline pipeline delete NAME`" in error and "people" not in error
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     body=st.dictionaries(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from snowplow_data import enriched_lines
 
+from tests.cli.test_export_progress import TERMINAL, _stdout_bytes
 from tests.conftest import run_cli
 
 
@@ -262,3 +263,23 @@ def test_a_file_of_only_broken_lines(tmp_path: Path) -> None:
     )
     summary = json.loads(out.stdout)[0]
     assert (summary["events"], summary["bad_rows"], summary["files"]) == (0, 1, 1)
+
+
+def test_export_snowplow_and_bad_rows_show_progress_on_a_terminal(tmp_path: Path) -> None:
+    """They printed nothing until the end, however long the export took."""
+    data = tmp_path / "data"
+    run_cli("init", data_dir=data)
+    tsv = tmp_path / "enriched.tsv"
+    tsv.write_text("\n".join([*enriched_lines(12), "only\tthree\tfields"]) + "\n")
+    run_cli("import", "snowplow", str(tsv), data_dir=data)
+
+    for what, noun, count in (("snowplow", "enriched events", 12), ("bad-rows", "bad row", 1)):
+        target = tmp_path / f"{what}.out"
+        shown = run_cli("export", what, "-o", str(target), data_dir=data, env=TERMINAL)
+        assert f"exporting to {target}" in shown.stderr, shown.stderr
+        assert shown.stderr.rstrip().endswith(f"{count} {noun} written to {target}")
+        assert len(target.read_text().splitlines()) == count
+        data_bytes = target.read_bytes()
+        assert _stdout_bytes("export", what, data_dir=data, env=TERMINAL) == data_bytes
+        plain = run_cli("export", what, "-o", str(target), data_dir=data)
+        assert plain.stderr.strip() == f"{count} {noun} written to {target}"

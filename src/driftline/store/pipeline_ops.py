@@ -69,14 +69,20 @@ class CreatePipeline(_PipelineOp):
         if self._state(conn) is not None:
             raise AlreadyExists(f"a pipeline named {self.name!r} already exists in this project")
         if self.max_event_pipelines is not None:
-            row = conn.execute(
-                "SELECT count(*) FROM pipelines WHERE project_id = ? AND spec->>'data' = 'events'",
-                [self.project_id],
-            ).fetchone()
-            if row and int(row[0]) >= self.max_event_pipelines:
+            names = [
+                str(name)
+                for (name,) in conn.execute(
+                    "SELECT name FROM pipelines WHERE project_id = ? AND spec->>'data' = 'events' "
+                    "ORDER BY created_at, name",
+                    [self.project_id],
+                ).fetchall()
+            ]
+            if len(names) >= self.max_event_pipelines:
+                listed = ", ".join(repr(n) for n in names)
                 raise AlreadyExists(
-                    f"this project already has {row[0]} event pipelines (at most "
-                    f"{self.max_event_pipelines}); delete one first with `driftline pipeline delete NAME`"
+                    f"this project already has {len(names)} event pipelines, {listed} (at most "
+                    f"{self.max_event_pipelines}); free a slot with `driftline pipeline delete "
+                    f"NAME`, e.g. `driftline pipeline delete {names[0]}`"
                 )
         conn.execute(
             "INSERT INTO pipelines (project_id, name, spec, state, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -97,7 +97,7 @@ def add_sync(
     if check_table:
         with connected(url) as source:
             mapping = resolve_mapping(source, spec)
-    reset = False
+    reset, old = False, None
     if replace:
         old = _spec(store, project_id, spec.name)
         reset = old is not None and _identity(old) != _identity(spec.public())
@@ -107,9 +107,19 @@ def add_sync(
         )
     )
     out = {**spec.public(), "created": created, "state_reset": reset}
+    if replace:
+        out["applied"] = applied(old, json.loads(json.dumps(spec.public())))
     if mapping is not None:
         out["mapping"] = mapping.describe()
     return out
+
+
+def applied(before: object, after: object) -> str:
+    """How ``driftline apply`` changed a declared item, as pipelines say it too: created,
+    updated or unchanged."""
+    if before is None:
+        return "created"
+    return "unchanged" if before == after else "updated"
 
 
 def _identity(spec: dict[str, Any]) -> tuple[Any, ...]:

@@ -16,7 +16,7 @@ from driftline.cli.options import (
     ProjectOption,
     check_day,
 )
-from driftline.cli.render import render_rows, stderr, stdout
+from driftline.cli.render import plural, render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
 
 pipeline_app = typer.Typer(
@@ -168,11 +168,7 @@ def _progress() -> Progress:
 
 
 #: what a pipeline's rows are, by its --data
-ROWS = {"events": "events", "people": "profiles", "identity": "identity mappings"}
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n != 1 else f"1 {word.removesuffix('s')}"
+ROWS = {"events": "event", "people": "profile", "identity": "identity mapping"}
 
 
 def _step_line(step: dict[str, Any], rows: str) -> str:
@@ -183,7 +179,7 @@ def _step_line(step: dict[str, Any], rows: str) -> str:
         if step["window_start"] is None
         else f"{step['window_start']} → {step['window_end']}"
     )
-    return f"{kind} {window}: {step['events_exported'] or 0:,} {rows}, {step['status']}"
+    return f"{kind} {window}: {plural(step['events_exported'] or 0, rows)}, {step['status']}"
 
 
 def _run_steps(session: Any, name: str, project: str | None, **kwargs: Any) -> dict[str, Any]:
@@ -203,14 +199,14 @@ def _run_steps(session: Any, name: str, project: str | None, **kwargs: Any) -> d
                 )
             result = session.op("pipeline.run", name=name, project=project, max_steps=1, **kwargs)
             total["data"] = result.get("data", "events")
-            rows = ROWS.get(total["data"], "rows")
+            rows = ROWS.get(total["data"], "row")
             for step in result["steps"]:
                 total["steps"] += 1
                 total["events_exported"] += step["events_exported"] or 0
                 if not progress.live.is_started:
                     stderr.print(_step_line(step, rows), markup=False, highlight=False)
             progress.update(
-                task, description=f"{name} · {total['events_exported']:,} {rows} exported"
+                task, description=f"{name} · {plural(total['events_exported'], rows)} exported"
             )
             total["watermark"] = result["watermark"]
             if not result["steps"] or not result["pending"]:
@@ -237,10 +233,10 @@ def run(
         end = until or dt.datetime.now(dt.UTC).isoformat()
         total = _run_steps(session, name, project, until=end)
     if fmt is OutputFormat.table:
-        rows = ROWS.get(total["data"], "rows")
+        rows = ROWS.get(total["data"], "row")
         stdout.print(
-            f"{name}: {_plural(total['steps'], 'steps')}, "
-            f"{_plural(total['events_exported'], rows)} exported; watermark {total['watermark']}"
+            f"{name}: {plural(total['steps'], 'step')}, "
+            f"{plural(total['events_exported'], rows)} exported; watermark {total['watermark']}"
         )
     else:
         render_rows([total], fmt)
@@ -279,7 +275,8 @@ def backfill(
         if not planned["planned"]:
             stdout.print(f"{name}: nothing new to backfill ({planned['reason']})")
         stdout.print(
-            f"{name}: backfill wrote {total['events_exported']:,} events in {total['steps']} chunks"
+            f"{name}: backfill wrote {plural(total['events_exported'], 'event')} "
+            f"in {plural(total['steps'], 'chunk')}"
         )
     else:
         render_rows([dict(total, **planned)], fmt)

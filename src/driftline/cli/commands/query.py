@@ -21,7 +21,7 @@ from driftline.cli.options import (
     ProjectOption,
     check_day,
 )
-from driftline.cli.render import render_rows, stderr
+from driftline.cli.render import plural, render_rows, stderr
 from driftline.cli.runtime import Runtime, Session
 from driftline.errors import DriftlineError
 from driftline.query.funnels import parse_exclusion
@@ -441,7 +441,7 @@ def profiles_cmd(
         rows,
         fmt,
         columns=[id_key, *keys],
-        title=f"{shown} of {result['total']} profiles (page {page})",
+        title=f"{shown:,} of {plural(result['total'], 'profile')} (page {page})",
     )
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, FormatOption, OutputFormat
-from driftline.cli.render import render_rows, stderr, stdout
+from driftline.cli.render import plural, render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
 from driftline.config import DEFAULT_PORT, mark_server_process
 from driftline.errors import TerminalError
@@ -33,6 +33,7 @@ def init(
     runtime = Runtime(data_dir, require_init=False)
     with runtime.session() as session:
         project, created = _ensure_default(session, timezone)
+        server_url = getattr(session, "url", None) if session.remote else None
     if fmt is not OutputFormat.table:
         render_rows([project], fmt)
         return
@@ -40,7 +41,14 @@ def init(
     stdout.print(f"{verb} {runtime.data_dir.path} · project {project['id']} ({project['name']})")
     stdout.print(f"  token:  {project['token']}")
     stdout.print(f"  secret: {project['secret']}")
-    stdout.print("next: `driftline serve` (add --demo for sample data)")
+    if server_url:
+        stdout.print(
+            f"a driftline server is already running at {server_url} on this data directory; "
+            "other commands go through it (web UI: its address, log in with the secret)",
+            markup=False,
+        )
+    else:
+        stdout.print("next: `driftline serve` (add --demo for sample data)")
 
 
 def _ensure_default(session: Any, timezone: str = "UTC") -> tuple[dict[str, Any], bool]:
@@ -79,7 +87,7 @@ def demo(
         _ensure_default(session)
         target = session.project(project)
         with stderr.status(
-            f"generating {events:,} demo events into project {target.id} ({target.name})"
+            f"generating {plural(events, 'demo event')} into project {target.id} ({target.name})"
         ):
             summary = session.op(
                 "demo.load",
@@ -102,8 +110,9 @@ def _parse_end(value: str | None) -> dt.date:
 
 def _demo_line(summary: dict[str, Any]) -> str:
     return (
-        f"demo data: {summary['events']:,} events, {summary['users']:,} user profiles, "
-        f"{summary['companies']:,} companies, {summary['skus']:,} SKUs "
+        f"demo data: {plural(summary['events'], 'event')}, "
+        f"{plural(summary['users'], 'user profile')}, "
+        f"{plural(summary['companies'], 'company', 'companies')}, {plural(summary['skus'], 'SKU')} "
         f"({summary['first_day']} to {summary['last_day']})"
     )
 
@@ -169,7 +178,7 @@ def serve(
 
             project, _ = _ensure_default(LocalSession(ctx))
             if with_demo and store.count_events(project["id"]) == 0:
-                with stderr.status(f"loading {demo_events:,} demo events"):
+                with stderr.status(f"loading {plural(demo_events, 'demo event')}"):
                     summary = ops.run(
                         "demo.load",
                         ctx,

@@ -16,7 +16,14 @@ from driftline.cli.options import (
     ProjectOption,
     check_day,
 )
-from driftline.cli.render import output_file, render_rows, stderr
+from driftline.cli.render import (
+    goes_to_a_file,
+    output_file,
+    plural,
+    progress,
+    render_rows,
+    stderr,
+)
 from driftline.cli.runtime import Runtime
 from driftline.errors import TerminalError, TransientError
 
@@ -67,10 +74,19 @@ def import_snowplow(
         render_rows([{k: v for k, v in summary.items() if k != "file_results"}], fmt)
         return
     stderr.print(
-        f"{summary['events']:,} events and {summary['bad_rows']:,} bad rows from "
-        f"{summary.get('files', summary.get('shards', 0))} new file(s)/shard(s) "
-        f"({summary.get('skipped', 0)} already imported) into project {target.id} ({target.name}) "
+        f"{plural(summary['events'], 'event')} and {plural(summary['bad_rows'], 'bad row')} "
+        f"from {_sources(summary)} into project {target.id} ({target.name}) "
         f"in {summary['seconds']:.1f}s ({summary['events_per_second']:,} events/s)"
+    )
+
+
+def _sources(summary: dict[str, Any]) -> str:
+    """``3 new files (1 already imported)``, or the shards of a stream."""
+    if "shards" in summary and "files" not in summary:
+        return plural(summary["shards"], "shard")
+    return (
+        f"{plural(summary.get('files', 0), 'new file')} "
+        f"({summary.get('skipped', 0):,} already imported)"
     )
 
 
@@ -155,9 +171,12 @@ def export_bad_rows(
             {"project_id": target.id, "start": from_date, "end": to_date, "kind": kind},
             output,
             str,
+            unit="bad rows",
         )
     if output:
-        stderr.print(f"{written:,} bad rows written to {output}")
+        stderr.print(
+            f"{plural(written, 'bad row')} written to {output}", markup=False, highlight=False
+        )
 
 
 def export_snowplow(
@@ -195,9 +214,14 @@ def export_snowplow(
             {"project_id": target.id, "start": from_date, "end": to_date, "shape": shape},
             output,
             str,
+            unit="enriched events",
         )
     if output:
-        stderr.print(f"{written:,} enriched events written to {output}")
+        stderr.print(
+            f"{plural(written, 'enriched event')} written to {output}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _write_pages(
@@ -206,15 +230,22 @@ def _write_pages(
     args: dict[str, Any],
     output: Path | None,
     render: Callable[[Any], str],
+    *,
+    unit: str,
 ) -> int:
     """Write every page of ``op_name``'s items, one line each, to ``output`` (whole or not at
-    all) or stdout."""
+    all) or stdout, with a count of ``unit`` written on the terminal meanwhile."""
     written, after = 0, None
-    with output_file(output) as out:
+    with (
+        output_file(output) as out,
+        progress(unit=unit, enabled=goes_to_a_file(output), transient=True) as bar,
+    ):
+        task = bar.add_task(f"exporting to {output or 'stdout'}", total=None)
         while True:
             page = session.op(op_name, **args, after=after, limit=PAGE)
             out.writelines(render(item) + "\n" for item in page["items"])
             written += len(page["items"])
+            bar.update(task, advance=len(page["items"]))
             after = page["after"]
             if after is None:
                 return written

@@ -26,7 +26,7 @@ from driftline.cli.options import (
     OutputFormat,
     ProjectOption,
 )
-from driftline.cli.render import render_rows, stderr, stdout
+from driftline.cli.render import plural, render_rows, stderr, stdout
 from driftline.cli.runtime import Runtime
 from driftline.errors import InvalidInput, TerminalError
 from driftline.model import SyncMode, TableType
@@ -269,8 +269,8 @@ def sync_preview(
         p = out["pending"]
         note = f" ({p['note']})" if p.get("note") else ""
         stdout.print(
-            f"pending changes: {p['inserts']:,} inserts, {p['updates']:,} updates, "
-            f"{p['deletes']:,} deletes{note}",
+            f"pending changes: {plural(p['inserts'], 'insert')}, "
+            f"{plural(p['updates'], 'update')}, {plural(p['deletes'], 'delete')}{note}",
             markup=False,
         )
     sample = [{k: _cell(v) for k, v in r.items()} for r in out["sample"]]
@@ -324,7 +324,7 @@ def sync_run(
     seconds = result.get("duration_seconds") or 0
     rate = result["rows_read"] / seconds if seconds else 0
     stderr.print(
-        f"sync {name}: {result['rows_read']:,} rows read, {result['inserted']:,} inserted, "
+        f"sync {name}: {plural(result['rows_read'], 'row')} read, {result['inserted']:,} inserted, "
         f"{result['updated']:,} updated, {result['deleted']:,} deleted, {result['rejected']:,} "
         f"rejected in {seconds:.1f}s ({rate:,.0f} rows/s)",
         markup=False,
@@ -359,7 +359,7 @@ def _follow(session: Any, name: str, project: str | None, status: dict[str, Any]
                 and status["status"] == "reading"
             ):
                 last_rows = status["rows_read"]
-                print(f"sync {name}: {last_rows} rows read", file=sys.stderr, flush=True)
+                print(f"sync {name}: {plural(last_rows, 'row')} read", file=sys.stderr, flush=True)
             if not status.get("running", True):
                 return status
             time.sleep(0.25)
@@ -450,7 +450,18 @@ def apply(
         return
     for section, items in out.items():
         for item in items:
-            stderr.print(f"{section}: {item.get('name')} ✓", markup=False)
+            stderr.print(f"{section}: {item.get('name')} {_applied(item)}", markup=False)
+
+
+def _applied(item: dict[str, Any]) -> str:
+    """``created``, ``updated`` or ``unchanged`` (the JSON's ``applied``), and what follows
+    from an update: a sync that starts over, a pipeline that exports anew elsewhere."""
+    applied = str(item.get("applied", "applied"))
+    if item.get("state_reset"):
+        return f"{applied}: its table, type, mode or insert-time column changed, so it starts over"
+    if applied == "replaced":
+        return "replaced: a new destination, which gets an export of its own"
+    return applied
 
 
 def register(app: typer.Typer) -> None:

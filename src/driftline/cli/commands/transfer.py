@@ -7,17 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from driftline.cli.options import DEFAULT_DATA_DIR, DataDirOption, ProjectOption, check_day
-from driftline.cli.render import output_file, stderr
+from driftline.cli.render import goes_to_a_file, output_file, plural, progress, stderr
 from driftline.cli.runtime import Runtime
 from driftline.errors import TerminalError
 from driftline.ingest.files import FORMATS
@@ -64,37 +56,38 @@ def import_events(
     )
     with runtime.session() as session:
         target = session.project(project)
-        progress = _progress(total_bytes)
-        task = progress.add_task("importing", total=total_bytes)
+        bar = progress(total_bytes)
+        task = bar.add_task("importing", total=total_bytes)
         stored = 0
 
         shown: dict[str, int] = {}  # bytes of a file shown read while it is one statement
 
         def on_read(chunk: ImportChunk) -> None:
-            progress.update(task, advance=chunk.nbytes - shown.pop(chunk.path, 0))
+            bar.update(task, advance=chunk.nbytes - shown.pop(chunk.path, 0))
 
         def on_progress(path: str, done: float) -> None:
             size = Path(path).stat().st_size
             before = shown.get(path, 0)
             shown[path] = int(size * done)
-            progress.update(task, advance=shown[path] - before)
-            if not progress.live.is_started and int(done * 10) > int(before * 10 / max(size, 1)):
+            bar.update(task, advance=shown[path] - before)
+            if not bar.live.is_started and int(done * 10) > int(before * 10 / max(size, 1)):
                 print(f"read {done:.0%} of {path}", file=sys.stderr, flush=True)
 
         def on_commit(chunk: ImportChunk, result: object) -> None:
             nonlocal stored
             stored += chunk.stored
-            if progress.live.is_started:
-                progress.update(task, description=f"importing · {stored:,} stored")
+            if bar.live.is_started:
+                bar.update(task, description=f"importing · {stored:,} stored")
             else:  # not a terminal: one line per commit
                 where = "" if chunk.whole_file else f" lines {chunk.first_line}-{chunk.last_line}"
                 print(
-                    f"stored {chunk.stored} events from {chunk.path}{where} (total {stored})",
+                    f"stored {plural(chunk.stored, 'event')} from {chunk.path}{where} "
+                    f"(total {stored:,})",
                     file=sys.stderr,
                     flush=True,
                 )
 
-        with progress:
+        with bar:
             report = import_event_files(
                 files,
                 project_id=target.id,
@@ -110,7 +103,8 @@ def import_events(
             )
     rate = report.stored / report.seconds if report.seconds else 0
     stderr.print(
-        f"{report.stored:,} of {report.records:,} records stored into project {target.id} ({target.name}) "
+        f"{report.stored:,} of {plural(report.records, 'record')} stored into project "
+        f"{target.id} ({target.name}) "
         f"in {report.seconds:.1f}s ({rate:,.0f} events/s)"
     )
     if report.invalid:
@@ -118,26 +112,13 @@ def import_events(
             stderr.print(f"  {err}", markup=False, highlight=False)
         more = report.invalid - len(report.errors)
         if more > 0:
-            stderr.print(f"  ... and {more:,} more invalid records")
+            stderr.print(f"  ... and {plural(more, 'more invalid record')}")
         verdict = (
             "nothing was stored (--strict)"
             if report.stored_nothing
             else "the valid records were stored"
         )
-        raise TerminalError(f"{report.invalid:,} invalid records; {verdict}")
-
-
-def _progress(total: int | None) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn() if total is None else TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=stderr,
-        transient=False,
-        disable=not stderr.is_terminal,
-    )
+        raise TerminalError(f"{plural(report.invalid, 'invalid record')}; {verdict}")
 
 
 @export_app.command("events")
@@ -169,12 +150,20 @@ def export_events(
     with Runtime(data_dir).session() as session:
         target = session.project(project)
         written = 0
-        with output_file(output, binary=True) as out:
+        with (
+            output_file(output, binary=True) as out,
+            progress(unit="events", enabled=goes_to_a_file(output), transient=True) as bar,
+        ):
+            task = bar.add_task(f"exporting to {output or 'stdout'}", total=None)
             for chunk in session.export(target, params):
                 out.write(chunk)
-                written += chunk.count(b"\n")
+                lines = chunk.count(b"\n")
+                written += lines
+                bar.update(task, advance=lines)
     if output:
-        stderr.print(f"{written:,} events written to {output}", markup=False, highlight=False)
+        stderr.print(
+            f"{plural(written, 'event')} written to {output}", markup=False, highlight=False
+        )
 
 
 def register(app: typer.Typer) -> None:

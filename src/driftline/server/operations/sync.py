@@ -158,7 +158,12 @@ def apply_warehouses(
                 f'[warehouses.{name}] needs exactly one key: url = "..."',
                 field=f"warehouses.{name}",
             )
-        out.append(warehouse_add(ctx, name, body["url"], project, replace=True))
+        try:
+            before: str | None = engine.warehouse_url(ctx.store, _pid(ctx, project), name)
+        except NotFound:
+            before = None
+        added = warehouse_add(ctx, name, body["url"], project, replace=True)
+        out.append({**added, "applied": catalog.applied(before, body["url"])})
     return out
 
 

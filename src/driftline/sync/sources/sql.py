@@ -155,7 +155,8 @@ class SqlSource:
     # ------------------------------------------------------------------ the contract
     def check(self) -> list[str]:
         tables = self.list_tables()
-        return [f"reached {self.description}", f"{len(tables)} tables and views readable"]
+        readable = "table or view" if len(tables) == 1 else "tables and views"
+        return [f"reached {self.description}", f"{len(tables):,} {readable} readable"]
 
     def list_tables(self) -> list[TableRef]:
         return [
