@@ -49,6 +49,12 @@ class AlreadyExists(TerminalError):
     status = 409
 
 
+class InUse(TerminalError):
+    """The thing cannot be removed or changed while something else depends on it."""
+
+    status = 409
+
+
 class Unauthorized(TerminalError):
     status = 401
 

@@ -128,6 +128,7 @@ class SQLite(Warehouse):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"  # absolute path: sqlite:////abs
+        sqlite3.connect(path).close()  # the file exists, as a user's does when it is added
 
     def execute(self, sql: str, rows: Sequence[Sequence[Any]] | None = None) -> None:
         with contextlib.closing(sqlite3.connect(self.path)) as conn:
@@ -151,6 +152,9 @@ class DuckDBFile(Warehouse):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"duckdb:///{path}"
+        import duckdb
+
+        duckdb.connect(str(path)).close()  # the file exists, as a user's does when it is added
 
     def execute(self, sql: str, rows: Sequence[Sequence[Any]] | None = None) -> None:
         import duckdb

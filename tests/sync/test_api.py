@@ -35,8 +35,10 @@ def orders(postgres: Any) -> Any:
     return postgres
 
 
-def _warehouse(client: TestClient, auth: dict[str, str], url: str) -> None:
-    r = client.post("/api/v1/warehouses", json={"name": "pg", "url": url}, headers=auth)
+def _warehouse(client: TestClient, auth: dict[str, str], url: str, test: bool = True) -> None:
+    r = client.post(
+        "/api/v1/warehouses", json={"name": "pg", "url": url}, headers=auth, params={"test": test}
+    )
     assert r.status_code == 201, r.text
 
 
@@ -102,7 +104,10 @@ def test_errors_and_history_never_show_the_password(
     client: TestClient, auth: dict[str, str], orders: Any, caplog: Any
 ) -> None:
     bad = f"postgresql://postgres:{SECRET_PASSWORD}@127.0.0.1:1/nowhere"
-    _warehouse(client, auth, bad)
+    r = client.post("/api/v1/warehouses", json={"name": "pg", "url": bad}, headers=auth)
+    assert r.status_code == 400 and r.json()["field"] == "url"
+    assert SECRET_PASSWORD not in r.text and "***" in r.text
+    _warehouse(client, auth, bad, test=False)
     r = client.post("/api/v1/warehouses/pg/test", headers=auth)
     assert r.status_code in (400, 503)
     assert SECRET_PASSWORD not in r.text and "***" in r.text
@@ -112,7 +117,7 @@ def test_errors_and_history_never_show_the_password(
     client.post(
         "/api/v1/warehouses",
         json={"name": "pg", "url": bad},
-        params={"replace": "true"},
+        params={"replace": "true", "test": "false"},
         headers=auth,
     )
     failed = client.post("/api/v1/syncs/orders/run", params={"wait": "true"}, headers=auth)
@@ -132,9 +137,14 @@ def test_a_file_warehouse_path_that_cannot_be_opened_is_a_400(
     client: TestClient, auth: dict[str, str], scheme: str
 ) -> None:
     """A file name longer than the filesystem allows was a 500 on test, sync add and
-    preview (the check for the file raised); now each says the path cannot be opened."""
+    preview (the check for the file raised); now each says the path cannot be opened, and
+    so does adding it (saved untested, the later steps still say so)."""
     url = f"{scheme}:///{'a' * 300}.db"
     r = client.post("/api/v1/warehouses", json={"name": "f", "url": url}, headers=auth)
+    assert r.status_code == 400 and "cannot open" in r.json()["error"], r.text
+    r = client.post(
+        "/api/v1/warehouses", json={"name": "f", "url": url}, headers=auth, params={"test": False}
+    )
     assert r.status_code == 201, r.text
     r = client.post("/api/v1/warehouses/f/test", headers=auth)
     assert r.status_code == 400 and "cannot open" in r.json()["error"], r.text

@@ -36,7 +36,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from driftline.errors import NotFound, TerminalError
+from driftline.errors import InUse, NotFound, TerminalError
 from driftline.model import WriteResult
 from driftline.store.ops import AppendEventStream, InsertEventsQuery, abandon_transaction
 
@@ -675,15 +675,55 @@ class SaveWarehouse:
             from driftline.errors import AlreadyExists
 
             raise AlreadyExists(
-                f'a warehouse named "{name}" already exists; choose another name, or change '
-                f"its URL with `driftline apply FILE.toml` and a [warehouses.{name}] table "
-                "holding the new url"
+                f'a warehouse named "{name}" already exists; choose another name, change its '
+                f"URL with `driftline warehouse add {name} URL --replace`, or remove it with "
+                f"`driftline warehouse delete {name}`"
             )
         conn.execute(
             "INSERT OR REPLACE INTO warehouses (project_id, name, url, created_at) VALUES (?, ?, ?, ?::TIMESTAMP)",
             [project_id, name, url, now],
         )
         return not exists
+
+    def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
+        pass
+
+
+class DeleteWarehouse:
+    """Remove a warehouse, refused while a sync uses it: deleting the warehouse must never
+    take a sync's state with it by accident."""
+
+    rows = 0
+
+    def __init__(self, project_id: int, name: str) -> None:
+        self.key = [project_id, name]
+
+    def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
+        name = self.key[1]
+        if not conn.execute(
+            "SELECT 1 FROM warehouses WHERE project_id = ? AND name = ?", self.key
+        ).fetchone():
+            raise NotFound(f'no warehouse named "{name}"; `driftline warehouse list` shows them')
+        users = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM syncs WHERE project_id = ? AND warehouse = ? ORDER BY name",
+                self.key,
+            ).fetchall()
+        ]
+        if len(users) == 1:
+            raise InUse(
+                f'warehouse "{name}" is used by sync {users[0]}: delete the sync first with '
+                f"`driftline sync delete {users[0]}` (the data it loaded stays; its watermark "
+                "and history go)"
+            )
+        if users:
+            raise InUse(
+                f'warehouse "{name}" is used by syncs {", ".join(users)}: delete them first '
+                "with `driftline sync delete NAME` (the data they loaded stays; their "
+                "watermarks and history go)"
+            )
+        conn.execute("DELETE FROM warehouses WHERE project_id = ? AND name = ?", self.key)
 
     def cleanup(self, conn: duckdb.DuckDBPyConnection) -> None:
         pass

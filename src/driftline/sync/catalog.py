@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from driftline.errors import InvalidInput, NotFound
+from driftline.errors import DriftlineError, InvalidInput, NotFound
 from driftline.store import DuckDBStore, GroupCommitWriter
-from driftline.store.sync_ops import DeleteSync, SaveSync, SaveWarehouse
+from driftline.store.sync_ops import DeleteSync, DeleteWarehouse, SaveSync, SaveWarehouse
 from driftline.sync import sources, urls
 from driftline.sync.engine import connected, resolve_mapping, warehouse_url
 from driftline.sync.modes import available_modes
@@ -21,16 +21,39 @@ from driftline.sync.spec import NAME, SyncSpec
 
 # ---------------------------------------------------------------------- warehouses
 def add_warehouse(
-    writer: GroupCommitWriter, project_id: int, name: str, url: str, *, replace: bool = False
-) -> dict[str, Any]:
+    writer: GroupCommitWriter, project_id: int, name: str, url: str, *, replace: bool = False,
+    test: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Save a warehouse. A URL that can never work is refused; with ``test`` (the default)
+    the warehouse is reached and signed in to first, as `warehouse test` does, and a
+    failure is refused with that error (field ``url``)."""
     if not NAME.match(name):
         raise InvalidInput(
             f"warehouse name {name!r} must be 1-64 letters, digits, '_', '.' or '-'", field="name"
         )
-    caps = sources.capabilities(url)  # checks the scheme
-    urls.parse(url, resolve=False)
+    caps = sources.check_url(url)
+    probed = None
+    if test:
+        try:
+            probed = _probe(url)
+        except DriftlineError as exc:
+            raise InvalidInput(
+                f"{exc.message} (not reachable from here yet? add it with --no-test, "
+                "or test=false over the API)",
+                field="url",
+            ) from None
     created = writer.write(SaveWarehouse(project_id, name, url, replace=replace))
-    return {"name": name, "url": urls.redact(url), "source": caps.name, "created": created}
+    out = {"name": name, "url": urls.redact(url), "source": caps.name, "created": created}
+    out["tested"] = probed is not None
+    if probed is not None:
+        out.update(probed)
+    return out
+
+
+def delete_warehouse(writer: GroupCommitWriter, project_id: int, name: str) -> dict[str, Any]:
+    """Remove a warehouse no sync uses (a sync using it is never deleted along with it)."""
+    writer.write(DeleteWarehouse(project_id, name))
+    return {"name": name, "deleted": True}
 
 
 def list_warehouses(store: DuckDBStore, project_id: int) -> list[dict[str, Any]]:
@@ -61,16 +84,15 @@ def list_warehouses(store: DuckDBStore, project_id: int) -> list[dict[str, Any]]
 def test_warehouse(store: DuckDBStore, project_id: int, name: str) -> dict[str, Any]:
     """Reach the warehouse, sign in, list what is readable."""
     url = warehouse_url(store, project_id, name)
+    return {"name": name, "url": urls.redact(url), "ok": True, **_probe(url)}
+
+
+def _probe(url: str) -> dict[str, Any]:
+    """What `warehouse test` and `warehouse add` check: reach, sign in, list tables."""
     with connected(url) as source:
         lines = source.check()
         tables = [str(t) for t in source.list_tables()]
-    return {
-        "name": name,
-        "url": urls.redact(url),
-        "ok": True,
-        "checks": lines,
-        "tables": tables[:200],
-    }
+    return {"checks": lines, "tables": tables[:200]}
 
 
 # ---------------------------------------------------------------------- syncs

@@ -58,21 +58,48 @@ def warehouse_add(
         typer.Argument(
             help="postgresql://, redshift://, mysql://, sqlite:///, duckdb:///, snowflake://, "
             "bigquery:// or databricks:// URL. Write secrets as ${ENV_VAR}: they are read from "
-            "the environment when a sync connects and never stored.",
+            "the environment (of `driftline serve`, while it runs) when a connection opens, "
+            "and never stored.",
             show_default=False,
         ),
     ],
     replace: Annotated[
         bool, typer.Option("--replace", help="Change an existing warehouse's URL.")
     ] = False,
+    no_test: Annotated[
+        bool,
+        typer.Option(
+            "--no-test",
+            help="Save without connecting: for a warehouse not reachable from here yet. "
+            "A URL that can never work (no host, no path) is refused all the same.",
+        ),
+    ] = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     project: ProjectOption = None,
 ) -> None:
-    """Add a warehouse, e.g. `driftline warehouse add shop 'postgresql://loader:${PG_PASSWORD}@db:5432/shop'`."""
-    with Runtime(data_dir).session() as session:
-        out = session.op("warehouse.add", name=name, url=url, project=project, replace=replace)
+    """Add a warehouse, after connecting to it as `warehouse test` does: a URL that does not
+    connect (wrong host, port, password, database or file) is refused with the reason, and
+    nothing is saved.
+
+    Example: `driftline warehouse add shop 'postgresql://loader:${PG_PASSWORD}@db:5432/shop'`
+    """
+    with Runtime(data_dir).session() as session, stderr.status(f"connecting to {name}"):
+        out = session.op(
+            "warehouse.add", name=name, url=url, project=project, replace=replace,
+            test=not no_test,
+        )  # fmt: skip
+    if out.get("tested"):
+        tables = len(out.get("tables", []))
+        stderr.print(
+            f"warehouse {out['name']} ({out['source']}) {out['url']}: connected, "
+            f"{tables}{'+' if tables >= 200 else ''} tables readable — next: "
+            f"`driftline sync add NAME --warehouse {name} --table TABLE ...`",
+            markup=False,
+        )
+        return
     stderr.print(
-        f"warehouse {out['name']} ({out['source']}) {out['url']} — check it with `driftline warehouse test {name}`",
+        f"warehouse {out['name']} ({out['source']}) {out['url']} saved without a test — "
+        f"check it with `driftline warehouse test {name}`",
         markup=False,
     )
 
@@ -108,6 +135,20 @@ def warehouse_test(
         stdout.print(f"✓ {line}", markup=False)
     for table in out["tables"]:
         stdout.print(f"  {table}", markup=False)
+
+
+@warehouse_app.command("delete")
+def warehouse_delete(
+    name: Annotated[str, typer.Argument(help="Warehouse name.", show_default=False)],
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    project: ProjectOption = None,
+) -> None:
+    """Remove a warehouse. Refused while syncs use it (the error names them): delete those
+    first with `driftline sync delete NAME`, so that no sync's state is lost by accident.
+    To change a warehouse's URL instead, use `driftline warehouse add NAME URL --replace`."""
+    with Runtime(data_dir).session() as session:
+        session.op("warehouse.delete", name=name, project=project)
+    stderr.print(f"warehouse {name} deleted", markup=False)
 
 
 # ---------------------------------------------------------------------- sync
@@ -403,7 +444,11 @@ def sync_delete(
 def apply(
     file: Annotated[Path, typer.Argument(help="TOML file.", show_default=False)],
     no_check: Annotated[
-        bool, typer.Option("--no-check", help="Do not check syncs against their tables.")
+        bool,
+        typer.Option(
+            "--no-check",
+            help="Do not test warehouses (a connection each) or check syncs against their tables.",
+        ),
     ] = False,
     fmt: FormatOption = OutputFormat.table,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,

@@ -33,9 +33,17 @@ def parse_spec(raw: dict[str, Any]) -> SyncSpec:
 
 @operation("warehouse.add")
 def warehouse_add(
-    ctx: Context, name: str, url: str, project: str | None = None, replace: bool = False
-) -> dict[str, Any]:
-    return catalog.add_warehouse(ctx.writer, _pid(ctx, project), name, url, replace=replace)
+    ctx: Context, name: str, url: str, project: str | None = None, replace: bool = False,
+    test: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    return catalog.add_warehouse(
+        ctx.writer, _pid(ctx, project), name, url, replace=replace, test=test
+    )
+
+
+@operation("warehouse.delete")
+def warehouse_delete(ctx: Context, name: str, project: str | None = None) -> dict[str, Any]:
+    return catalog.delete_warehouse(ctx.writer, _pid(ctx, project), name)
 
 
 @operation("warehouse.list")
@@ -150,7 +158,8 @@ def sync_history(
 def apply_warehouses(
     ctx: Context, items: dict[str, Any], project: str | None = None, check: bool = True
 ) -> list[dict[str, Any]]:
-    """``[warehouses.NAME] url = "..."`` tables of a ``driftline apply`` file."""
+    """``[warehouses.NAME] url = "..."`` tables of a ``driftline apply`` file; each new or
+    changed one is tested as `warehouse add` does, unless ``check`` is false."""
     out = []
     for name, body in items.items():
         if not isinstance(body, dict) or set(body) != {"url"} or not isinstance(body["url"], str):
@@ -162,7 +171,9 @@ def apply_warehouses(
             before: str | None = engine.warehouse_url(ctx.store, _pid(ctx, project), name)
         except NotFound:
             before = None
-        added = warehouse_add(ctx, name, body["url"], project, replace=True)
+        # an unchanged warehouse is not connected to again: apply stays repeatable offline
+        test = check and before != body["url"]
+        added = warehouse_add(ctx, name, body["url"], project, replace=True, test=test)
         out.append({**added, "applied": catalog.applied(before, body["url"])})
     return out
 

@@ -72,9 +72,23 @@ async def list_warehouses(request: Request) -> Any:
 
 
 @router.post("/warehouses", status_code=201)
-async def add_warehouse(request: Request, body: WarehouseIn, replace: bool = False) -> Any:
-    """Add a warehouse (``replace=true`` changes an existing one)."""
-    return await _op(request, "warehouse.add", name=body.name, url=body.url, replace=replace)
+async def add_warehouse(
+    request: Request, body: WarehouseIn, replace: bool = False,
+    test: bool = Query(True, description="Reach and sign in to the warehouse before saving it; "
+                       "false saves one not reachable from here yet (a URL that can never "
+                       "work is refused either way)."),
+) -> Any:  # fmt: skip
+    """Add a warehouse (``replace=true`` changes an existing one). It is tested first, as
+    ``POST /warehouses/{name}/test`` does; a failure is a 400 naming ``url``."""
+    return await _op(
+        request, "warehouse.add", name=body.name, url=body.url, replace=replace, test=test
+    )
+
+
+@router.delete("/warehouses/{name}")
+async def delete_warehouse(request: Request, name: str) -> Any:
+    """Remove a warehouse; 409 naming the syncs that still use it (delete those first)."""
+    return await _op(request, "warehouse.delete", name=name)
 
 
 @router.post("/warehouses/{name}/test")

@@ -21,8 +21,14 @@ CAPABILITIES = Capabilities(
 )
 
 
-def create(url: str):  # type: ignore[no-untyped-def]
-    from driftline.sync.sources.bigquery.client import BigQuerySource
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
     from driftline.sync.sources.bigquery.config import BigQueryConfig
 
-    return BigQuerySource(BigQueryConfig.from_url(url), CAPABILITIES)
+    return BigQueryConfig.from_url(url)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.bigquery.client import BigQuerySource
+
+    return BigQuerySource(configure(url), CAPABILITIES)

@@ -19,8 +19,14 @@ CAPABILITIES = Capabilities(
 )
 
 
-def create(url: str):  # type: ignore[no-untyped-def]
-    from driftline.sync.sources.databricks.client import DatabricksSource
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
     from driftline.sync.sources.databricks.config import DatabricksConfig
 
-    return DatabricksSource(DatabricksConfig.from_url(url), CAPABILITIES)
+    return DatabricksConfig.from_url(url)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.databricks.client import DatabricksSource
+
+    return DatabricksSource(configure(url), CAPABILITIES)

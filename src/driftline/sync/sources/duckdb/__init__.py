@@ -20,8 +20,14 @@ CAPABILITIES = Capabilities(
 )
 
 
-def create(url: str):  # type: ignore[no-untyped-def]
-    from driftline.sync.sources.duckdb.client import DuckDBSource
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
     from driftline.sync.sources.sqlite.config import FileConfig
 
-    return DuckDBSource(FileConfig.from_url(url, "duckdb"), CAPABILITIES)
+    return FileConfig.from_url(url, "duckdb")
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.duckdb.client import DuckDBSource
+
+    return DuckDBSource(configure(url), CAPABILITIES)

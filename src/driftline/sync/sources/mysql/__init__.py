@@ -19,8 +19,14 @@ CAPABILITIES = Capabilities(
 )
 
 
-def create(url: str):  # type: ignore[no-untyped-def]
-    from driftline.sync.sources.mysql.client import MySQLSource
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
     from driftline.sync.sources.mysql.config import MySQLConfig
 
-    return MySQLSource(MySQLConfig.from_url(url), CAPABILITIES)
+    return MySQLConfig.from_url(url)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.mysql.client import MySQLSource
+
+    return MySQLSource(configure(url), CAPABILITIES)

@@ -20,7 +20,12 @@ CAPABILITIES = Capabilities(
 )
 
 
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
+    return PostgresConfig.from_url(url)
+
+
 def create(url: str):  # type: ignore[no-untyped-def]
     from driftline.sync.sources.postgres.client import PostgresSource
 
-    return PostgresSource(PostgresConfig.from_url(url), CAPABILITIES)
+    return PostgresSource(configure(url), CAPABILITIES)

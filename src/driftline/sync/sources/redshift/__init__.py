@@ -20,8 +20,14 @@ CAPABILITIES = Capabilities(
 )
 
 
-def create(url: str):  # type: ignore[no-untyped-def]
-    from driftline.sync.sources.redshift.client import RedshiftSource
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
     from driftline.sync.sources.redshift.config import redshift_config
 
-    return RedshiftSource(redshift_config(url), CAPABILITIES)
+    return redshift_config(url)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.redshift.client import RedshiftSource
+
+    return RedshiftSource(configure(url), CAPABILITIES)

@@ -20,8 +20,14 @@ CAPABILITIES = Capabilities(
 )
 
 
-def create(url: str):  # type: ignore[no-untyped-def]
-    from driftline.sync.sources.snowflake.client import SnowflakeSource
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
     from driftline.sync.sources.snowflake.config import SnowflakeConfig
 
-    return SnowflakeSource(SnowflakeConfig.from_url(url), CAPABILITIES)
+    return SnowflakeConfig.from_url(url)
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.snowflake.client import SnowflakeSource
+
+    return SnowflakeSource(configure(url), CAPABILITIES)

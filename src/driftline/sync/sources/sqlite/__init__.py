@@ -18,8 +18,14 @@ CAPABILITIES = Capabilities(
 )
 
 
-def create(url: str):  # type: ignore[no-untyped-def]
-    from driftline.sync.sources.sqlite.client import SQLiteSource
+def configure(url: str):  # type: ignore[no-untyped-def]
+    """The URL's settings, checked without connecting (no driver is imported)."""
     from driftline.sync.sources.sqlite.config import FileConfig
 
-    return SQLiteSource(FileConfig.from_url(url, "sqlite"), CAPABILITIES)
+    return FileConfig.from_url(url, "sqlite")
+
+
+def create(url: str):  # type: ignore[no-untyped-def]
+    from driftline.sync.sources.sqlite.client import SQLiteSource
+
+    return SQLiteSource(configure(url), CAPABILITIES)

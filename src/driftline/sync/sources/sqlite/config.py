@@ -27,6 +27,10 @@ class FileConfig:
                 field="url",
             )
         raw = text[1:]  # sqlite:///rel → rel ; sqlite:////abs → /abs
+        if "\x00" in raw:
+            raise InvalidInput(
+                f"{urls.redact(url)}: a file path cannot hold a NUL character", field="url"
+            )
         return cls(Path(raw), urls.redact(url))
 
     def kind(self) -> str | None:
