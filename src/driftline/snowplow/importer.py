@@ -400,9 +400,9 @@ def _readable_copy(file: SourceFile) -> Iterator[str | None]:
     """A path the store can read ``file`` from: a local file's own, or for a bucket object of
     at most :data:`REMOTE_COPY_BYTES` a copy in anonymous memory (Linux ``memfd``: no file
     on disk, freed with the process even when it is killed); None for neither."""
-    path = _local_path(file.url)
-    if path is not None or file.size > REMOTE_COPY_BYTES or not hasattr(os, "memfd_create"):
-        yield path
+    local = scheme_of(file.url) in ("file", "local")
+    if local or file.size > REMOTE_COPY_BYTES or not hasattr(os, "memfd_create"):
+        yield _local_path(file.url) if local else None
         return
     fs, remote = _filesystem(file.url)
     fd = os.memfd_create("driftline-import")
