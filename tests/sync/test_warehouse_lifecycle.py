@@ -181,3 +181,19 @@ def test_the_cli_refuses_a_bad_url_and_deletes_a_warehouse(tmp_path: Path, sqlit
     run_cli("sync", "delete", "skus", data_dir=data)
     run_cli("warehouse", "delete", "files", data_dir=data)
     assert json.loads(run_cli("warehouse", "list", "--format", "json", data_dir=data).stdout) == []
+
+
+def test_a_sync_is_not_saved_for_a_warehouse_deleted_meanwhile(store: DuckDBStore) -> None:
+    """`sync add` looks its warehouse up before it writes; the write checks it again, so a
+    `warehouse delete` in between cannot leave a sync that points at nothing."""
+    from driftline.errors import NotFound
+    from driftline.store import GroupCommitWriter
+    from driftline.store.sync_ops import SaveSync
+
+    writer = GroupCommitWriter(store)
+    try:
+        with pytest.raises(NotFound, match='no warehouse named "gone"'):
+            writer.submit(SaveSync(1, "orders", "gone", {"table": "orders"})).result()
+    finally:
+        writer.close()
+    assert store.query_rows("SELECT count(*) FROM syncs") == [(0,)]

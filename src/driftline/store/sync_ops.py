@@ -745,6 +745,14 @@ class SaveSync:
 
     def apply(self, conn: duckdb.DuckDBPyConnection, now: dt.datetime) -> bool:
         project_id, name, warehouse, spec = self.args
+        # checked in the same write as the save: a `warehouse delete` in between is seen
+        if not conn.execute(
+            "SELECT 1 FROM warehouses WHERE project_id = ? AND name = ?", [project_id, warehouse]
+        ).fetchone():
+            raise NotFound(
+                f'no warehouse named "{warehouse}" (deleted meanwhile?); '
+                "`driftline warehouse list` shows them"
+            )
         row = conn.execute(
             "SELECT state FROM syncs WHERE project_id = ? AND name = ?", [project_id, name]
         ).fetchone()
