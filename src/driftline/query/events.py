@@ -27,10 +27,11 @@ class EventListSpec:
 
     def check(self) -> None:
         if (self.from_date is None) != (self.to_date is None):
-            missing = "to_date" if self.to_date is None else "from_date"
+            given, missing = (
+                ("from_date", "to_date") if self.to_date is None else ("to_date", "from_date")
+            )
             raise InvalidInput(
-                f"{missing} is required with {'from_date' if missing == 'to_date' else 'to_date'}"
-                " (give both, or neither for all time)",
+                f"{missing} is required with {given} (give both, or neither for all time)",
                 field=missing,
             )
         _check_limit(self.limit)
